@@ -1,0 +1,196 @@
+"""Campaign content (data/campaigns/*.yaml), loaded and validated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# The only placeholders letter text may use; compose() fills them in.
+PLACEHOLDERS = frozenset({"member", "division", "minister", "minister_title"})
+Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class CampaignError(ValueError):
+    """A campaign file that cannot be used: says which file, which field, and what is wrong."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+def _check_placeholders(text: str) -> str:
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS or spec or conversion:
+            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+            raise ValueError(f"unknown placeholder {{{name}}}; allowed: {allowed}")
+    return text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Statistic(_Strict):
+    """A fact a supporter may cite."""
+
+    key: Key
+    text: Text
+    as_of: dt.date
+    default: bool = False
+
+
+class Recommendation(_Strict):
+    """One of the campaign's recommendations: a short title and its explanation."""
+
+    key: Key
+    title: Text
+    text: Text
+    default: bool = False
+
+
+class Minister(_Strict):
+    """Who the member is asked to pass the concerns to."""
+
+    name: Text
+    title: Text
+    as_of: dt.date
+
+
+class Section(StrEnum):
+    """Where in the letter a time-sensitive statement goes (just before this section)."""
+
+    CONCERN = "concern"
+    RECOMMENDATIONS = "recommendations"
+    ASK = "ask"
+
+
+class Statement(_Strict):
+    """A time-sensitive statement; only reaches letters while an organiser marks it current."""
+
+    key: Key
+    text: Text
+    as_of: dt.date
+    current: bool = False
+    section: Section = Section.ASK
+
+    _placeholders = field_validator("text")(_check_placeholders)
+
+
+class LetterText(_Strict):
+    """The written letter's fixed paragraphs (the spoken script, rewritten for paper)."""
+
+    opening: Text
+    concern: Text
+    statistics_intro: str = ""
+    call_to_act: str = ""
+    support: str = ""
+    recommendations_intro: str = ""
+    personal_intro: str = ""
+    ask: Text
+    thanks: str = ""
+
+    @field_validator("*")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        return _check_placeholders(value)
+
+
+class Campaign(_Strict):
+    """A whole campaign: content for the pages and the letter."""
+
+    key: Key
+    title: Text
+    organisation: str = ""
+    summary: str = ""
+    intro: list[Text] = Field(min_length=1)
+    subject: Text = Field(max_length=200)
+    minister: Minister
+    letter: LetterText
+    statistics: list[Statistic] = Field(min_length=1)
+    recommendations: list[Recommendation] = Field(min_length=1)
+    statements: list[Statement] = Field(default_factory=list)
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line_subject(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("must be one line")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Campaign:
+        for label, items in (
+            ("statistics", self.statistics),
+            ("recommendations", self.recommendations),
+            ("statements", self.statements),
+        ):
+            seen: set[str] = set()
+            for item in items:
+                if item.key in seen:
+                    raise ValueError(f"{label}: key {item.key!r} appears twice")
+                seen.add(item.key)
+        return self
+
+    @property
+    def statistic_keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.statistics)
+
+    @property
+    def recommendation_keys(self) -> tuple[str, ...]:
+        return tuple(r.key for r in self.recommendations)
+
+    @property
+    def default_statistics(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.statistics if s.default)
+
+    @property
+    def default_recommendations(self) -> tuple[str, ...]:
+        return tuple(r.key for r in self.recommendations if r.default)
+
+    def current_statements(self, section: Section) -> list[Statement]:
+        return [s for s in self.statements if s.current and s.section == section]
+
+
+def _describe(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"{where}: {item['msg']}")
+    return problems
+
+
+def load_campaign(path: Path | str) -> Campaign:
+    """Read and validate one campaign file; CampaignError names the file, field and problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CampaignError(path, [f"cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise CampaignError(path, ["not UTF-8 text"]) from exc
+    except yaml.YAMLError as exc:
+        raise CampaignError(path, [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise CampaignError(path, ["(top level): expected a mapping of fields"])
+    try:
+        campaign = Campaign.model_validate(raw)
+    except ValidationError as exc:
+        raise CampaignError(path, _describe(exc)) from exc
+    if campaign.key != path.stem:
+        raise CampaignError(path, [f"key: {campaign.key!r} must match the file name {path.stem!r}"])
+    return campaign
+
+
+def load_campaigns(directory: Path) -> dict[str, Campaign]:
+    """Every campaign in a folder, by key."""
+    return {c.key: c for c in map(load_campaign, sorted(directory.glob("*.yaml")))}

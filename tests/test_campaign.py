@@ -1,0 +1,106 @@
+"""Campaign files: the shipped campaign is valid, a bad file names the file and field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from letters.domain.campaign import CampaignError, Section, load_campaign, load_campaigns
+from letters.settings import PROJECT_ROOT
+
+CAMPAIGNS = PROJECT_ROOT / "data" / "campaigns"
+SHIPPED = CAMPAIGNS / "tougher-on-tech.yaml"
+
+
+def _write(tmp_path: Path, data: dict, name: str = "tougher-on-tech") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+
+
+def test_shipped_campaign_has_the_stable_keys():
+    campaign = load_campaign(SHIPPED)
+    assert campaign.statistic_keys == (
+        "ncmec-reports",
+        "philippines-children",
+        "afp-reports",
+        "philippines-1-in-100",
+        "tech-enabled",
+    )
+    assert campaign.recommendation_keys == ("increase-fines", "expand-expectations", "duty-of-care")
+    assert campaign.default_recommendations == campaign.recommendation_keys
+
+
+def test_minister_is_the_current_one_not_the_seeds():
+    campaign = load_campaign(SHIPPED)
+    assert "Anika Wells" in campaign.minister.name
+    assert campaign.minister.as_of == dt.date(2025, 5, 13)
+    assert "Rowland" not in SHIPPED.read_text(encoding="utf-8")
+
+
+def test_stale_review_statements_are_kept_but_not_current():
+    campaign = load_campaign(SHIPPED)
+    keys = {s.key for s in campaign.statements}
+    assert {"review-under-way", "review-handover"} <= keys
+    assert all(not campaign.current_statements(section) for section in Section)
+
+
+def test_campaign_check_cli_accepts_the_shipped_file(runner):
+    result = runner.invoke(args=["campaign", "check", str(SHIPPED)])
+    assert result.exit_code == 0, result.output
+    assert "ok (5 statistics, 3 recommendations)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["statistics"][0].pop("text"), "statistics.0.text: Field required"),
+        (lambda d: d["minister"].update(as_of="13 May 2025"), "minister.as_of"),
+        (lambda d: d["recommendations"][1].update(key="Bad Key"), "recommendations.1.key"),
+        (lambda d: d["letter"].update(ask="Tell {premier}"), "unknown placeholder {premier}"),
+        (lambda d: d.update(colour="red"), "colour: Extra inputs are not permitted"),
+        (lambda d: d["statistics"].append(dict(d["statistics"][0])), "appears twice"),
+        (lambda d: d.update(subject="two\nlines"), "subject"),
+        (lambda d: d.update(statistics=[]), "statistics"),
+    ],
+)
+def test_a_bad_file_names_file_field_and_problem(tmp_path, raw, change, expected):
+    change(raw)
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_unreadable_yaml_and_wrong_name(tmp_path, raw):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("key: [unclosed", encoding="utf-8")
+    with pytest.raises(CampaignError, match="not valid YAML"):
+        load_campaign(broken)
+    misnamed = _write(tmp_path, raw, name="other")
+    with pytest.raises(CampaignError, match="must match the file name"):
+        load_campaign(misnamed)
+
+
+def test_campaign_check_cli_fails_with_the_problem(tmp_path, raw, runner):
+    raw["recommendations"][0].pop("title")
+    path = _write(tmp_path, raw)
+    result = runner.invoke(args=["campaign", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}: recommendations.0.title: Field required" in result.output
+
+
+def test_a_second_campaign_needs_no_code(tmp_path, raw):
+    raw.update(key="second-campaign", title="Second Campaign")
+    _write(tmp_path, raw, name="second-campaign")
+    _write(tmp_path, yaml.safe_load(SHIPPED.read_text(encoding="utf-8")))
+    assert set(load_campaigns(tmp_path)) == {"second-campaign", "tougher-on-tech"}
