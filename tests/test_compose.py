@@ -1,0 +1,136 @@
+"""The composer: a written letter from the spoken script, with only what was chosen."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from letters.domain.campaign import load_campaign
+from letters.domain.compose import (
+    BulletList,
+    Choices,
+    ComposeError,
+    Paragraph,
+    Recipient,
+    Sender,
+    compose,
+    format_date,
+)
+from letters.settings import PROJECT_ROOT
+
+CAMPAIGN = load_campaign(PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml")
+SENDER = Sender("Jane Citizen", "12 Example St", "Braddon", "ACT", "2612", "jane@example.org")
+MEMBER = Recipient("David Smith", "Bean", "ACT", "ALP")
+TODAY = dt.date(2026, 11, 27)
+
+
+def _text(letter) -> str:
+    parts = []
+    for block in letter.body:
+        items = block.items if isinstance(block, BulletList) else (block,)
+        parts += [f"{p.lead} {p.text}".strip() for p in items]
+    return "\n".join(parts)
+
+
+def _letter(**choices):
+    defaults = {"statistics": ("afp-reports",), "recommendations": CAMPAIGN.recommendation_keys}
+    defaults.update(choices)
+    return compose(CAMPAIGN, SENDER, Choices(**defaults), MEMBER, today=TODAY)
+
+
+def test_letter_has_the_parts_of_a_letter():
+    letter = _letter()
+    assert letter.date_text == "27 November 2026"
+    assert letter.greeting == "Dear David Smith"
+    assert letter.closing == "Yours sincerely"
+    assert letter.recipient.address_lines == (
+        "David Smith MP",
+        "Member for Bean",
+        "PO Box 6022",
+        "House of Representatives",
+        "Parliament House",
+        "Canberra ACT 2600",
+    )
+    assert letter.sender.address_lines == ("12 Example St", "Braddon ACT 2612")
+    assert letter.subject == CAMPAIGN.subject
+
+
+def test_spoken_script_becomes_written():
+    text = _text(_letter(statistics=CAMPAIGN.statistic_keys)).lower()
+    for spoken in ("i'm calling", "register my views", "pass them on", "<name"):
+        assert spoken not in text
+
+
+def test_only_chosen_points_in_campaign_order():
+    letter = _letter(
+        statistics=("tech-enabled", "ncmec-reports"), recommendations=("duty-of-care",)
+    )
+    lists = [b for b in letter.body if isinstance(b, BulletList)]
+    stats, recs = lists
+    by_key = {s.key: s.text for s in CAMPAIGN.statistics}
+    assert [p.text for p in stats.items] == [by_key["ncmec-reports"], by_key["tech-enabled"]]
+    assert [p.lead for p in recs.items] == ["Protect all children."]
+    text = _text(letter)
+    assert by_key["afp-reports"] not in text
+    assert "Increase the fines." not in text
+
+
+def test_ask_names_the_minister_from_the_campaign():
+    text = _text(_letter())
+    assert "Minister for Communications, the Hon Anika Wells MP" in text
+    assert "Rowland" not in text
+    assert "31 October" not in text  # stale statements stay out unless marked current
+
+
+def test_current_statement_is_included(tmp_path):
+    marked = CAMPAIGN.model_copy(
+        update={
+            "statements": [
+                CAMPAIGN.statements[0].model_copy(update={"current": True}),
+                *CAMPAIGN.statements[1:],
+            ]
+        }
+    )
+    letter = compose(
+        marked,
+        SENDER,
+        Choices(("afp-reports",), ("increase-fines",)),
+        MEMBER,
+        today=TODAY,
+    )
+    assert CAMPAIGN.statements[0].text in _text(letter)
+
+
+def test_personal_words_are_their_own_paragraphs_before_the_ask():
+    letter = _letter(personal_note="My niece is eleven.\r\n\r\n  She is online every day. ")
+    texts = [b.text for b in letter.body if isinstance(b, Paragraph)]
+    assert "My niece is eleven." in texts
+    assert "She is online every day." in texts
+    ask_at = next(i for i, t in enumerate(texts) if "Minister for Communications" in t)
+    assert texts.index("She is online every day.") < ask_at
+
+
+@pytest.mark.parametrize(
+    ("choices", "message"),
+    [
+        ({"statistics": ()}, "at least one statistic"),
+        ({"recommendations": ()}, "at least one recommendation"),
+        ({"statistics": ("made-up",)}, "unknown campaign points: made-up"),
+    ],
+)
+def test_bad_choices_are_refused(choices, message):
+    with pytest.raises(ComposeError, match=message):
+        _letter(**choices)
+
+
+def test_member_name_with_braces_is_not_a_placeholder():
+    odd = Recipient("{minister}", "Bean")
+    letter = compose(
+        CAMPAIGN, SENDER, Choices(("afp-reports",), ("increase-fines",)), odd, today=TODAY
+    )
+    assert letter.greeting == "Dear {minister}"
+
+
+def test_format_date_has_no_leading_zero():
+    assert format_date(dt.date(2026, 3, 5)) == "5 March 2026"
