@@ -1,0 +1,385 @@
+"""Tests for letters.domain.directory: names, states, loading and the postcode lookup."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from letters.domain.directory import (
+    AEC_FINDER_URL,
+    DIRECTORY_FILENAME,
+    Directory,
+    DirectoryError,
+    display_name,
+    load_directory,
+    normalise_state,
+    states_for_postcode_range,
+    strip_title,
+)
+from letters.refresh import Plausibility, refresh
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openaustralia"
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-data"
+SMALL = Plausibility(min_members=5, max_members=20, min_postcodes=5)
+NOW = dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Directory:
+    """The hand-made fixtures, refreshed and loaded the way the app does."""
+    refresh(str(FIXTURES), tmp_path, now=NOW, plausibility=SMALL)
+    loaded = load_directory(tmp_path)
+    assert loaded is not None
+    return loaded
+
+
+# --- names and states -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("David Philip Benedict Smith", "David Smith"),
+        ("Mr Anthony Stephen Burke", "Anthony Burke"),
+        ("the Hon. Julie Isabel Bishop", "Julie Bishop"),
+        ("Dr. Mei Ling Chow MP", "Mei Chow"),
+        ("Albertus Johannes van Manen", "Albertus van Manen"),
+        ("Dai Le", "Dai Le"),
+        ("Julie-Ann Campbell", "Julie-Ann Campbell"),
+        ("Clare O'Neil", "Clare O'Neil"),
+    ],
+)
+def test_display_name(raw: str, expected: str) -> None:
+    """First given name + surname, with titles and post-nominals gone."""
+    assert display_name(raw) == expected
+
+
+def test_strip_title_keeps_a_bare_surname() -> None:
+    """A title is only dropped when a full name remains after it."""
+    assert strip_title("Mrs Bronwyn Kathleen Bishop") == "Bronwyn Kathleen Bishop"
+    assert strip_title("Mr Smith") == "Mr Smith"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [("Vic.", "VIC"), ("Vic", "VIC"), ("Tas", "TAS"), ("Tas.", "TAS"), ("Qld", "QLD"),
+     ("QLD", "QLD"), ("nsw", "NSW"), ("Western Australia", "WA"), (" act ", "ACT"),
+     ("NT", "NT"), ("SA", "SA"), ("Victoria?", None), ("", None)],
+)  # fmt: skip
+def test_normalise_state(raw: str, code: str | None) -> None:
+    """Every spelling the source uses maps to a code; unknown ones to None."""
+    assert normalise_state(raw) == code
+
+
+def test_postcode_ranges() -> None:
+    """The Australia Post fallback places postcodes, including the ACT's enclaves in NSW's."""
+    assert states_for_postcode_range("0800") == {"NT"}
+    assert states_for_postcode_range("2600") == {"ACT"}
+    assert states_for_postcode_range("2620") == {"NSW"}
+    assert states_for_postcode_range("2905") == {"ACT"}
+    assert states_for_postcode_range("3000") == {"VIC"}
+    assert states_for_postcode_range("7000") == {"TAS"}
+    assert states_for_postcode_range("0000") == frozenset()
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def test_load_directory_none_before_first_refresh(tmp_path: Path) -> None:
+    """No file yet means "not refreshed", not an error."""
+    assert load_directory(tmp_path) is None
+
+
+def test_load_directory_caches_until_the_file_changes(tmp_path: Path) -> None:
+    """Repeated loads reuse the parsed object; a refresh replaces it."""
+    refresh(str(FIXTURES), tmp_path, now=NOW, plausibility=SMALL)
+    first = load_directory(tmp_path)
+    assert first is not None
+    assert load_directory(tmp_path) is first
+    later = NOW + dt.timedelta(days=1)
+    refresh(str(FIXTURES), tmp_path, now=later, plausibility=SMALL)
+    second = load_directory(tmp_path)
+    assert second is not None
+    assert second is not first
+    assert second.refreshed_at == later
+
+
+def test_load_directory_rejects_garbage(tmp_path: Path) -> None:
+    """A corrupt or foreign file is a DirectoryError telling you to refresh."""
+    (tmp_path / DIRECTORY_FILENAME).write_text("{not json", encoding="utf-8")
+    with pytest.raises(DirectoryError):
+        load_directory(tmp_path)
+    (tmp_path / DIRECTORY_FILENAME).write_text(json.dumps({"format": 99}), encoding="utf-8")
+    with pytest.raises(DirectoryError, match="letters data refresh"):
+        load_directory(tmp_path)
+
+
+def test_directory_round_trips(directory: Directory) -> None:
+    """to_dict/from_dict preserve everything lookups need."""
+    again = Directory.from_dict(json.loads(json.dumps(directory.to_dict())))
+    assert again.divisions == directory.divisions
+    assert again.postcodes == directory.postcodes
+    assert again.division_states == directory.division_states
+    assert (again.source, again.as_of, again.refreshed_at) == (
+        directory.source,
+        directory.as_of,
+        directory.refreshed_at,
+    )
+
+
+def test_directory_accessors(directory: Directory) -> None:
+    """Members are listed once each; divisions can be found case-insensitively."""
+    assert len(directory.members) == len(directory.divisions) == 11
+    found = directory.division("ghost gum")
+    assert found is None  # abolished: not a current division
+    wattle = directory.division("wattle")
+    assert wattle is not None
+    assert wattle.member is not None
+    assert wattle.member.display_name == "Harry Fernsby"
+    assert directory.state_of("Ghost Gum") == "VIC"
+
+
+# --- lookup ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["", "200", "20011", "2OO1", "abcd", "2001-"])
+def test_lookup_needs_four_digits(directory: Directory, bad: str) -> None:
+    """Anything but exactly four digits is an input error, not an empty result."""
+    result = directory.lookup(bad)
+    assert result.error is not None
+    assert result.error.startswith("Enter a 4-digit postcode")
+    assert result.divisions == []
+    assert "error" in result.to_json()
+
+
+def test_lookup_hints_at_leading_zero(directory: Directory) -> None:
+    """NT and ACT postcodes start with 0, which people drop."""
+    assert "0801 rather than 801" in (directory.lookup("801").error or "")
+
+
+def test_lookup_strips_spaces(directory: Directory) -> None:
+    """Spaces inside or around the postcode are ignored."""
+    assert [d.name for d in directory.lookup(" 20 01 ").divisions] == ["Banksia"]
+
+
+def test_lookup_single_division(directory: Directory) -> None:
+    """One division: just that one, no notes, and the exact JSON shape."""
+    result = directory.lookup("2003")
+    assert result.error is None
+    assert result.state == "NSW"
+    assert result.notes == []
+    assert result.to_json() == {
+        "postcode": "2003",
+        "divisions": [
+            {
+                "name": "Wattle",
+                "state": "NSW",
+                "likely": True,
+                "member": {"name": "Harry Fernsby", "party": "ALP"},
+            }
+        ],
+        "notes": [],
+    }
+
+
+def test_lookup_split_postcode_offers_all(directory: Directory) -> None:
+    """A postcode in several divisions offers every one and points to the AEC finder."""
+    result = directory.lookup("2002")
+    assert [d.name for d in result.divisions] == ["Banksia", "Wattle"]
+    assert all(d.likely for d in result.divisions)
+    assert len(result.notes) == 1
+    assert AEC_FINDER_URL in result.notes[0]
+
+
+def test_lookup_unknown_postcode(directory: Directory) -> None:
+    """A well-formed postcode we have no data for is a clear error."""
+    result = directory.lookup("5999")
+    assert result.error is not None
+    assert "5999" in result.error
+    assert AEC_FINDER_URL in result.error
+
+
+def test_lookup_state_mismatch_names_both(directory: Directory) -> None:
+    """Postcode and state that disagree are an error naming both."""
+    result = directory.lookup("3001", "NSW")
+    assert result.error == "Postcode 3001 is in VIC, not NSW. Check the postcode and the state."
+    # Unknown postcodes fall back to Australia Post ranges for the same check.
+    fallback = directory.lookup("5999", "Qld")
+    assert fallback.error is not None
+    assert "SA" in fallback.error
+    assert "QLD" in fallback.error
+
+
+def test_lookup_state_spellings_and_unknown_state(directory: Directory) -> None:
+    """The state may be spelled any common way; nonsense is an error."""
+    assert directory.lookup("3001", "Vic.").error is None
+    result = directory.lookup("3001", "Gondwana")
+    assert result.error is not None
+    assert "Gondwana" in result.error
+
+
+def test_lookup_border_postcode_narrows_by_state(directory: Directory) -> None:
+    """A postcode shared by NSW and the ACT gives both, or only the chosen state's."""
+    both = directory.lookup("2620")
+    assert [d.name for d in both.divisions] == ["Banksia", "Brindabella"]
+    assert both.state is None
+    act = directory.lookup("2620", "ACT")
+    assert [d.name for d in act.divisions] == ["Brindabella"]
+    assert act.state == "ACT"
+    assert act.notes == []
+
+
+def test_lookup_abolished_division_is_never_offered(directory: Directory) -> None:
+    """A postcode only in an abolished division offers the state's current ones, likely first."""
+    result = directory.lookup("3002")
+    assert result.error is None
+    names = [d.name for d in result.divisions]
+    assert "Ghost Gum" not in names
+    # Ghost Gum shared postcodes with Ironbark and Saltbush, never with Lyrebird.
+    assert names == ["Ironbark", "Saltbush", "Lyrebird"]
+    assert [d.likely for d in result.divisions] == [True, True, False]
+    assert all(d.member is not None for d in result.divisions)
+    assert len(result.notes) == 1
+    note = result.notes[0]
+    assert "Ghost Gum no longer exists" in note
+    assert "no current member" in note
+    assert "2024" in note
+    assert AEC_FINDER_URL in note
+    assert result.state == "VIC"
+
+
+def test_lookup_abolished_plus_current_puts_postcode_division_first(directory: Directory) -> None:
+    """The current division that shares the postcode ranks above the old one's neighbours."""
+    result = directory.lookup("3004")
+    assert [d.name for d in result.divisions] == ["Saltbush", "Ironbark", "Lyrebird"]
+    assert [d.likely for d in result.divisions] == [True, True, False]
+    payload = result.to_json()
+    assert "Ghost Gum" not in {d["name"] for d in payload["divisions"]}
+    assert "Ghost Gum no longer exists" in payload["notes"][0]
+
+
+def test_lookup_warns_about_divisions_missing_from_postcode_data(directory: Directory) -> None:
+    """Coolibah (WA) has no postcodes, so WA lookups say it could be theirs."""
+    result = directory.lookup("6001")
+    assert [d.name for d in result.divisions] == ["Karri"]
+    assert len(result.notes) == 1
+    assert "Coolibah (WA)" in result.notes[0]
+    assert directory.lookup("3001").notes == []
+
+
+# --- the real data -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Directory, dict[str, list[str]]]:
+    """The reference data refreshed with default validation, plus the raw postcode rows."""
+    folder = REFERENCE / "openaustralia-parser"
+    if not folder.is_dir():
+        pytest.skip(f"reference data not found at {folder}")
+    data_dir = tmp_path_factory.mktemp("reference")
+    refresh(str(folder), data_dir, now=NOW)
+    loaded = load_directory(data_dir)
+    assert loaded is not None
+    raw: dict[str, list[str]] = defaultdict(list)
+    with (folder / "postcodes.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            raw[row["postcode"]].append(row["electorate"])
+    return loaded, dict(raw)
+
+
+@pytest.mark.reference
+def test_real_divisions_each_have_one_member(real: tuple[Directory, dict[str, list[str]]]) -> None:
+    """150 current divisions, each with exactly one distinct member."""
+    directory, _ = real
+    assert len(directory.divisions) == 150
+    assert all(d.member is not None for d in directory.divisions.values())
+    assert len({(m.name, m.division) for m in directory.members}) == 150
+    assert {d.state for d in directory.divisions.values()} == {
+        "NSW", "VIC", "QLD", "SA", "WA", "TAS", "ACT", "NT",
+    }  # fmt: skip
+    bean = directory.division("Bean")
+    assert bean is not None
+    assert bean.member is not None
+    assert bean.member.display_name == "David Smith"
+    watson = directory.division("Watson")
+    assert watson is not None
+    assert watson.member is not None
+    assert watson.member.name == "Anthony Stephen Burke"  # "Mr" stripped
+    assert watson.member.display_name == "Tony Burke"  # known-as name from people.csv
+
+
+@pytest.mark.reference
+def test_real_every_postcode_resolves(real: tuple[Directory, dict[str, list[str]]]) -> None:
+    """Every postcode gives current candidates; abolished divisions only ever appear in notes."""
+    directory, raw = real
+    assert len(raw) == 2636
+    split = 0
+    for postcode, names in raw.items():
+        result = directory.lookup(postcode)
+        assert result.error is None, postcode
+        assert result.divisions, postcode
+        offered = [d.name for d in result.divisions]
+        assert all(name in directory.divisions for name in offered), postcode
+        assert all(d.member is not None for d in result.divisions), postcode
+        assert len(set(offered)) == len(offered), postcode
+        defunct = [n for n in names if n not in directory.divisions]
+        for name in defunct:
+            assert any(f"{name} no longer exists" in note for note in result.notes), postcode
+        if defunct:
+            assert any(d.likely for d in result.divisions), postcode
+        elif len(names) > 1:
+            split += 1
+            assert sorted(offered) == sorted(names), postcode
+            assert any(AEC_FINDER_URL in note for note in result.notes), postcode
+        else:
+            assert offered == names, postcode
+        # The supporter's own state always agrees with the postcode.
+        for state in {d.state for d in result.divisions}:
+            assert directory.lookup(postcode, state).error is None, (postcode, state)
+    assert split > 500
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    ("postcode", "abolished", "likely_include"),
+    [("3142", "Higgins", {"Kooyong", "Macnamara"}), ("2060", "North Sydney", {"Warringah"})],
+)
+def test_real_abolished_divisions(
+    real: tuple[Directory, dict[str, list[str]]],
+    postcode: str,
+    abolished: str,
+    likely_include: set[str],
+) -> None:
+    """Higgins and North Sydney are explained, never offered; their neighbours come first."""
+    directory, raw = real
+    assert abolished not in directory.divisions
+    assert abolished not in {d.name for r in map(directory.lookup, raw) for d in r.divisions}
+    result = directory.lookup(postcode)
+    assert abolished not in [d.name for d in result.divisions]
+    assert any(f"{abolished} no longer exists" in note for note in result.notes)
+    likely = [d.name for d in result.divisions if d.likely]
+    assert likely_include <= set(likely)
+    flags = [d.likely for d in result.divisions]
+    assert flags == sorted(flags, reverse=True)  # likely ones first
+    state = directory.state_of(abolished)
+    assert {d.name for d in result.divisions} == {
+        d.name for d in directory.divisions.values() if d.state == state
+    }
+
+
+@pytest.mark.reference
+def test_real_split_and_state_checks(real: tuple[Directory, dict[str, list[str]]]) -> None:
+    """A split postcode offers several; postcode/state mismatches and Bullwinkel are explained."""
+    directory, _ = real
+    darwin = directory.lookup("0820")
+    assert [d.name for d in darwin.divisions] == ["Lingiari", "Solomon"]
+    assert directory.lookup("3000", "NSW").error == (
+        "Postcode 3000 is in VIC, not NSW. Check the postcode and the state."
+    )
+    perth_hills = directory.lookup("6056")
+    assert any("Bullwinkel" in note for note in perth_hills.notes)
