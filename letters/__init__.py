@@ -1,0 +1,60 @@
+"""The letters web application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from letters import settings
+from letters.domain.compose import format_date
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, then extensions, blueprints and commands."""
+    app = Flask(
+        __name__,
+        template_folder=str(settings.PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_mapping(settings.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    app.add_template_filter(format_date, "longdate")
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extension instances and load the campaigns."""
+    from letters import (
+        campaigns,
+        models,  # noqa: F401 - defines the tables before create_all()
+    )
+    from letters.extensions import csrf, db
+
+    db.init_app(app)
+    csrf.init_app(app)
+    campaigns.init_app(app)
+    with app.app_context():
+        # The embedded default needs no setup step: tables appear on first start.
+        db.create_all()
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per kind of user."""
+    from letters.supporter import bp as supporter_bp
+
+    app.register_blueprint(supporter_bp)
+
+
+def register_commands(app: Flask) -> None:
+    """The `letters` commands, also reachable as `flask --app letters ...`."""
+    from letters.cli import register
+
+    register(app)

@@ -1,0 +1,119 @@
+"""The `letters` console script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+
+from letters.domain.campaign import CampaignError, load_campaign
+from letters.refresh import DEFAULT_SOURCE
+
+
+def _create_app() -> Flask:
+    from letters import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def main() -> None:
+    """Letters to MPs: run the site, refresh member data, look up postcodes."""
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app, so `flask --app letters ...` has them too."""
+    app.cli.add_command(serve)
+    app.cli.add_command(data)
+    app.cli.add_command(lookup)
+    app.cli.add_command(campaign)
+
+
+@click.command()
+@with_appcontext
+@click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
+def serve(port: int) -> None:
+    """Run the site on 127.0.0.1 with the embedded defaults."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"letters: http://127.0.0.1:{port}/  (instance: {app.config['INSTANCE_DIR']})")
+    app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+
+
+@click.group(cls=AppGroup)
+def data() -> None:
+    """Member and electorate data."""
+
+
+@data.command("refresh")
+@click.option(
+    "--from",
+    "source",
+    default=DEFAULT_SOURCE,
+    show_default=True,
+    help="A folder or base URL holding the OpenAustralia CSV files.",
+)
+def data_refresh(source: str) -> None:
+    """Download, check and install the current members and the postcode index."""
+    from letters.refresh import RefreshError, refresh
+
+    click.echo(f"Refreshing member data from {source} ...")
+    try:
+        report = refresh(source, current_app.config["DATA_DIR"])
+    except RefreshError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.summary())
+
+
+@click.command()
+@with_appcontext
+@click.argument("postcode")
+@click.option("--state", default=None, help="Only accept divisions in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as /api/divisions.")
+def lookup(postcode: str, state: str | None, as_json: bool) -> None:
+    """Find the federal divisions and members for a postcode."""
+    from letters.domain.directory import load_directory
+
+    directory = load_directory(current_app.config["DATA_DIR"])
+    if directory is None:
+        raise click.ClickException("no member data yet: run `letters data refresh` first")
+    result = directory.lookup(postcode, state)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    if result.error:
+        raise click.ClickException(result.error)
+    for division in result.divisions:
+        member = division.member
+        who = f"{member.display_name} ({member.party})" if member else "no current member"
+        click.echo(f"{division.name} ({division.state}): {who}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+
+
+@click.group(cls=AppGroup)
+def campaign() -> None:
+    """Campaign content files."""
+
+
+@campaign.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def campaign_check(files: tuple[Path, ...]) -> None:
+    """Validate campaign files; exit non-zero naming each file, field and problem."""
+    failed = False
+    for path in files:
+        try:
+            loaded = load_campaign(path)
+        except CampaignError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"{exc.path}: {problem}", err=True)
+            continue
+        click.echo(
+            f"{path}: ok ({len(loaded.statistics)} statistics, "
+            f"{len(loaded.recommendations)} recommendations)"
+        )
+    if failed:
+        raise SystemExit(1)

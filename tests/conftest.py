@@ -1,0 +1,100 @@
+"""Shared fixtures: an app on a fresh database, its client and CLI runner, member data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from letters import create_app
+from letters.extensions import db
+
+TESTS_DIR = Path(__file__).resolve().parent
+FIXTURES = TESTS_DIR / "fixtures"
+REFERENCE_DATA = TESTS_DIR.parents[1] / "shared" / "reference-data"
+OPENAUSTRALIA_FIXTURE = FIXTURES / "openaustralia"
+
+# Set to a PostgreSQL URL to run the database tests against a real server
+# (.ci/test does: postgresql://postgres@127.0.0.1:5432/test).
+TEST_DATABASE_URL = os.environ.get("LETTERS_TEST_DATABASE_URL", "")
+
+
+def reference_data() -> Path:
+    """The full-scale public data beside the repository, or a visible skip."""
+    if not (REFERENCE_DATA / "openaustralia-parser" / "representatives.csv").exists():
+        pytest.skip(f"reference data not found at {REFERENCE_DATA}")
+    return REFERENCE_DATA
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator:
+    """Build apps on a fresh database under tmp_path (PostgreSQL when configured)."""
+    made: list[Flask] = []
+
+    def factory(**overrides: object) -> Flask:
+        config: dict[str, object] = {
+            "TESTING": True,
+            "INSTANCE_DIR": tmp_path / "instance",
+            "DATA_DIR": tmp_path / "data",
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL
+            or f"sqlite:///{tmp_path / 'letters.sqlite3'}",
+        }
+        config.update(overrides)
+        if TEST_DATABASE_URL:
+            from letters.settings import database_url
+
+            config["SQLALCHEMY_DATABASE_URI"] = database_url(str(config["SQLALCHEMY_DATABASE_URI"]))
+        app = create_app(config)
+        if TEST_DATABASE_URL:
+            with app.app_context():
+                db.drop_all()
+                db.create_all()
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            if TEST_DATABASE_URL:
+                db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    """An app with no member data loaded (the supporter types their MP)."""
+    return make_app()
+
+
+@pytest.fixture
+def app_with_data(make_app) -> Flask:
+    """An app whose member data was refreshed from the small fixture files."""
+    from letters.refresh import Plausibility, refresh
+
+    app = make_app()
+    # The fixture is a made-up parliament of 11 members, far below the real House's bounds.
+    small = Plausibility(min_members=5, max_members=20, min_postcodes=5)
+    refresh(str(OPENAUSTRALIA_FIXTURE), app.config["DATA_DIR"], plausibility=small)
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that builds an app (and so a database) as a database test."""
+    for item in items:
+        if "make_app" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
