@@ -1,0 +1,73 @@
+"""Settle which member a supporter writes to, from the form and the directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from letters.domain.compose import Recipient
+from letters.domain.directory import Directory, Division
+from letters.supporter.forms import WriteForm
+
+AEC_FINDER = "https://electorate.aec.gov.au/"
+
+
+@dataclass
+class Resolution:
+    """The member found (or not yet), and the choices and notes to show the supporter."""
+
+    recipient: Recipient | None = None
+    candidates: list[Division] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    needs_choice: bool = False
+
+
+def resolve(form: WriteForm, directory: Directory | None) -> Resolution:
+    """Use the typed member when no data is loaded; otherwise the postcode's divisions."""
+    if directory is None:
+        return _typed_member(form)
+    if form.postcode.errors or not form.postcode.data:
+        return Resolution()
+    found = directory.lookup(form.postcode.data, form.state.data or None)
+    if found.error:
+        form.postcode.errors = [*form.postcode.errors, found.error]
+        return Resolution(notes=list(found.notes))
+    result = Resolution(candidates=list(found.divisions), notes=list(found.notes))
+    chosen = _match(found.divisions, form.division.data or "")
+    if chosen is None and len(found.divisions) == 1:
+        # One candidate: no question to ask. (Notes, e.g. about newer divisions the postcode
+        # data predates, are shown as the postcode is typed.)
+        chosen = found.divisions[0]
+    if chosen is None or chosen.member is None:
+        result.needs_choice = True
+        if form.division.data:
+            form.division.errors = [
+                *form.division.errors,
+                f"{form.division.data} is not one of the electorates for postcode "
+                f"{form.postcode.data}. Choose one of the list.",
+            ]
+        return result
+    member = chosen.member
+    result.recipient = Recipient(
+        name=member.display_name, division=chosen.name, state=chosen.state, party=member.party
+    )
+    return result
+
+
+def _match(divisions: list[Division], typed: str) -> Division | None:
+    wanted = typed.strip().casefold()
+    return next((d for d in divisions if d.name.casefold() == wanted), None) if wanted else None
+
+
+def _typed_member(form: WriteForm) -> Resolution:
+    # Without member data the supporter names their MP, as the phone script expects.
+    if not form.division.data:
+        form.division.errors = [*form.division.errors, "Enter your federal electorate."]
+    if not form.member.data:
+        form.member.errors = [*form.member.errors, "Enter your MP's name."]
+    if not (form.division.data and form.member.data):
+        return Resolution()
+    return Resolution(
+        recipient=Recipient(
+            name=form.member.data, division=form.division.data, state=form.state.data or ""
+        )
+    )

@@ -1,0 +1,249 @@
+"""Supporter routes: thin adapters between the form, the domain and the templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
+
+from letters.campaigns import get_campaign
+from letters.domain.campaign import Campaign
+from letters.domain.directory import Directory, load_directory
+from letters.extensions import db
+from letters.messages import letter_for
+from letters.models import Message
+from letters.pdf import default_renderer
+from letters.supporter import bp
+from letters.supporter.forms import WriteForm
+from letters.supporter.member import AEC_FINDER, Resolution, resolve
+
+PREFILLABLE = (
+    "name",
+    "email",
+    "street",
+    "suburb",
+    "state",
+    "postcode",
+    "division",
+    "member",
+    "personal_note",
+    "delivery",
+)
+
+
+def _directory() -> Directory | None:
+    return load_directory(current_app.config["DATA_DIR"])
+
+
+def _today() -> dt.date:
+    # Letters are dated as the supporter's calendar reads, not the server's UTC.
+    return dt.datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def _form(campaign: Campaign, **kwargs: Any) -> WriteForm:
+    form = WriteForm(**kwargs)
+    form.statistics.choices = [SelectChoice(s.key, s.text) for s in campaign.statistics]
+    form.recommendations.choices = [SelectChoice(r.key, r.title) for r in campaign.recommendations]
+    return form
+
+
+def _initial_from_link(campaign: Campaign, args: MultiDict[str, str]) -> dict[str, Any]:
+    """Defaults, overlaid with what an organiser's pre-filled link names (unknown keys dropped)."""
+    data: dict[str, Any] = {
+        "statistics": list(campaign.default_statistics),
+        "recommendations": list(campaign.default_recommendations),
+        "delivery": "pdf",
+    }
+    for name in PREFILLABLE:
+        value = args.get(name, "", type=str)[:2000]
+        if value:
+            data[name] = value
+    for name, known in (
+        ("statistics", campaign.statistic_keys),
+        ("recommendations", campaign.recommendation_keys),
+    ):
+        picked = [key for key in args.getlist(name) if key in known]
+        if picked:
+            data[name] = picked
+    if data.get("delivery") not in ("pdf", "email"):
+        data["delivery"] = "pdf"
+    return data
+
+
+def _render_write(
+    campaign: Campaign,
+    form: WriteForm,
+    resolution: Resolution,
+    directory: Directory | None,
+    *,
+    action: str,
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_template(
+        "supporter/write.html",
+        campaign=campaign,
+        form=form,
+        resolution=resolution,
+        has_directory=directory is not None,
+        directory=directory,
+        aec_finder=AEC_FINDER,
+        action=action,
+    ), status
+
+
+def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: Message) -> None:
+    recipient = resolution.recipient
+    assert recipient is not None
+    message.campaign_key = campaign.key
+    message.delivery = form.delivery.data or "pdf"
+    message.sender_name = form.name.data or ""
+    message.sender_email = form.email.data or ""
+    message.sender_street = form.street.data or ""
+    message.sender_suburb = form.suburb.data or ""
+    message.sender_state = form.state.data or ""
+    message.sender_postcode = form.postcode.data or ""
+    message.division = recipient.division
+    message.division_state = recipient.state
+    message.member_name = recipient.name
+    message.member_party = recipient.party
+    message.statistics = list(form.statistics.data or [])
+    message.recommendations = list(form.recommendations.data or [])
+    message.personal_note = (form.personal_note.data or "").strip()
+    message.letter_date = _today()
+
+
+def _handle_post(campaign: Campaign, message: Message, action: str) -> Response | tuple[str, int]:
+    form = _form(campaign)
+    directory = _directory()
+    valid = form.validate()
+    resolution = resolve(form, directory)
+    if valid and resolution.recipient is not None and not form.errors:
+        _save(form, campaign, resolution, message)
+        db.session.add(message)
+        db.session.commit()
+        return redirect(url_for("supporter.letter", token=message.token), code=303)
+    status = 422 if form.errors else 200
+    return _render_write(campaign, form, resolution, directory, action=action, status=status)
+
+
+@bp.get("/")
+def index() -> str:
+    """The campaign's front page."""
+    return render_template("supporter/index.html", campaign=get_campaign(), directory=_directory())
+
+
+@bp.route("/write", methods=["GET", "POST"])
+def write() -> Response | tuple[str, int]:
+    """Compose a letter: a pre-filled link (GET) or a submission (POST)."""
+    campaign = get_campaign()
+    action = url_for("supporter.write")
+    if request.method == "POST":
+        return _handle_post(campaign, Message(), action)
+    form = _form(campaign, formdata=None, data=_initial_from_link(campaign, request.args))
+    directory = _directory()
+    resolution = Resolution()
+    if directory is not None and form.postcode.data and re.fullmatch(r"\d{4}", form.postcode.data):
+        resolution = resolve(form, directory)
+        form.postcode.errors = []  # a link's postcode is a suggestion; report problems on submit
+        form.division.errors = []
+    return _render_write(campaign, form, resolution, directory, action=action)
+
+
+def _message_or_404(token: str) -> Message:
+    return db.first_or_404(select(Message).where(Message.token == token))
+
+
+@bp.get("/letters/<token>")
+def letter(token: str) -> str:
+    """The letter as it will be printed or sent."""
+    message = _message_or_404(token)
+    campaign = get_campaign(message.campaign_key)
+    return render_template(
+        "supporter/letter.html",
+        message=message,
+        campaign=campaign,
+        letter=letter_for(message, campaign),
+    )
+
+
+@bp.get("/letters/<token>.pdf")
+def letter_pdf(token: str) -> Response:
+    """The printable PDF."""
+    message = _message_or_404(token)
+    campaign = get_campaign(message.campaign_key)
+    pdf = default_renderer().render(letter_for(message, campaign))
+    filename = re.sub(r"[^A-Za-z0-9]+", "-", f"letter to {message.division}").strip("-").lower()
+    response = send_file(
+        io.BytesIO(pdf),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"{filename}.pdf",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/letters/<token>/edit", methods=["GET", "POST"])
+def edit(token: str) -> Response | tuple[str, int]:
+    """Change a letter; the values the supporter gave are kept in the form."""
+    message = _message_or_404(token)
+    campaign = get_campaign(message.campaign_key)
+    action = url_for("supporter.edit", token=token)
+    if request.method == "POST":
+        return _handle_post(campaign, message, action)
+    form = _form(
+        campaign,
+        formdata=None,
+        data={
+            "name": message.sender_name,
+            "email": message.sender_email,
+            "street": message.sender_street,
+            "suburb": message.sender_suburb,
+            "state": message.sender_state,
+            "postcode": message.sender_postcode,
+            "division": message.division,
+            "member": message.member_name,
+            "statistics": message.statistics,
+            "recommendations": message.recommendations,
+            "personal_note": message.personal_note,
+            "delivery": message.delivery,
+        },
+    )
+    directory = _directory()
+    resolution = resolve(form, directory) if directory is not None else Resolution()
+    form.division.errors = []
+    return _render_write(campaign, form, resolution, directory, action=action)
+
+
+@bp.get("/api/divisions")
+def api_divisions() -> tuple[Response, int]:
+    """The postcode lookup as JSON (the same as `letters lookup --json`)."""
+    postcode = request.args.get("postcode", "", type=str)[:20]
+    state = request.args.get("state", "", type=str)[:3] or None
+    directory = _directory()
+    if directory is None:
+        body = {
+            "postcode": postcode,
+            "divisions": [],
+            "notes": [],
+            "error": "No member data is loaded: type your MP's name and electorate.",
+        }
+        return jsonify(body), 503
+    result = directory.lookup(postcode, state)
+    return jsonify(result.to_json()), (422 if result.error else 200)

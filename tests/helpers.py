@@ -1,0 +1,38 @@
+"""Small helpers shared by the page tests."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+GOOD_FORM = {
+    "name": "Jane Citizen",
+    "email": "jane@example.org",
+    "street": "12 Example St",
+    "suburb": "Braddon",
+    "state": "",
+    "postcode": "2001",
+    "statistics": ["afp-reports", "tech-enabled"],
+    "recommendations": ["increase-fines", "expand-expectations", "duty-of-care"],
+    "personal_note": "My niece is eleven and online every day.",
+    "delivery": "pdf",
+}
+
+
+def csrf_token(client: FlaskClient, url: str = "/write") -> str:
+    """The CSRF token from a page's form, as a browser would submit it."""
+    page = client.get(url).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def submit(client: FlaskClient, url: str = "/write", **changes: object):
+    """POST the good form with some fields changed (None removes a field)."""
+    data = {**GOOD_FORM, **changes}
+    data = {k: v for k, v in data.items() if v is not None}
+    data["csrf_token"] = csrf_token(client, url)
+    return client.post(url, data=data)
