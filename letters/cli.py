@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from werkzeug.serving import run_simple
 
 from letters.domain.campaign import CampaignError, load_campaign
 from letters.refresh import DEFAULT_SOURCE
@@ -39,7 +40,8 @@ def serve(port: int) -> None:
     """Run the site on 127.0.0.1 with the embedded defaults."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"letters: http://127.0.0.1:{port}/  (instance: {app.config['INSTANCE_DIR']})")
-    app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+    # Flask's app.run() refuses to start under its own CLI, so serve through Werkzeug directly.
+    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
 
 
 @click.group(cls=AppGroup)

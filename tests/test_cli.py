@@ -1,0 +1,94 @@
+"""The `letters` console script as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import reference_data
+
+LETTERS = Path(sys.executable).with_name("letters")
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LETTERS), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "LETTERS_INSTANCE_DIR": str(tmp_path / "instance")}
+
+
+@pytest.mark.reference
+def test_refresh_then_lookup_on_real_data(env):
+    source = reference_data() / "openaustralia-parser"
+    refreshed = _run("data", "refresh", "--from", str(source), env=env)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "150 current divisions, 150 members" in refreshed.stdout
+
+    plain = _run("lookup", "2600", env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert "Canberra (ACT)" in plain.stdout
+
+    as_json = json.loads(_run("lookup", "2600", "--json", env=env).stdout)
+    assert as_json["postcode"] == "2600"
+    assert {d["name"] for d in as_json["divisions"]} >= {"Canberra"}
+
+    bad = _run("lookup", "26x0", env=env)
+    assert bad.returncode != 0 and "4-digit postcode" in bad.stderr
+
+
+def test_lookup_before_any_refresh_says_what_to_do(env):
+    result = _run("lookup", "2600", env=env)
+    assert result.returncode != 0
+    assert "letters data refresh" in result.stderr
+
+
+def test_refresh_from_a_missing_folder_fails_clearly(env, tmp_path):
+    result = _run("data", "refresh", "--from", str(tmp_path / "nowhere"), env=env)
+    assert result.returncode != 0
+    assert "nowhere" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_runs_the_site_on_embedded_defaults(env, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(LETTERS), "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"letters serve did not answer: {server.stdout.read()}")
+                time.sleep(0.1)  # polling for the port to open, bounded by the deadline
+        assert "Tougher on Tech" in page
+        assert (tmp_path / "instance" / "letters.sqlite3").exists()
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
