@@ -1,0 +1,1 @@
+"""Celery tasks (sending email letters, batch printing); see ARCHITECTURE.md."""
