@@ -38,7 +38,10 @@ def register(app: Flask) -> None:
 @click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
 def serve(port: int) -> None:
     """Run the site on 127.0.0.1 with the embedded defaults."""
+    from letters.pdf import prepare_process
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    prepare_process()
     click.echo(f"letters: http://127.0.0.1:{port}/  (instance: {app.config['INSTANCE_DIR']})")
     # Flask's app.run() refuses to start under its own CLI, so serve through Werkzeug directly.
     run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)

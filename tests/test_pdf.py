@@ -1,0 +1,426 @@
+"""PDF letters: content, escaping, no fetching, envelope window and pagination."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import http.server
+import io
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import weasyprint
+from pypdf import PdfReader
+from weasyprint import HTML
+from weasyprint.urls import URLFetcherResponse
+
+from letters.domain.compose import (
+    BulletList,
+    Letter,
+    Paragraph,
+    Recipient,
+    Sender,
+    split_paragraphs,
+)
+from letters.pdf import (
+    ASSET_DIRS,
+    ASSET_SCHEME,
+    AssetFetcher,
+    PdfRenderer,
+    RefusedURLError,
+    default_renderer,
+    naive_render,
+)
+
+BODY = (
+    Paragraph(
+        "I am writing to you as a constituent in Bean about a federal issue that matters deeply "
+        "to me: the online sexual exploitation of children."
+    ),
+    Paragraph("Consider the scale of the problem:"),
+    BulletList(
+        (
+            Paragraph(
+                "The Australian Federal Police received over 40,000 reports of online child "
+                "sexual exploitation in 2022-23, 110% more than the year before."
+            ),
+            Paragraph(
+                "The US-based National Center for Missing & Exploited Children received 36.2 "
+                "million reports worldwide in 2023."
+            ),
+        )
+    ),
+    Paragraph(
+        "I ask for your support to strengthen the Online Safety Act so that tech companies must "
+        "do more to prevent, detect and block child sexual abuse material."
+    ),
+    Paragraph(
+        "International Justice Mission has made recommendations. I urge you to support them:"
+    ),
+    BulletList(
+        (
+            Paragraph(
+                "The eSafety Commissioner should have the power to issue more significant "
+                "penalties to tech companies that fail to meet their online safety obligations.",
+                lead="Increase the fines.",
+            ),
+            Paragraph(
+                "Tech companies should have a legal duty of care to prevent online harm through "
+                "their products and services, and the onus should be on them.",
+                lead="Protect all children.",
+            ),
+        )
+    ),
+    Paragraph(
+        "Please represent my concerns to the Minister for Communications and urge the "
+        "Government to adopt these recommendations as it strengthens the Online Safety Act."
+    ),
+    Paragraph("Thank you for taking the time to consider my letter. I look forward to your reply."),
+)
+NOTE = (
+    "I have two children at the local primary school, and I worry about who can reach them "
+    "online.\nTheir teachers tell me they see the harm every week.\n\n"
+    "Please make the tech companies take responsibility."
+)
+
+# A4 in PDF points; text positions are converted to millimetres from the sheet's top-left.
+PAGE_HEIGHT_PT = 841.89
+MM_PER_PT = 25.4 / 72
+
+
+def make_letter(personal_note: str = NOTE, **changes: object) -> Letter:
+    """A typical letter (about 300 words), built directly: no campaign, no Choices."""
+    # As compose() does: the supporter's own words are body paragraphs before the ask.
+    own_words = tuple(Paragraph(p) for p in split_paragraphs(personal_note))
+    letter = Letter(
+        subject="Please strengthen the Online Safety Act to protect children",
+        date=dt.date(2026, 11, 27),
+        sender=Sender(
+            name="Jane Citizen",
+            street="12 Example Street",
+            suburb="Tuggeranong",
+            state="ACT",
+            postcode="2900",
+            email="jane@example.org",
+        ),
+        recipient=Recipient(name="David Smith", division="Bean", state="ACT"),
+        body=BODY[:-2] + own_words + BODY[-2:],
+        campaign_title="Tougher on Tech",
+        personal_note="\n\n".join(p.text for p in own_words),
+    )
+    return dataclasses.replace(letter, **changes)
+
+
+def squash(text: str) -> str:
+    """Drop all whitespace, so text that wrapped across lines still matches."""
+    return "".join(text.split())
+
+
+def pages_text(data: bytes) -> list[str]:
+    """Each page's extracted text."""
+    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def text_positions(data: bytes, page: int = 0) -> list[tuple[str, float, float]]:
+    """(text, x, baseline y) of each text run on a page, in mm from the sheet's top-left."""
+    runs: list[tuple[str, float, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], *_: object) -> None:
+        if text.strip():
+            # Text origin in user space: the text matrix's translation through the CTM.
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            runs.append((text.strip(), x * MM_PER_PT, (PAGE_HEIGHT_PT - y) * MM_PER_PT))
+
+    PdfReader(io.BytesIO(data)).pages[page].extract_text(visitor_text=visit)
+    return runs
+
+
+class RecordingFetcher(AssetFetcher):
+    """The real fetcher, also noting every URL WeasyPrint asks it for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested: list[str] = []
+
+    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+        """Record the URL, then decide as the real fetcher does."""
+        self.requested.append(url)
+        return super().fetch(url, headers)
+
+
+class CountingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers anything with a tiny stylesheet and counts the requests."""
+
+    requests: list[str]
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        body = b"p { color: red }"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/css")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_trap() -> Iterator[tuple[str, list[str]]]:
+    """A live HTTP server on 127.0.0.1; yields its base URL and the requests it received."""
+    requests: list[str] = []
+    handler = type("Handler", (CountingHandler,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def renderer() -> PdfRenderer:
+    """One renderer for the module, as a process would have."""
+    return PdfRenderer()
+
+
+def test_typical_letter_has_everything(renderer: PdfRenderer) -> None:
+    letter = make_letter()
+    data = renderer.render(letter)
+    (text,) = pages_text(data)
+    flat = squash(text)
+
+    for line in (
+        "David Smith MP",
+        "Member for Bean",
+        "PO Box 6022",
+        "House of Representatives",
+        "Parliament House",
+        "Canberra ACT 2600",
+        "Jane Citizen",
+        "12 Example Street",
+        "Tuggeranong ACT 2900",
+        "jane@example.org",
+        "27 November 2026",
+        "Dear David Smith,",
+        "Please strengthen the Online Safety Act to protect children",
+        "Yours sincerely,",
+    ):
+        assert squash(line) in flat, line
+    for block in BODY:
+        items = block.items if isinstance(block, BulletList) else (block,)
+        for item in items:
+            assert squash(f"{item.lead} {item.text}") in flat, item.text
+    for note_line in NOTE.splitlines():
+        assert squash(note_line) in flat
+    # The address is printed twice: top right, and under the signature.
+    assert text.count("12 Example Street") == 2
+
+    metadata = PdfReader(io.BytesIO(data)).metadata
+    assert metadata is not None
+    assert metadata.author == "Jane Citizen"
+    assert metadata.title == letter.subject
+
+
+def test_personal_note_keeps_its_line_breaks(renderer: PdfRenderer) -> None:
+    note = "First line of mine\nSecond line of mine\n\n\n  Another paragraph  "
+    letter = make_letter(personal_note=note)
+    html = renderer.render_html(letter)
+    opening = '<p class="letter-paragraph">'
+    assert f"{opening}First line of mine\nSecond line of mine</p>" in html
+    assert f"{opening}Another paragraph</p>" in html
+
+    (text,) = pages_text(renderer.render(letter))
+    lines = [line.strip() for line in text.splitlines()]
+    assert "First line of mine" in lines
+    assert "Second line of mine" in lines
+
+
+def test_typical_letter_is_one_page_without_running_header(renderer: PdfRenderer) -> None:
+    pages = pages_text(renderer.render(make_letter()))
+    assert len(pages) == 1
+    assert "page 1 of" not in pages[0]
+    assert "Jane Citizen to David Smith MP" not in pages[0]
+
+
+def test_long_letter_flows_onto_page_two_with_running_header(renderer: PdfRenderer) -> None:
+    sentence = "My family has lived in this electorate for three generations. "
+    note = (sentence * 25)[:1500] + "\n\n" + (sentence * 25)[:1500]
+    assert len(note) >= 3000
+    pages = pages_text(renderer.render(make_letter(personal_note=note)))
+
+    assert len(pages) == 2
+    first, second = pages
+    assert "Jane Citizen to David Smith MP" in second
+    assert "27 November 2026 · page 2 of 2" in second
+    assert "page 1 of" not in first
+    assert "Jane Citizen to David Smith MP" not in first
+    # The recipient block is page 1's alone; the sign-off ends page 2.
+    assert "PO Box 6022" in first
+    assert "PO Box 6022" not in second
+    assert "Yours sincerely," in second
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        Recipient(name="David Smith", division="Bean"),
+        # Far wider than the window: clipped at its edge, never wrapped onto more lines.
+        Recipient(name="The Honourable Dr Alexandra Fitzgerald-Montgomery", division="Eden-Monaro"),
+    ],
+)
+def test_recipient_block_sits_in_the_dl_envelope_window(
+    renderer: PdfRenderer, recipient: Recipient
+) -> None:
+    letter = make_letter(recipient=recipient)
+    runs = text_positions(renderer.render(letter))
+    # Everything printed where the window can ever show (10-110 mm across, 39-95 mm down; a
+    # baseline up to 98.5 mm still has its ascent in there) must be the recipient block...
+    in_band = [run for run in runs if run[1] < 110 and 39 <= run[2] <= 98.5]
+    assert len(in_band) == len(recipient.address_lines) == 6
+    for (text, x, baseline), line in zip(in_band, recipient.address_lines, strict=True):
+        # ...a line too wide for the window ends in an ellipsis rather than wrapping...
+        assert text == line or (text.endswith("…") and line.startswith(text[:-1]))
+        # ...and it sits where the window always shows (20-100 mm across, 50-84 mm down),
+        # leaving room for the ascent (~3.5 mm at 10 pt) above the baseline and the descent.
+        assert 20 <= x <= 30
+        assert 54 <= baseline <= 82
+
+
+def test_minimal_letter_renders(renderer: PdfRenderer) -> None:
+    letter = make_letter(
+        sender=Sender(name="Sam"),
+        recipient=Recipient(name="Alex Member", division="Mayo", salutation="Ms Member"),
+        subject="",
+        personal_note="",
+        closing="Kind regards,",
+        body=(Paragraph("Please act."),),
+    )
+    (text,) = pages_text(renderer.render(letter))
+    lines = [line.strip() for line in text.splitlines()]
+    assert "Dear Ms Member," in lines
+    assert "Kind regards," in lines  # no second comma
+    assert lines.count("Sam") == 2
+    assert "None" not in text
+
+
+HOSTILE_FIELDS = ("name", "street", "personal_note")
+
+
+def hostile_strings(base_url: str) -> tuple[str, ...]:
+    """Markup a supporter could type, aimed at the file system and a local server."""
+    return (
+        '<img src="file:///etc/passwd">',
+        "<script>alert(1)</script>",
+        f'<link rel=stylesheet href="{base_url}/x.css">',
+        f'<img src="{base_url}/pixel.png">',
+    )
+
+
+@pytest.mark.parametrize("field", HOSTILE_FIELDS)
+def test_hostile_input_is_literal_text_and_nothing_is_fetched(
+    field: str, http_trap: tuple[str, list[str]]
+) -> None:
+    base_url, requests = http_trap
+    fetcher = RecordingFetcher()
+    renderer = PdfRenderer(url_fetcher=fetcher)
+    hostile = " ".join(hostile_strings(base_url))
+    letter = make_letter()
+    if field == "personal_note":
+        letter = make_letter(personal_note=hostile)
+    else:
+        letter = dataclasses.replace(
+            letter, sender=dataclasses.replace(letter.sender, **{field: hostile})
+        )
+
+    html = renderer.render_html(letter)
+    for tag in ("<img", "<script", "<link"):
+        assert tag not in html
+    data = renderer.render(letter)
+
+    flat = squash("".join(pages_text(data)))
+    for snippet in hostile_strings(base_url):
+        assert squash(snippet) in flat
+    assert requests == []
+    assert fetcher.requested == []
+    if field == "name":
+        metadata = PdfReader(io.BytesIO(data)).metadata
+        assert metadata is not None
+        assert metadata.author == hostile
+
+
+def test_fetcher_is_the_gate_even_for_real_markup(
+    http_trap: tuple[str, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # If markup ever got past escaping, WeasyPrint would ask the fetcher, which refuses.
+    base_url, requests = http_trap
+    fetcher = RecordingFetcher()
+    markup = "".join(hostile_strings(base_url)) + "<p>still renders</p>"
+    with caplog.at_level(logging.WARNING, logger="letters.pdf"):
+        data = HTML(string=markup, base_url=f"{ASSET_SCHEME}:", url_fetcher=fetcher).write_pdf()
+
+    assert "still renders" in pages_text(data)[0]
+    assert "file:///etc/passwd" in fetcher.requested
+    assert f"{base_url}/x.css" in fetcher.requested
+    assert f"{base_url}/pixel.png" in fetcher.requested
+    assert requests == []
+    refusals = [record for record in caplog.records if "refused" in record.getMessage()]
+    assert len(refusals) == len(fetcher.requested)
+
+
+OUTSIDE_CSS = os.path.relpath(
+    Path(weasyprint.__file__).parent / "css" / "html5_ua.css", ASSET_DIRS[0]
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+        "http://127.0.0.1:9/x.css",
+        "https://example.org/x.css",
+        "ftp://127.0.0.1/x.css",
+        "data:text/css,p%7Bcolor:red%7D",
+        f"{ASSET_SCHEME}:../../pyproject.toml",
+        # A real .css file outside the asset folders: refused by the containment check alone.
+        f"{ASSET_SCHEME}:{OUTSIDE_CSS}",
+        f"{ASSET_SCHEME}:{OUTSIDE_CSS.replace('/', '%2F')}",
+        f"{ASSET_SCHEME}:%2e%2e/%2e%2e/letters/settings.py",
+        f"{ASSET_SCHEME}:/etc/passwd",
+        f"{ASSET_SCHEME}://127.0.0.1/print.css",
+        f"{ASSET_SCHEME}:print.html",
+        f"{ASSET_SCHEME}:missing.css",
+        "print.css",
+    ],
+)
+def test_fetcher_refuses_everything_but_project_assets(url: str) -> None:
+    with pytest.raises(RefusedURLError):
+        AssetFetcher().fetch(url)
+
+
+def test_fetcher_serves_project_assets() -> None:
+    response = AssetFetcher().fetch(f"{ASSET_SCHEME}:print.css")
+    try:
+        assert response.content_type == "text/css"
+        assert b"@page" in response.read()
+    finally:
+        response.close()
+
+
+def test_default_renderer_is_built_once() -> None:
+    assert default_renderer() is default_renderer()
+
+
+def test_naive_render_matches_shared_renderer(renderer: PdfRenderer) -> None:
+    letter = make_letter()
+    assert pages_text(naive_render(letter)) == pages_text(renderer.render(letter))
