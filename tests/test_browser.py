@@ -1,0 +1,134 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from werkzeug.serving import make_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium must not reach for Google's services: this machine has no outside network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(app_with_data) -> Iterator[str]:
+    """The app on a real HTTP server on 127.0.0.1, in a thread."""
+    server = make_server("127.0.0.1", 0, app_with_data, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page(tmp_path: Path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (bash .ci/install installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # A 360 px wide phone: the size most supporters will use.
+        context = browser.new_context(viewport={"width": 360, "height": 740}, accept_downloads=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _no_horizontal_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"page is {width}px wide on a 360px screen"
+
+
+def test_postcode_to_downloaded_pdf_on_a_phone(live_server, page, tmp_path):
+    page.goto(live_server + "/")
+    _no_horizontal_scroll(page)
+    page.get_by_role("link", name="Write to your MP").click()
+    page.get_by_label("Your name").fill("Jane Citizen")
+    page.get_by_label("Street address").fill("12 Example St")
+    page.get_by_label("Suburb or town").fill("Carlton")
+    # A split postcode: the choice appears as it is typed, before submitting.
+    page.get_by_label("Postcode").press_sequentially("2002")
+    page.get_by_role("radio", name="Wattle").check()
+    page.get_by_label("In your own words (optional)").fill("My niece is eleven.")
+    _no_horizontal_scroll(page)
+    page.get_by_role("button", name="Preview my letter").click()
+
+    page.wait_for_url("**/letters/*")
+    assert page.get_by_role("heading", level=1).inner_text() == "Your letter to Harry Fernsby"
+    assert page.get_by_text("My niece is eleven.").is_visible()
+    _no_horizontal_scroll(page)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    target = tmp_path / "letter.pdf"
+    download_info.value.save_as(target)
+    text = "\n".join(p.extract_text() for p in PdfReader(target).pages)
+    assert "Harry Fernsby MP" in text and "Member for Wattle" in text
+    assert "Jane Citizen" in text and "My niece is eleven." in text
+
+
+def test_form_works_by_keyboard_alone(live_server, page):
+    page.goto(live_server + "/write?postcode=2001")
+    page.get_by_label("Your name").focus()
+    page.keyboard.type("Kim Keyboard")
+    # Tab through every field to the submit button, then press Enter on it.
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.type") == "submit":
+            break
+    else:
+        pytest.fail("the submit button is not reachable by Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/letters/*")
+    assert "Dear Priya Nandakumar" in page.content()
+
+
+def test_errors_are_announced_and_linked(live_server, page):
+    page.goto(live_server + "/write")
+    page.get_by_label("Postcode").fill("9999")
+    page.get_by_role("button", name="Preview my letter").click()
+    summary = page.get_by_role("alert")
+    assert "Your name: Enter your name." in summary.inner_text()
+    name = page.get_by_label("Your name")
+    assert name.get_attribute("aria-invalid") == "true"
+    assert name.get_attribute("aria-describedby") == "name-error"
+    assert "We don't know postcode 9999" in page.locator("#postcode-error").inner_text()
+
+
+def test_without_javascript_the_split_postcode_is_settled_after_submit(live_server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(live_server + "/write")
+        page.get_by_label("Your name").fill("Noah Script")
+        page.get_by_label("Postcode").fill("2002")
+        page.get_by_role("button", name="Preview my letter").click()
+        page.get_by_role("radio", name="Banksia").check()
+        page.get_by_role("button", name="Preview my letter").click()
+        page.wait_for_url("**/letters/*")
+        assert "Dear Priya Nandakumar" in page.content()
+        browser.close()
