@@ -37,10 +37,12 @@ def register_extensions(app: Flask) -> None:
         models,  # noqa: F401 - defines the tables before create_all()
     )
     from letters.extensions import csrf, db
+    from letters.queue import celery_init_app
 
     db.init_app(app)
     csrf.init_app(app)
     campaigns.init_app(app)
+    celery_init_app(app)
     with app.app_context():
         # The embedded default needs no setup step: tables appear on first start.
         db.create_all()
@@ -49,8 +51,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per kind of user."""
     from letters.supporter import bp as supporter_bp
+    from letters.webhooks import bp as webhooks_bp
 
     app.register_blueprint(supporter_bp)
+    app.register_blueprint(webhooks_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -30,6 +30,25 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "BASE_URL": env.get("LETTERS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "ENV_NAME": env.get("LETTERS_ENV", "development"),
         "TIMEZONE": env.get("LETTERS_TIMEZONE", "Australia/Sydney"),
+        "BROKER_URL": env.get("LETTERS_BROKER_URL", "filesystem://"),
+        "TASK_QUEUE": env.get("LETTERS_TASK_QUEUE", "letters"),
+        # Email. Without a SendGrid key every email is written to the outbox folder instead.
+        "FROM_EMAIL": env.get("LETTERS_FROM_EMAIL", "letters@localhost"),
+        "OUTBOX_DIR": Path(env.get("LETTERS_OUTBOX_DIR", instance_dir / "outbox")),
+        "CONTACTS_FILE": Path(
+            env.get("LETTERS_CONTACTS_FILE", PROJECT_ROOT / "data" / "contacts.csv")
+        ),
+        "SENDGRID_API_KEY": env.get("SENDGRID_API_KEY", ""),
+        "SENDGRID_API_HOST": env.get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": env.get("SENDGRID_WEBHOOK_PUBLIC_KEY", ""),
+        "SEND_TIMEOUT_SECONDS": float(env.get("LETTERS_SEND_TIMEOUT_SECONDS", "10")),
+        "SEND_LEASE_SECONDS": float(env.get("LETTERS_SEND_LEASE_SECONDS", "120")),
+        "SEND_MAX_ATTEMPTS": int(env.get("LETTERS_SEND_MAX_ATTEMPTS", "8")),
+        "SEND_RETRY_BASE_SECONDS": float(env.get("LETTERS_SEND_RETRY_BASE_SECONDS", "30")),
+        "SWEEP_INTERVAL_SECONDS": float(env.get("LETTERS_SWEEP_INTERVAL_SECONDS", "30")),
+        "SWEEP_QUEUED_AFTER_SECONDS": float(env.get("LETTERS_SWEEP_QUEUED_AFTER_SECONDS", "60")),
+        "CONFIRM_REMIND_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_REMIND_AFTER_HOURS", "24")),
+        "CONFIRM_EXPIRE_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_EXPIRE_AFTER_HOURS", "168")),
     }
 
 

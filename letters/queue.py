@@ -1,0 +1,65 @@
+"""Celery, the Flask way: tasks run inside an app context; settings live in app.config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def broker_settings(broker_url: str, instance_dir: Path) -> dict[str, Any]:
+    """Celery settings for the broker; "filesystem://" is the embedded, server-free default."""
+    settings: dict[str, Any] = {"broker_url": broker_url}
+    if broker_url.startswith("filesystem://"):
+        # Kombu's file-system transport: queues are files under the instance folder, so one
+        # machine needs no broker server. Producers and workers must share that folder.
+        folder = instance_dir / "queue"
+        for sub in ("messages", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        settings["broker_transport_options"] = {
+            "data_folder_in": str(folder / "messages"),
+            "data_folder_out": str(folder / "messages"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+    return settings
+
+
+def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The app's Celery settings: broker, reliability, periodic jobs; config["CELERY"] wins."""
+    settings: dict[str, Any] = {
+        **broker_settings(config["BROKER_URL"], config["INSTANCE_DIR"]),
+        # The database row is the truth and tasks only wake workers up, so results are unused.
+        "task_ignore_result": True,
+        # A task is acknowledged only when done: a worker killed mid-task leaves it queued.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        "timezone": config["TIMEZONE"],
+        "imports": ("tasks.email",),
+        "task_default_queue": config["TASK_QUEUE"],
+        "beat_schedule": {
+            "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
+        },
+    }
+    settings.update(config.get("CELERY", {}))
+    return settings
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Build the Celery app whose tasks run inside this Flask app's context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    app.config["CELERY"] = celery_settings(app.config)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
