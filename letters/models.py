@@ -6,10 +6,40 @@ import datetime as dt
 import secrets
 import uuid
 
-from sqlalchemy import JSON, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from letters.extensions import db
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware UTC datetime on every database (SQLite keeps no offset, so add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given: use an aware UTC datetime")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 def _utcnow() -> dt.datetime:
@@ -50,5 +80,165 @@ class Message(db.Model):  # type: ignore[name-defined]
     personal_note: Mapped[str] = mapped_column(Text, default="")
 
     letter_date: Mapped[dt.date]
-    created_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
+
+    # Email letters (see letters/domain/lifecycle.py for the states).
+    recipient_email: Mapped[str] = mapped_column(String(254), default="")
+    recipient_email_verified: Mapped[bool] = mapped_column(default=False)
+    confirmation_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    provider_message_id: Mapped[str] = mapped_column(String(100), default="", index=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    failure_notice_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_message_state", "state"),)
+
+
+class DeliveryEvent(db.Model):  # type: ignore[name-defined]
+    """One SendGrid event, stored once, matched to its message by the UUID we sent."""
+
+    __tablename__ = "delivery_event"
+    __table_args__ = (
+        # SendGrid may post the same event twice with different ids: also unique by content.
+        UniqueConstraint("message_id", "kind", "event", "occurred_at", name="uq_event_content"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sg_event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("message.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="")  # letter, confirmation, ...
+    event: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[int]  # SendGrid's Unix timestamp, as sent
+    reason: Mapped[str] = mapped_column(Text, default="")
+    bounce_type: Mapped[str] = mapped_column(String(30), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+class ContactStatus(db.Model):  # type: ignore[name-defined]
+    """What sending has taught us about a division's email address (a hard bounce fails it)."""
+
+    __tablename__ = "contact_status"
+
+    division: Mapped[str] = mapped_column(String(100), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    failing: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
+
+
+# --- Organisers and events (issue 4): accounts, events, attendees, batch print jobs ----------
+
+
+def new_session_token() -> str:
+    """A random login id; changing it signs the organiser out everywhere."""
+    return secrets.token_urlsafe(24)
+
+
+def new_kiosk_nonce() -> str:
+    """The part of an event's kiosk link that a "new link" replaces, revoking the old one."""
+    return secrets.token_urlsafe(12)
+
+
+class Organiser(db.Model):  # type: ignore[name-defined]
+    """Someone who runs letter-writing events; created with `letters organiser create`."""
+
+    __tablename__ = "organiser"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(256))
+    # Flask-Login's user id is this token, not the primary key, so a new password (which
+    # replaces it) ends every existing session.
+    session_token: Mapped[str] = mapped_column(
+        String(64), unique=True, index=True, default=new_session_token
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Login's user interface, written out rather than mixed in.
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return self.session_token
+
+
+class Event(db.Model):  # type: ignore[name-defined]
+    """A letter-writing event: where and when, which campaign, and its attendees."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        ForeignKey("organiser.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    date: Mapped[dt.date]
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    campaign_key: Mapped[str] = mapped_column(String(60))
+    kiosk_nonce: Mapped[str] = mapped_column(String(32), default=new_kiosk_nonce)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+class Attendee(db.Model):  # type: ignore[name-defined]
+    """One person's letter at an event, from an imported row, the kiosk or an edit."""
+
+    __tablename__ = "attendee"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(10), default="import")  # import | kiosk
+    source_row: Mapped[int | None]  # the spreadsheet row it came from, for the organiser
+
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    street: Mapped[str] = mapped_column(String(200), default="")
+    suburb: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(3), default="")
+    postcode: Mapped[str] = mapped_column(String(4))
+
+    # Empty until settled; then a snapshot of the member, as on Message.
+    division: Mapped[str] = mapped_column(String(100), default="")
+    division_state: Mapped[str] = mapped_column(String(3), default="")
+    member_name: Mapped[str] = mapped_column(String(200), default="")
+    member_party: Mapped[str] = mapped_column(String(20), default="")
+
+    # Empty lists mean "the campaign's defaults", resolved when the letter is printed.
+    statistics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recommendations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    personal_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    @property
+    def settled(self) -> bool:
+        return bool(self.division and self.member_name)
+
+
+class BatchJob(db.Model):  # type: ignore[name-defined]
+    """One print run of an event's letters: options, progress and where the files are."""
+
+    __tablename__ = "batch_job"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # running | done | failed
+    options: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)  # names in the job's folder
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -64,6 +64,13 @@ class Minister(_Strict):
     name: Text
     title: Text
     as_of: dt.date
+    email: str = ""
+
+
+class EmailOptions(_Strict):
+    """How email letters go out for this campaign."""
+
+    cc_minister: bool = False
 
 
 class Section(StrEnum):
@@ -119,6 +126,13 @@ class Campaign(_Strict):
     statistics: list[Statistic] = Field(min_length=1)
     recommendations: list[Recommendation] = Field(min_length=1)
     statements: list[Statement] = Field(default_factory=list)
+    email: EmailOptions = Field(default_factory=EmailOptions)
+
+    @model_validator(mode="after")
+    def _cc_needs_an_address(self) -> Campaign:
+        if self.email.cc_minister and "@" not in self.minister.email:
+            raise ValueError("email.cc_minister is true but minister.email is not an address")
+        return self
 
     @field_validator("subject")
     @classmethod

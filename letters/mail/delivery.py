@@ -1,0 +1,453 @@
+"""Moving email letters through their lifecycle; the database row is always the truth.
+
+Every step is a conditional UPDATE on the message's state, so two workers (or a worker and
+the sweep) can race and at most one of them wins each step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from letters.domain.lifecycle import ACCEPTED_EVENTS, TRANSITIONS, State, state_after_event
+from letters.extensions import db
+from letters.mail import Mailer, SendResult
+from letters.mail.content import confirmation_email, failure_email, letter_email
+from letters.mail.outbox import OutboxMailer
+from letters.mail.sendgrid import KIND_ARG, MESSAGE_ID_ARG, SendGridMailer
+from letters.models import ContactStatus, DeliveryEvent, Message
+
+log = logging.getLogger(__name__)
+MAILER_KEY = "letters.mailer"
+RETRY_CAP_SECONDS = 3600.0
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def get_mailer() -> Mailer:
+    """The process's mailer: SendGrid when a key is set, else the local outbox."""
+    mailer = current_app.extensions.get(MAILER_KEY)
+    if mailer is None:
+        config = current_app.config
+        if config["SENDGRID_API_KEY"]:
+            mailer = SendGridMailer(
+                config["SENDGRID_API_KEY"],
+                config["SENDGRID_API_HOST"],
+                config["SEND_TIMEOUT_SECONDS"],
+            )
+        else:
+            mailer = OutboxMailer(config["OUTBOX_DIR"])
+        current_app.extensions[MAILER_KEY] = mailer
+    return mailer
+
+
+def _move(message_id: uuid.UUID, sources: set[State] | frozenset[State], **values: Any) -> bool:
+    """One conditional UPDATE: apply `values` only if the message is in one of `sources`."""
+    result = db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.state.in_([s.value for s in sources]))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+# --- confirmation ----------------------------------------------------------------------
+
+
+def send_confirmation(message_id: uuid.UUID, *, reminder: bool = False) -> bool:
+    """Email the supporter the confirmation link (once; or the one reminder)."""
+    column = Message.reminder_sent_at if reminder else Message.confirmation_sent_at
+    now = utcnow()
+    # Take the job first, so two workers never both email the supporter.
+    taken = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.state == State.AWAITING_CONFIRMATION.value,
+            column.is_(None),
+        )
+        .values({column: now})
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if taken.rowcount != 1:
+        return False
+    message = db.session.get(Message, message_id)
+    assert message is not None
+    result = get_mailer().send(confirmation_email(message, reminder=reminder))
+    if not result.accepted:
+        # Give the job back: the sweep tries again later.
+        log.warning("confirmation for %s not sent: %s", message_id, result.reason)
+        db.session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values({column: None})
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ConfirmOutcome:
+    """What pressing "Send my letter" did."""
+
+    confirmed: bool
+    state: str
+
+
+def confirm(message_id: uuid.UUID) -> ConfirmOutcome:
+    """awaiting_confirmation -> queued, committed before anything is enqueued."""
+    now = utcnow()
+    moved = _move(
+        message_id,
+        {State.AWAITING_CONFIRMATION},
+        state=State.QUEUED.value,
+        confirmed_at=now,
+        queued_at=now,
+        next_attempt_at=None,
+    )
+    message = db.session.get(Message, message_id)
+    return ConfirmOutcome(confirmed=moved, state=message.state if message else "")
+
+
+def confirmation_expired(message: Message, now: dt.datetime | None = None) -> bool:
+    """Whether the confirmation window has closed for this message."""
+    hours = current_app.config["CONFIRM_EXPIRE_AFTER_HOURS"]
+    return (now or utcnow()) >= message.created_at + dt.timedelta(hours=hours)
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one attempt did; retry_in is set when the caller should try again later."""
+
+    state: str
+    retry_in: float | None = None
+    notify_failure: bool = False
+
+
+def claim(message_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
+    """queued -> sending under a lease; True only for the one caller that got it."""
+    now = now or utcnow()
+    lease = dt.timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    result = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.state == State.QUEUED.value,
+            # A retry's wake-up may run a moment early on another machine's clock.
+            or_(
+                Message.next_attempt_at.is_(None),
+                Message.next_attempt_at <= now + dt.timedelta(seconds=1),
+            ),
+        )
+        .values(
+            state=State.SENDING.value,
+            lease_expires_at=now + lease,
+            attempts=Message.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _already_accepted(message_id: uuid.UUID) -> bool:
+    return db.session.scalar(
+        select(
+            exists().where(
+                DeliveryEvent.message_id == message_id,
+                DeliveryEvent.kind == "letter",
+                DeliveryEvent.event.in_(ACCEPTED_EVENTS),
+            )
+        )
+    )
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with jitter: half the step fixed, half random, capped."""
+    step = min(
+        current_app.config["SEND_RETRY_BASE_SECONDS"] * 2 ** (attempt - 1), RETRY_CAP_SECONDS
+    )
+    return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not secrecy
+
+
+def deliver(message_id: uuid.UUID) -> DeliveryOutcome:
+    """Claim the message, send it once, record what happened."""
+    if not claim(message_id):
+        message = db.session.get(Message, message_id)
+        return DeliveryOutcome(state=message.state if message else "")
+    message = db.session.get(Message, message_id)
+    assert message is not None
+    if message.attempts > 1 and _already_accepted(message_id):
+        # An earlier attempt reached SendGrid but its worker died before recording it.
+        _move(message_id, {State.SENDING}, state=State.SENT.value, sent_at=utcnow())
+        return DeliveryOutcome(state=State.SENT.value)
+    if not message.recipient_email:
+        return _fail(message, "no email address is known for this member")
+    try:
+        email = letter_email(message)
+    except Exception:
+        log.exception("could not build the email for %s", message_id)
+        return _fail(message, "the letter could not be prepared for email")
+    return _record(message, get_mailer().send(email))
+
+
+def _record(message: Message, result: SendResult) -> DeliveryOutcome:
+    now = utcnow()
+    if result.accepted:
+        moved = _move(
+            message.id,
+            {State.SENDING},
+            state=State.SENT.value,
+            sent_at=now,
+            provider_message_id=result.provider_id[:100],
+            lease_expires_at=None,
+            failure_reason="",
+        )
+        if not moved:  # events overtook us (already delivered): keep the provider's id anyway
+            _move(message.id, set(State), provider_message_id=result.provider_id[:100])
+        return DeliveryOutcome(state=State.SENT.value)
+    if not result.retryable:
+        return _fail(message, result.reason)
+    if message.attempts >= current_app.config["SEND_MAX_ATTEMPTS"]:
+        return _fail(message, f"gave up after {message.attempts} attempts; last: {result.reason}")
+    delay = backoff_seconds(message.attempts)
+    _move(
+        message.id,
+        {State.SENDING},
+        state=State.QUEUED.value,
+        next_attempt_at=now + dt.timedelta(seconds=delay),
+        lease_expires_at=None,
+        failure_reason=f"retrying: {result.reason}"[:1000],
+    )
+    return DeliveryOutcome(state=State.QUEUED.value, retry_in=delay)
+
+
+def _fail(message: Message, reason: str) -> DeliveryOutcome:
+    _move(
+        message.id,
+        {State.SENDING},
+        state=State.FAILED.value,
+        failed_at=utcnow(),
+        failure_reason=reason[:1000],
+        lease_expires_at=None,
+    )
+    return DeliveryOutcome(state=State.FAILED.value, notify_failure=True)
+
+
+def notify_failure(message_id: uuid.UUID) -> bool:
+    """Tell the supporter, once, that their letter could not be emailed."""
+    taken = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.state.in_([State.FAILED.value, State.BOUNCED.value, State.DROPPED.value]),
+            Message.failure_notice_sent_at.is_(None),
+        )
+        .values(failure_notice_sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if taken.rowcount != 1:
+        return False
+    message = db.session.get(Message, message_id)
+    assert message is not None
+    return get_mailer().send(failure_email(message)).accepted
+
+
+# --- the periodic sweep ----------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What the sweep found: letters to wake workers for, confirmations to (re)send."""
+
+    to_send: list[uuid.UUID]
+    to_confirm: list[uuid.UUID]
+    to_remind: list[uuid.UUID]
+    recovered_as_sent: int = 0
+    expired: int = 0
+
+
+def sweep(now: dt.datetime | None = None) -> SweepResult:
+    """Find work nobody is doing: stale queued rows, expired leases, confirmations, expiry."""
+    now = now or utcnow()
+    config = current_app.config
+    stale = now - dt.timedelta(seconds=config["SWEEP_QUEUED_AFTER_SECONDS"])
+    result = SweepResult(to_send=[], to_confirm=[], to_remind=[])
+
+    # Leases that ran out: the worker died or hung. If SendGrid already took the message
+    # (an event names it), it was sent; otherwise it goes back to the queue.
+    expired_leases = db.session.scalars(
+        select(Message.id).where(
+            Message.state == State.SENDING.value, Message.lease_expires_at < now
+        )
+    ).all()
+    for message_id in expired_leases:
+        if _already_accepted(message_id):
+            if _move(message_id, {State.SENDING}, state=State.SENT.value, sent_at=now):
+                result.recovered_as_sent += 1
+        elif _move(
+            message_id,
+            {State.SENDING},
+            state=State.QUEUED.value,
+            lease_expires_at=None,
+            next_attempt_at=None,
+        ):
+            result.to_send.append(message_id)
+
+    stale_queued = db.session.scalars(
+        select(Message.id).where(
+            Message.state == State.QUEUED.value,
+            func.coalesce(Message.next_attempt_at, Message.queued_at) < stale,
+        )
+    ).all()
+    # A row just put back from an expired lease is also stale-queued: wake it once.
+    result.to_send = list(dict.fromkeys([*result.to_send, *stale_queued]))
+
+    expire_before = now - dt.timedelta(hours=config["CONFIRM_EXPIRE_AFTER_HOURS"])
+    expired = db.session.execute(
+        update(Message)
+        .where(
+            Message.state == State.AWAITING_CONFIRMATION.value,
+            Message.created_at < expire_before,
+        )
+        .values(state=State.EXPIRED.value)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    result.expired = expired.rowcount
+
+    result.to_confirm = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state == State.AWAITING_CONFIRMATION.value,
+                Message.confirmation_sent_at.is_(None),
+                Message.created_at < stale,
+            )
+        ).all()
+    )
+    remind_before = now - dt.timedelta(hours=config["CONFIRM_REMIND_AFTER_HOURS"])
+    result.to_remind = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state == State.AWAITING_CONFIRMATION.value,
+                Message.confirmation_sent_at < remind_before,
+                Message.reminder_sent_at.is_(None),
+            )
+        ).all()
+    )
+    return result
+
+
+# --- delivery events (the SendGrid webhook) ---------------------------------------------
+
+
+@dataclass
+class EventsResult:
+    """How a webhook batch was taken in."""
+
+    stored: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+    invalid: int = 0
+
+
+def _parse_event(raw: object) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    sg_event_id, event, timestamp = raw.get("sg_event_id"), raw.get("event"), raw.get("timestamp")
+    if not (isinstance(sg_event_id, str) and sg_event_id and isinstance(event, str)):
+        return None
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+        return None
+    try:
+        message_id = uuid.UUID(str(raw.get(MESSAGE_ID_ARG, "")))
+    except ValueError:
+        message_id = None
+    kind = raw.get(KIND_ARG)
+    return {
+        "sg_event_id": sg_event_id[:100],
+        "event": event[:30],
+        "occurred_at": timestamp,
+        "message_id": message_id,
+        "kind": kind[:20] if isinstance(kind, str) else "",
+        "reason": str(raw.get("reason") or raw.get("response") or "")[:1000],
+        "bounce_type": str(raw.get("type") or "")[:30],
+    }
+
+
+def record_events(batch: list[object]) -> EventsResult:
+    """Store each event once and move its letter on."""
+    outcome = EventsResult()
+    for raw in batch:
+        event = _parse_event(raw)
+        if event is None:
+            outcome.invalid += 1
+            continue
+        if event["message_id"] is not None and db.session.get(Message, event["message_id"]) is None:
+            event["message_id"] = None
+        if event["message_id"] is None:
+            outcome.unmatched += 1
+        # Each event commits on its own, so a duplicate rolls back only itself.
+        db.session.add(DeliveryEvent(**event))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            outcome.duplicates += 1  # SendGrid retried, or sent the same event twice
+            continue
+        outcome.stored += 1
+        if event["message_id"] is not None and event["kind"] == "letter":
+            _apply_event(event)
+    return outcome
+
+
+def _apply_event(event: dict[str, Any]) -> None:
+    message = db.session.get(Message, event["message_id"])
+    if message is None:
+        return
+    target = state_after_event(message.state, event["event"])
+    if target is None:
+        return
+    sources = {s for s, targets in TRANSITIONS.items() if target in targets}
+    at = dt.datetime.fromtimestamp(event["occurred_at"], dt.UTC)
+    values: dict[str, Any] = {"state": target.value, "lease_expires_at": None}
+    if target is State.SENT:
+        values["sent_at"] = at
+    elif target is State.DELIVERED:
+        values["delivered_at"] = at
+    elif target in (State.BOUNCED, State.DROPPED):
+        values["failed_at"] = at
+        values["failure_reason"] = event["reason"] or event["event"]
+    _move(message.id, sources, **values)
+    if target is State.BOUNCED and event["bounce_type"] != "blocked":
+        _mark_contact_failing(message, event["reason"])
+
+
+def _mark_contact_failing(message: Message, reason: str) -> None:
+    status = db.session.get(ContactStatus, message.division)
+    if status is None:
+        status = ContactStatus(division=message.division, email=message.recipient_email)
+        db.session.add(status)
+    status.email = message.recipient_email
+    status.failing = True
+    status.reason = reason or "hard bounce"
+    db.session.commit()

@@ -1,0 +1,64 @@
+"""Email tasks: thin adapters that take ids and call letters.mail.delivery."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from celery import shared_task
+
+from letters.mail import delivery
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="letters.send_letter")
+def send_letter(message_id: str) -> str:
+    """Send one confirmed letter to its member (a wake-up: the row says what to do)."""
+    outcome = delivery.deliver(uuid.UUID(message_id))
+    if outcome.retry_in is not None:
+        send_letter.apply_async((message_id,), countdown=outcome.retry_in)
+    if outcome.notify_failure:
+        notify_failure.delay(message_id)
+    return outcome.state
+
+
+@shared_task(name="letters.send_confirmation")
+def send_confirmation(message_id: str, reminder: bool = False) -> bool:
+    """Email the supporter their confirmation link (or the one reminder)."""
+    return delivery.send_confirmation(uuid.UUID(message_id), reminder=reminder)
+
+
+@shared_task(name="letters.notify_failure")
+def notify_failure(message_id: str) -> bool:
+    """Tell the supporter their letter could not be emailed."""
+    return delivery.notify_failure(uuid.UUID(message_id))
+
+
+@shared_task(name="letters.sweep")
+def sweep() -> dict[str, int]:
+    """Periodic: re-enqueue work nobody took, recover expired leases, remind, expire."""
+    found = delivery.sweep()
+    for message_id in found.to_send:
+        send_letter.delay(str(message_id))
+    for message_id in found.to_confirm:
+        send_confirmation.delay(str(message_id))
+    for message_id in found.to_remind:
+        send_confirmation.delay(str(message_id), reminder=True)
+    return {
+        "to_send": len(found.to_send),
+        "to_confirm": len(found.to_confirm),
+        "to_remind": len(found.to_remind),
+        "recovered_as_sent": found.recovered_as_sent,
+        "expired": found.expired,
+    }
+
+
+def enqueue(task: object, message_id: uuid.UUID, **kwargs: object) -> bool:
+    """Wake a worker after a commit; if the broker is down the sweep finds the row later."""
+    try:
+        task.delay(str(message_id), **kwargs)  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("could not enqueue %s for %s; the sweep will pick it up", task, message_id)
+        return False
+    return True
