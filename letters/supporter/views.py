@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
+    abort,
     current_app,
     jsonify,
     redirect,
@@ -18,21 +20,30 @@ from flask import (
     send_file,
     url_for,
 )
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from letters.campaigns import get_campaign
+from letters.contacts import contact_for
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
+from letters.domain.lifecycle import State
 from letters.extensions import db
+from letters.mail.content import confirm_serializer
+from letters.mail.delivery import confirm as confirm_message
+from letters.mail.delivery import confirmation_expired, get_mailer
 from letters.messages import letter_for
 from letters.models import Message
 from letters.pdf import default_renderer
 from letters.supporter import bp
 from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
+from letters.supporter.timeline import timeline
+from tasks.email import enqueue, send_confirmation, send_letter
 
+EDITABLE = frozenset({State.DRAFT.value, State.AWAITING_CONFIRMATION.value})
 PREFILLABLE = (
     "name",
     "email",
@@ -110,6 +121,7 @@ def _render_write(
 def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: Message) -> None:
     recipient = resolution.recipient
     assert recipient is not None
+    previous_email = message.sender_email
     message.campaign_key = campaign.key
     message.delivery = form.delivery.data or "pdf"
     message.sender_name = form.name.data or ""
@@ -126,6 +138,19 @@ def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: 
     message.recommendations = list(form.recommendations.data or [])
     message.personal_note = (form.personal_note.data or "").strip()
     message.letter_date = _today()
+    if message.delivery == "email":
+        contact = contact_for(
+            current_app.config["CONTACTS_FILE"], recipient.division, recipient.name
+        )
+        message.recipient_email = contact.email
+        message.recipient_email_verified = contact.verified
+        if message.state != State.AWAITING_CONFIRMATION or previous_email != message.sender_email:
+            # A new address (or a letter newly switched to email) needs its own confirmation.
+            message.confirmation_sent_at = None
+            message.reminder_sent_at = None
+        message.state = State.AWAITING_CONFIRMATION.value
+    else:
+        message.state = State.DRAFT.value
 
 
 def _handle_post(campaign: Campaign, message: Message, action: str) -> Response | tuple[str, int]:
@@ -137,6 +162,8 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
         _save(form, campaign, resolution, message)
         db.session.add(message)
         db.session.commit()
+        if message.state == State.AWAITING_CONFIRMATION and message.confirmation_sent_at is None:
+            enqueue(send_confirmation, message.id)
         return redirect(url_for("supporter.letter", token=message.token), code=303)
     status = 422 if form.errors else 200
     return _render_write(campaign, form, resolution, directory, action=action, status=status)
@@ -171,7 +198,7 @@ def _message_or_404(token: str) -> Message:
 
 @bp.get("/letters/<token>")
 def letter(token: str) -> str:
-    """The letter as it will be printed or sent."""
+    """The letter as it will be printed or sent, and what has happened to it."""
     message = _message_or_404(token)
     campaign = get_campaign(message.campaign_key)
     return render_template(
@@ -179,7 +206,64 @@ def letter(token: str) -> str:
         message=message,
         campaign=campaign,
         letter=letter_for(message, campaign),
+        timeline=timeline(message),
+        editable=message.state in EDITABLE,
+        locked=request.args.get("locked") == "1",
+        really_sends=get_mailer().really_sends,
     )
+
+
+def _message_from_confirm_token(token: str) -> tuple[Message | None, bool]:
+    """The message a confirmation link names, and whether the link has expired."""
+    max_age = int(current_app.config["CONFIRM_EXPIRE_AFTER_HOURS"] * 3600)
+    try:
+        message_id = confirm_serializer().loads(token, max_age=max_age)
+        return db.session.get(Message, uuid.UUID(message_id)), False
+    except SignatureExpired as expired:
+        # The signature is good, only too old: say so, rather than "not found".
+        return db.session.get(Message, uuid.UUID(str(expired.payload))), True
+    except (BadSignature, ValueError):
+        return None, False
+
+
+def _too_late(message: Message) -> bool:
+    """An unconfirmed letter whose confirmation window has closed (swept or not yet)."""
+    return message.state == State.EXPIRED or (
+        message.state == State.AWAITING_CONFIRMATION and confirmation_expired(message)
+    )
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str) -> tuple[str, int]:
+    """The confirmation page: shows the letter and a button. Opening it sends nothing."""
+    message, expired = _message_from_confirm_token(token)
+    if message is None:
+        abort(404)
+    campaign = get_campaign(message.campaign_key)
+    expired = expired or _too_late(message)
+    return render_template(
+        "supporter/confirm.html",
+        message=message,
+        campaign=campaign,
+        letter=letter_for(message, campaign),
+        expired=expired,
+        waiting=message.state == State.AWAITING_CONFIRMATION and not expired,
+        really_sends=get_mailer().really_sends,
+    ), (410 if expired else 200)
+
+
+@bp.post("/confirm/<token>")
+def confirm_send(token: str) -> Response | tuple[str, int]:
+    """Pressing "Send my letter": commit the row as queued, then wake a worker."""
+    message, expired = _message_from_confirm_token(token)
+    if message is None:
+        abort(404)
+    if expired or _too_late(message):
+        return confirm(token)
+    outcome = confirm_message(message.id)
+    if outcome.confirmed:
+        enqueue(send_letter, message.id)
+    return redirect(url_for("supporter.letter", token=message.token), code=303)
 
 
 @bp.get("/letters/<token>.pdf")
@@ -204,6 +288,9 @@ def edit(token: str) -> Response | tuple[str, int]:
     """Change a letter; the values the supporter gave are kept in the form."""
     message = _message_or_404(token)
     campaign = get_campaign(message.campaign_key)
+    if message.state not in EDITABLE:
+        # Confirmed letters are on their way: changing them now would change history.
+        return redirect(url_for("supporter.letter", token=token, locked=1), code=303)
     action = url_for("supporter.edit", token=token)
     if request.method == "POST":
         return _handle_post(campaign, message, action)

@@ -1,0 +1,46 @@
+"""POST /webhooks/sendgrid: verify, store each event once, answer quickly."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Response, current_app, jsonify, request
+
+from letters.extensions import csrf
+from letters.mail.delivery import record_events
+from letters.webhooks import bp, signature
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 5 * 1024 * 1024  # SendGrid batches are far smaller; anything bigger is not it
+
+
+@bp.post("/sendgrid")
+@csrf.exempt  # authenticated by its signature instead
+def sendgrid_events() -> tuple[Response, int]:
+    """Take a batch of SendGrid delivery events."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return jsonify(error="too large"), 413
+    body = request.get_data(cache=False)
+    problem = signature.check(
+        current_app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"],
+        request.headers.get(signature.SIGNATURE_HEADER, ""),
+        request.headers.get(signature.TIMESTAMP_HEADER, ""),
+        body,
+    )
+    if problem:
+        log.warning("refused SendGrid webhook from %s: %s", request.remote_addr, problem)
+        return jsonify(error="forbidden"), 403
+    try:
+        batch = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return jsonify(error="body is not JSON"), 400
+    if not isinstance(batch, list):
+        return jsonify(error="expected a JSON array of events"), 400
+    outcome = record_events(batch)
+    return jsonify(
+        stored=outcome.stored,
+        duplicates=outcome.duplicates,
+        unmatched=outcome.unmatched,
+        invalid=outcome.invalid,
+    ), 200
