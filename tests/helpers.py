@@ -23,9 +23,8 @@ GOOD_FORM = {
 def csrf_token(client: FlaskClient, url: str = "/write") -> str:
     """The CSRF token from a page's form, as a browser would submit it."""
     page = client.get(url).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page
-    )
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page)
+    found = tag and re.search(r'value="([^"]+)"', tag.group(0))
     assert found, "no CSRF token on the page"
     return found.group(1)
 

@@ -1,0 +1,426 @@
+"""Email letters in-process: confirmation, sending through a fake SendGrid, events, sweep."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from letters.extensions import db
+from letters.mail import Address, OutgoingEmail, delivery, header_text
+from letters.mail.outbox import to_mime
+from letters.models import ContactStatus, DeliveryEvent, Message
+from tests.conftest import OPENAUSTRALIA_FIXTURE
+from tests.fakes.sendgrid import API_KEY, WebhookSigner, event, running
+from tests.helpers import csrf_token, submit
+
+
+@pytest.fixture
+def fake():
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def signer() -> WebhookSigner:
+    return WebhookSigner()
+
+
+def _with_data(app):
+    from letters.refresh import Plausibility, refresh
+
+    small = Plausibility(min_members=5, max_members=20, min_postcodes=5)
+    refresh(str(OPENAUSTRALIA_FIXTURE), app.config["DATA_DIR"], plausibility=small)
+    return app
+
+
+@pytest.fixture
+def app(make_app, fake, signer):
+    """An app sending through the fake SendGrid, with member data loaded."""
+    return _with_data(
+        make_app(
+            SENDGRID_API_KEY=API_KEY,
+            SENDGRID_API_HOST=fake.url,
+            SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_key,
+            SEND_TIMEOUT_SECONDS=1.0,
+            SEND_RETRY_BASE_SECONDS=5.0,
+            SEND_MAX_ATTEMPTS=3,
+            BASE_URL="https://letters.example.org",
+        )
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _write_email_letter(client, **changes) -> Message:
+    response = submit(client, postcode="2001", delivery="email", **changes)
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    token = response.headers["Location"].rsplit("/", 1)[1]
+    return db.session.scalar(select(Message).where(Message.token == token))
+
+
+def _confirm_path(fake) -> str:
+    confirmation = [r for r in fake.received if r.kind == "confirmation"][-1]
+    text = confirmation.payload["content"][0]["value"]
+    url = re.search(r"https://letters\.example\.org(/confirm/\S+)", text)
+    assert url, text
+    return url.group(1)
+
+
+def _refresh(message: Message) -> Message:
+    db.session.expire_all()
+    return db.session.get(Message, message.id)
+
+
+def _confirmed(app, client, fake) -> Message:
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert delivery.send_confirmation(message.id)
+        path = _confirm_path(fake)
+        response = client.post(path, data={"csrf_token": csrf_token(client, path)})
+        assert response.status_code == 303
+        return _refresh(message)
+
+
+def test_email_letter_waits_for_confirmation(app, client, fake):
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert message.state == "awaiting_confirmation"
+        assert message.recipient_email == "Priya.Nandakumar.MP@aph.gov.au"
+        assert not message.recipient_email_verified
+        page = client.get(f"/letters/{message.token}").get_data(as_text=True)
+        assert "Check your email" in page and "Waiting for you to confirm" in page
+        assert fake.letters() == []
+
+
+def test_confirmation_email_has_an_expiring_link_and_the_letter(app, client, fake):
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert delivery.send_confirmation(message.id)
+        assert not delivery.send_confirmation(message.id)  # only once
+        (sent,) = [r for r in fake.received if r.kind == "confirmation"]
+        assert sent.payload["personalizations"][0]["to"] == [
+            {"email": "jane@example.org", "name": "Jane Citizen"}
+        ]
+        text = sent.payload["content"][0]["value"]
+        assert "Nothing is sent until you confirm" in text
+        assert "Dear Priya Nandakumar" in text
+
+
+def test_a_scanner_following_the_link_sends_nothing(app, client, fake):
+    with app.app_context():
+        message = _write_email_letter(client)
+        delivery.send_confirmation(message.id)
+        path = _confirm_path(fake)
+        for _ in range(3):  # link checkers, previews, the supporter's own first look
+            page = client.get(path)
+            assert page.status_code == 200
+            assert "Send my letter" in page.get_data(as_text=True)
+        assert _refresh(message).state == "awaiting_confirmation"
+        assert delivery.sweep().to_send == []
+        assert fake.letters() == []
+
+
+def test_confirm_post_without_csrf_is_refused(app, client, fake):
+    with app.app_context():
+        message = _write_email_letter(client)
+        delivery.send_confirmation(message.id)
+        assert client.post(_confirm_path(fake)).status_code == 400
+        assert _refresh(message).state == "awaiting_confirmation"
+
+
+def test_confirmed_letter_is_sent_with_the_right_envelope(app, client, fake):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        assert message.state == "queued"
+        outcome = delivery.deliver(message.id)
+        assert outcome.state == "sent"
+        message = _refresh(message)
+        assert message.state == "sent" and message.provider_message_id.startswith("fake-")
+    (sent,) = fake.letters()
+    body = sent.payload
+    assert body["from"] == {
+        "email": "letters@localhost",
+        "name": "Jane Citizen via Tougher on Tech",
+    }
+    assert body["reply_to"] == {"email": "jane@example.org", "name": "Jane Citizen"}
+    assert body["personalizations"] == [
+        {"to": [{"email": "Priya.Nandakumar.MP@aph.gov.au", "name": "Priya Nandakumar MP"}]}
+    ]
+    assert body["custom_args"] == {"letters_message_id": str(message.id), "letters_kind": "letter"}
+    assert body["categories"] == ["tougher-on-tech"]
+    text, html = (c["value"] for c in body["content"])
+    assert "Dear Priya Nandakumar," in text and "Yours sincerely," in text
+    assert "40,000 reports" in text and "My niece is eleven" in text
+    assert "Dear Priya Nandakumar," in html
+    assert "PO Box 6022" not in text  # an email needs no postal block for the member
+
+
+def test_confirming_twice_sends_once(app, client, fake):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        assert not delivery.confirm(message.id).confirmed
+        delivery.deliver(message.id)
+        delivery.deliver(message.id)
+    assert len(fake.letters()) == 1
+
+
+def test_429_is_retried_with_backoff(app, client, fake):
+    message = _confirmed(app, client, fake)
+    fake.answer(429)
+    with app.app_context():
+        first = delivery.deliver(message.id)
+        assert first.state == "queued" and 2.5 <= first.retry_in <= 5.0
+        assert delivery.deliver(message.id).state == "queued"  # too early: not claimed
+        assert len(fake.received) == 2  # confirmation + the 429
+        _make_due(message)
+        assert delivery.deliver(message.id).state == "sent"
+        assert _refresh(message).attempts == 2
+    assert len(fake.letters()) == 1
+
+
+def _make_due(message: Message) -> None:
+    row = _refresh(message)
+    row.next_attempt_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    db.session.commit()
+
+
+def test_server_errors_give_up_and_tell_the_supporter(app, client, fake):
+    message = _confirmed(app, client, fake)
+    fake.answer(default=500)
+    with app.app_context():
+        delays = []
+        for _ in range(3):
+            outcome = delivery.deliver(message.id)
+            if outcome.retry_in:
+                delays.append(outcome.retry_in)
+                _make_due(message)
+        assert outcome.state == "failed" and outcome.notify_failure
+        assert delays[1] > delays[0] / 2  # grows (with jitter)
+        message = _refresh(message)
+        assert "gave up after 3 attempts" in message.failure_reason
+        fake.answer(default=202)
+        assert delivery.notify_failure(message.id)
+        assert not delivery.notify_failure(message.id)
+        page = client.get(f"/letters/{message.token}").get_data(as_text=True)
+        assert "Not delivered" in page and "print it and post it" in page
+    notice = [r for r in fake.received if r.kind == "failure"]
+    assert len(notice) == 1
+    assert "could not email your letter" in notice[0].payload["content"][0]["value"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 413])
+def test_permanent_errors_fail_at_once(app, client, fake, status):
+    message = _confirmed(app, client, fake)
+    fake.answer(status)
+    with app.app_context():
+        outcome = delivery.deliver(message.id)
+        assert outcome.state == "failed" and outcome.retry_in is None
+        message = _refresh(message)
+        assert message.failure_reason.startswith(f"HTTP {status}")
+        assert message.attempts == 1
+
+
+def test_a_slow_server_times_out_and_is_retried(app, client, fake):
+    message = _confirmed(app, client, fake)
+    fake.answer(("slow", 3.0))
+    with app.app_context():
+        outcome = delivery.deliver(message.id)
+        assert outcome.state == "queued" and outcome.retry_in
+        assert "connection" in _refresh(message).failure_reason
+
+
+# --- the webhook ---------------------------------------------------------------------------
+
+
+def _post(client, signer, batch, *, timestamp=None, key=None):
+    body = json.dumps(batch).encode()
+    headers = (key or signer).headers(body, timestamp)
+    return client.post("/webhooks/sendgrid", data=body, headers=headers)
+
+
+def test_signed_events_move_the_letter_on(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        delivery.deliver(message.id)
+        batch = [event(str(message.id), "processed"), event(str(message.id), "delivered")]
+        response = _post(client, signer, batch)
+        assert response.status_code == 200 and response.get_json()["stored"] == 2
+        message = _refresh(message)
+        assert message.state == "delivered" and message.delivered_at
+        page = client.get(f"/letters/{message.token}").get_data(as_text=True)
+        assert "Delivered to the member" in page
+
+
+def test_forged_stale_and_unsigned_webhooks_are_refused(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    batch = [event(str(message.id), "delivered")]
+    with app.app_context():
+        assert _post(client, signer, batch, key=WebhookSigner()).status_code == 403
+        stale = int(dt.datetime.now(dt.UTC).timestamp()) - 11 * 60
+        assert _post(client, signer, batch, timestamp=stale).status_code == 403
+        body = json.dumps(batch).encode()
+        assert client.post("/webhooks/sendgrid", data=body).status_code == 403
+        tampered = signer.headers(body)
+        assert (
+            client.post(
+                "/webhooks/sendgrid",
+                data=body.replace(b"delivered", b"bounce   "),
+                headers=tampered,
+            ).status_code
+            == 403
+        )
+        assert db.session.scalar(select(DeliveryEvent.id)) is None
+        assert _refresh(message).state == "queued"
+
+
+def test_replayed_and_duplicated_events_are_stored_once(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        delivery.deliver(message.id)
+        one = event(str(message.id), "delivered", timestamp=1_800_000_000)
+        assert _post(client, signer, [one]).get_json()["stored"] == 1
+        replay = _post(client, signer, [one]).get_json()
+        assert replay["stored"] == 0 and replay["duplicates"] == 1
+        same_content = dict(one, sg_event_id="another-id")
+        assert _post(client, signer, [same_content]).get_json()["duplicates"] == 1
+        assert len(db.session.scalars(select(DeliveryEvent)).all()) == 1
+
+
+def test_hard_bounce_marks_the_contact_failing(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        delivery.deliver(message.id)
+        bounce = event(str(message.id), "bounce", type="bounce", reason="550 no such user")
+        _post(client, signer, [bounce])
+        message = _refresh(message)
+        assert message.state == "bounced" and "550" in message.failure_reason
+        status = db.session.get(ContactStatus, "Banksia")
+        assert status.failing and status.email == "Priya.Nandakumar.MP@aph.gov.au"
+
+
+def test_confirmation_events_do_not_move_the_letter(app, client, fake, signer):
+    with app.app_context():
+        message = _write_email_letter(client)
+        _post(client, signer, [event(str(message.id), "delivered", kind="confirmation")])
+        assert _refresh(message).state == "awaiting_confirmation"
+
+
+def test_malformed_event_batches(app, client, signer):
+    with app.app_context():
+        body = b"not json"
+        response = client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body))
+        assert response.status_code == 400
+        result = _post(client, signer, [{"event": "delivered"}, "x", event("not-a-uuid", "open")])
+        assert result.get_json() == {"stored": 1, "duplicates": 0, "unmatched": 1, "invalid": 2}
+
+
+# --- the sweep, reminders, expiry ---------------------------------------------------------
+
+
+def test_sweep_recovers_an_expired_lease_without_sending_twice(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        # A worker claimed it, got it to SendGrid, and died before recording that.
+        assert delivery.claim(message.id)
+        _post(client, signer, [event(str(message.id), "processed")])
+        assert _refresh(message).state == "sent"  # the event itself already says so
+
+        other = _confirmed(app, client, fake)
+        assert delivery.claim(other.id)  # this one died before reaching SendGrid
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        found = delivery.sweep(now=later)
+        assert found.to_send == [other.id]
+        assert delivery.deliver(other.id).state == "sent"
+    assert len(fake.letters()) == 1
+
+
+def test_sweep_finds_queued_rows_nobody_took(app, client, fake):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        assert delivery.sweep().to_send == []  # too fresh: its own task is on the way
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        assert delivery.sweep(now=later).to_send == [message.id]
+
+
+def test_reminder_after_a_day_and_expiry_after_a_week(app, client, fake):
+    with app.app_context():
+        message = _write_email_letter(client)
+        delivery.send_confirmation(message.id)
+        path = _confirm_path(fake)
+        now = dt.datetime.now(dt.UTC)
+        assert delivery.sweep(now=now + dt.timedelta(hours=23)).to_remind == []
+        assert delivery.sweep(now=now + dt.timedelta(hours=25)).to_remind == [message.id]
+        assert delivery.send_confirmation(message.id, reminder=True)
+        assert delivery.sweep(now=now + dt.timedelta(hours=26)).to_remind == []
+        reminders = [r for r in fake.received if r.kind == "reminder"]
+        assert reminders[0].payload["subject"].startswith("Reminder:")
+
+        assert delivery.sweep(now=now + dt.timedelta(days=7, minutes=1)).expired == 1
+        late = client.get(path)
+        assert late.status_code == 410 and "This link has expired" in late.get_data(as_text=True)
+        token = csrf_token(client, "/write")
+        assert client.post(path, data={"csrf_token": token}).status_code == 410
+        assert _refresh(message).state == "expired"
+    assert fake.letters() == []
+
+
+def test_tampered_confirm_link_is_404(app, client):
+    assert client.get("/confirm/not-a-real-token").status_code == 404
+
+
+def test_confirmed_letters_can_no_longer_be_edited(app, client, fake):
+    message = _confirmed(app, client, fake)
+    response = client.get(f"/letters/{message.token}/edit")
+    assert response.status_code == 303 and "locked=1" in response.headers["Location"]
+
+
+# --- the outbox (no SendGrid key) and header safety --------------------------------------
+
+
+def test_without_a_key_mail_goes_to_the_outbox(make_app, tmp_path):
+    app = _with_data(make_app(OUTBOX_DIR=tmp_path / "outbox"))
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        page = client.get(f"/letters/{message.token}").get_data(as_text=True)
+        assert "no email service set up" in page
+        assert delivery.send_confirmation(message.id)
+        (confirmation,) = (tmp_path / "outbox").glob("*-confirmation-*.eml")
+        parsed = email.message_from_bytes(confirmation.read_bytes(), policy=email.policy.default)
+        path = re.search(r"/confirm/\S+", parsed.get_body(("plain",)).get_content()).group(0)
+        client.post(path, data={"csrf_token": csrf_token(client, path)})
+        assert delivery.deliver(message.id).state == "sent"
+        (letter,) = (tmp_path / "outbox").glob("*-letter-*.eml")
+        parsed = email.message_from_bytes(letter.read_bytes(), policy=email.policy.default)
+        assert parsed["To"] == "Priya Nandakumar MP <Priya.Nandakumar.MP@aph.gov.au>"
+        assert parsed["Reply-To"] == "Jane Citizen <jane@example.org>"
+        assert "Dear Priya Nandakumar" in parsed.get_body(("plain",)).get_content()
+
+
+def test_header_injection_is_impossible():
+    nasty = "Jane\r\nBcc: victim@example.org\r\nSubject: spam"
+    mail = OutgoingEmail(
+        kind="letter",
+        message_id=uuid.uuid4(),
+        sender=Address("letters@localhost", f"{nasty} via Campaign"),
+        to=(Address("member@example.org", nasty),),
+        reply_to=Address("jane@example.org", nasty),
+        subject=nasty,
+        text="Body",
+        html="<p>Body</p>",
+    )
+    raw = to_mime(mail).as_bytes()
+    headers = raw.split(b"\r\n\r\n", 1)[0].decode()
+    assert "\r\nBcc:" not in headers
+    assert headers.count("\r\nSubject:") == 1
+    assert header_text(nasty) == "Jane Bcc: victim@example.org Subject: spam"
