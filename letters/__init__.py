@@ -21,6 +21,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings.from_environment())
     if test_config:
         app.config.from_mapping(test_config)
+    settings.check(app.config)
     app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)

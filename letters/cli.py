@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -28,6 +31,7 @@ def main() -> None:
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `flask --app letters ...` has them too."""
     app.cli.add_command(serve)
+    app.cli.add_command(worker)
     app.cli.add_command(data)
     app.cli.add_command(lookup)
     app.cli.add_command(campaign)
@@ -36,15 +40,58 @@ def register(app: Flask) -> None:
 @click.command()
 @with_appcontext
 @click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
-def serve(port: int) -> None:
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="Also run a Celery worker with the periodic jobs [default: on with the embedded broker].",
+)
+def serve(port: int, worker: bool | None) -> None:
     """Run the site on 127.0.0.1 with the embedded defaults."""
     from letters.pdf import prepare_process
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if worker is None:
+        worker = app.config["BROKER_URL"].startswith("filesystem://")
     prepare_process()
     click.echo(f"letters: http://127.0.0.1:{port}/  (instance: {app.config['INSTANCE_DIR']})")
-    # Flask's app.run() refuses to start under its own CLI, so serve through Werkzeug directly.
-    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+    if not app.config["SENDGRID_API_KEY"]:
+        click.echo(f"letters: no SENDGRID_API_KEY, so emails go to {app.config['OUTBOX_DIR']}")
+    embedded = None
+    if worker:
+        # A separate process, like a real worker: the web server stays responsive.
+        embedded = subprocess.Popen(
+            [sys.executable, "-m", "letters", "worker", "--beat", "--concurrency", "1"]
+        )
+    # SIGTERM (from a process manager, or a test) should stop us like Ctrl-C: through the
+    # finally below, so the embedded worker is not left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        # Flask's app.run() refuses to start under its own CLI, so serve through Werkzeug.
+        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+    finally:
+        if embedded is not None:
+            embedded.terminate()
+            embedded.wait(timeout=30)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@with_appcontext
+@click.option("--beat", is_flag=True, help="Also run the periodic jobs (one per deployment).")
+@click.option("-c", "--concurrency", type=int, default=None, help="Worker processes.")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(beat: bool, concurrency: int | None, celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker for this app (extra arguments go to Celery)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    celery_app = app.extensions["celery"]
+    argv = ["worker", "--loglevel=INFO", f"--queues={app.config['TASK_QUEUE']}"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if beat:
+        argv += ["--beat", f"--schedule={app.config['INSTANCE_DIR'] / 'celerybeat-schedule'}"]
+    if app.config["BROKER_URL"].startswith("filesystem://"):
+        # The file-system transport has no broadcast: skip the worker-to-worker chatter.
+        argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    celery_app.worker_main([*argv, *celery_args])
 
 
 @click.group(cls=AppGroup)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 from flask import Flask
 
 
@@ -62,4 +63,14 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     app.extensions["celery"] = celery_app
+
+    def fresh_connections(**_: object) -> None:
+        # A forked pool process must not share the parent's pooled database connections:
+        # two processes on one socket corrupt each other's results.
+        from letters.extensions import db
+
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    worker_process_init.connect(fresh_connections, weak=False)
     return celery_app

@@ -58,3 +58,21 @@ def database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+class ConfigError(ValueError):
+    """A setting that would make the app unsafe or wrong; raised at start-up."""
+
+
+def check(config: Mapping[str, object]) -> None:
+    """Refuse settings that cannot work together."""
+    lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
+    if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
+        raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")
+    if lease <= timeout:
+        # A lease that ends while its request may still be in flight would let the sweep hand
+        # the same letter to a second worker.
+        raise ConfigError(
+            f"LETTERS_SEND_LEASE_SECONDS ({lease}) must be longer than "
+            f"LETTERS_SEND_TIMEOUT_SECONDS ({timeout})"
+        )

@@ -424,3 +424,10 @@ def test_header_injection_is_impossible():
     assert "\r\nBcc:" not in headers
     assert headers.count("\r\nSubject:") == 1
     assert header_text(nasty) == "Jane Bcc: victim@example.org Subject: spam"
+
+
+def test_a_lease_shorter_than_the_send_timeout_is_refused(make_app):
+    from letters.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="must be longer than"):
+        make_app(SEND_LEASE_SECONDS=5.0, SEND_TIMEOUT_SECONDS=10.0)

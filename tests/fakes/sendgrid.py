@@ -153,12 +153,10 @@ class FakeSendGrid:
                 payload = json.loads(raw)
                 args = payload.get("custom_args", {})
                 answer = fake._next_answer()
-                status = 202
-                if isinstance(answer, tuple):  # ("slow", seconds): hold, then accept
-                    fake.request_started.set()
-                    time.sleep(answer[1])  # the scenario itself: a slow server
-                else:
-                    status = answer
+                slow = answer[1] if isinstance(answer, tuple) else 0.0
+                status = 202 if isinstance(answer, tuple) else answer
+                # Recorded on arrival, as SendGrid would have it even if our reply never
+                # reaches the client: that is what a duplicate send would be counted against.
                 received = Received(
                     payload,
                     status,
@@ -170,6 +168,9 @@ class FakeSendGrid:
                     fake.received.append(received)
                 if status == 202 and fake.on_accept is not None:
                     fake.on_accept(received)
+                if slow:  # ("slow", seconds): accepted, but the answer takes its time
+                    fake.request_started.set()
+                    time.sleep(slow)  # the scenario itself: a slow server, not a wait for sync
                 if status == 202:
                     self._reply(202)
                 else:

@@ -1,0 +1,5 @@
+"""`python -m letters ...` is the same as the `letters` console script."""
+
+from letters.cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""Real Celery workers: the embedded broker with SQLite, and Redis with PostgreSQL.
+
+Each test starts `letters worker` as its own process group, drives letters through the web
+app in this process (same database), and counts what the local SendGrid stand-in received.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from letters import create_app, settings
+from letters.extensions import db
+from letters.models import Message
+from tests.conftest import OPENAUSTRALIA_FIXTURE
+from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, post_events
+from tests.helpers import csrf_token, submit
+
+POSTGRES_URL = os.environ.get(
+    "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("LETTERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(url: str) -> bool:
+    if url.startswith("redis://"):
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError:
+            return False
+        return True
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll until `condition` holds (bounded); fail naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Worker:
+    """`letters worker` in its own process group, so SIGKILL takes its pool children too."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "letters", "worker", *args],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture(params=["embedded", "redis-postgres"])
+def stack(request, tmp_path: Path) -> Iterator[dict]:
+    """Config shared by this process's app and the worker processes, plus the fakes."""
+    signer = WebhookSigner()
+    fake = FakeSendGrid().start()
+    env = {
+        **os.environ,
+        "LETTERS_INSTANCE_DIR": str(tmp_path / "instance"),
+        "LETTERS_DATA_DIR": str(tmp_path / "data"),
+        "LETTERS_SECRET_KEY": "worker-test-secret",
+        "LETTERS_BASE_URL": "https://letters.example.org",
+        "LETTERS_TASK_QUEUE": f"test-{uuid.uuid4().hex}",  # nothing left over from other runs
+        "SENDGRID_API_KEY": API_KEY,
+        "SENDGRID_API_HOST": fake.url,
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": signer.public_key,
+        "LETTERS_SEND_TIMEOUT_SECONDS": "3",
+        "LETTERS_SEND_LEASE_SECONDS": "4",
+        "LETTERS_SWEEP_INTERVAL_SECONDS": "1",
+        "LETTERS_SWEEP_QUEUED_AFTER_SECONDS": "3",
+    }
+    if request.param == "redis-postgres":
+        for url in (POSTGRES_URL, REDIS_URL):
+            if not _reachable(url):
+                if os.environ.get("CI") == "true":
+                    pytest.fail(f"{url} is not reachable, and CI must test on it")
+                pytest.skip(f"{url} is not reachable")
+        env["LETTERS_DATABASE_URL"] = POSTGRES_URL
+        env["LETTERS_BROKER_URL"] = REDIS_URL
+    app = create_app({**settings.from_environment(env), "TESTING": True})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    from letters.refresh import Plausibility, refresh
+
+    refresh(
+        str(OPENAUSTRALIA_FIXTURE),
+        app.config["DATA_DIR"],
+        plausibility=Plausibility(min_members=5, max_members=20, min_postcodes=5),
+    )
+    workers: list[Worker] = []
+
+    def start_worker(*args: str) -> Worker:
+        worker = Worker(env, tmp_path / "worker.log", *args)
+        workers.append(worker)
+        return worker
+
+    yield {
+        "app": app,
+        "fake": fake,
+        "signer": signer,
+        "start_worker": start_worker,
+        "log": tmp_path / "worker.log",
+    }
+    for worker in workers:
+        worker.stop()
+    fake.stop()
+    with app.app_context():
+        if POSTGRES_URL in str(env.get("LETTERS_DATABASE_URL", "")):
+            db.drop_all()
+        db.engine.dispose()
+
+
+def _confirm_links(fake: FakeSendGrid) -> dict[str, str]:
+    links = {}
+    for item in fake.received:
+        if item.kind == "confirmation":
+            text = item.payload["content"][0]["value"]
+            links[item.message_id] = re.search(r"(/confirm/\S+)", text).group(1)
+    return links
+
+
+def _write_and_confirm(stack: dict, count: int) -> list[str]:
+    """Supporters write email letters and press "Send my letter" on each confirmation."""
+    app, fake = stack["app"], stack["fake"]
+    client = app.test_client()
+    tokens = []
+    for n in range(count):
+        response = submit(client, name=f"Supporter {n}", postcode="2001", delivery="email")
+        assert response.status_code == 303
+        tokens.append(response.headers["Location"].rsplit("/", 1)[1])
+    wait_for(lambda: len(_confirm_links(fake)) == count, 60, "the confirmation emails")
+    for path in _confirm_links(fake).values():
+        assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
+    with app.app_context():
+        return [str(m.id) for m in db.session.scalars(select(Message)).all()]
+
+
+def _states(app) -> dict[str, str]:
+    with app.app_context():
+        db.session.expire_all()
+        return {str(m.id): m.state for m in db.session.scalars(select(Message)).all()}
+
+
+def test_a_worker_sends_confirmed_letters(stack):
+    stack["start_worker"]("--beat", "--concurrency", "2")
+    ids = _write_and_confirm(stack, 5)
+    fake = stack["fake"]
+    wait_for(lambda: len(fake.letters()) >= 5, 60, "five letters at the fake SendGrid")
+    assert fake.count_by_message() == dict.fromkeys(ids, 1)
+    wait_for(lambda: set(_states(stack["app"]).values()) == {"sent"}, 30, "every row to be sent")
+
+
+@pytest.fixture
+def live_url(stack) -> Iterator[str]:
+    """The app over HTTP, so the fake SendGrid can post delivery events to its webhook."""
+    server = make_server("127.0.0.1", 0, stack["app"], threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(stack, live_url):
+    fake, signer = stack["fake"], stack["signer"]
+    webhook = live_url + "/webhooks/sendgrid"
+
+    def processed(received) -> None:
+        # As SendGrid does: accepting a message produces a `processed` event soon after.
+        if received.kind == "letter":
+            status = post_events(webhook, signer, [event(received.message_id, "processed")])
+            assert status == 200
+
+    fake.on_accept = processed
+    first = stack["start_worker"]("--beat", "--concurrency", "1")
+    ids = _write_and_confirm(stack, 6)
+    # Hold the next letter's request open: accepted by "SendGrid", answer not yet back.
+    fake.answer(("slow", 60.0))
+    wait_for(fake.request_started.is_set, 60, "a letter to be in flight")
+    first.kill()
+
+    stack["start_worker"]("--beat", "--concurrency", "2")
+    wait_for(
+        lambda: len(fake.count_by_message()) == len(ids), 90, "every letter at the fake SendGrid"
+    )
+    wait_for(
+        lambda: set(_states(stack["app"]).values()) <= {"sent", "delivered"},
+        60,
+        "every row to be recorded as sent",
+    )
+    counts = fake.count_by_message()
+    assert set(counts) == set(ids)
+    assert all(n == 1 for n in counts.values()), f"duplicates: {counts}"
