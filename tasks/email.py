@@ -12,15 +12,27 @@ from letters.mail import delivery
 log = logging.getLogger(__name__)
 
 
+# A backlog (after an outage, or a busy evening) is woken in batches: one task claims many
+# rows in one statement, which spares a task and two database round trips per letter.
+SWEEP_BATCH = 25
+
+
 @shared_task(name="letters.send_letter")
 def send_letter(message_id: str) -> str:
     """Send one confirmed letter to its member (a wake-up: the row says what to do)."""
-    outcome = delivery.deliver(uuid.UUID(message_id))
-    if outcome.retry_in is not None:
-        send_letter.apply_async((message_id,), countdown=outcome.retry_in)
-    if outcome.notify_failure:
-        notify_failure.delay(message_id)
-    return outcome.state
+    return send_letters([message_id]).get(message_id, "")
+
+
+@shared_task(name="letters.send_letters")
+def send_letters(message_ids: list[str]) -> dict[str, str]:
+    """Send the due letters among these; schedule retries and failure notices."""
+    outcomes = delivery.deliver_many([uuid.UUID(m) for m in message_ids])
+    for message_id, outcome in outcomes.items():
+        if outcome.retry_in is not None:
+            send_letter.apply_async((str(message_id),), countdown=outcome.retry_in)
+        if outcome.notify_failure:
+            notify_failure.delay(str(message_id))
+    return {str(message_id): outcome.state for message_id, outcome in outcomes.items()}
 
 
 @shared_task(name="letters.send_confirmation")
@@ -39,8 +51,8 @@ def notify_failure(message_id: str) -> bool:
 def sweep() -> dict[str, int]:
     """Periodic: re-enqueue work nobody took, recover expired leases, remind, expire."""
     found = delivery.sweep()
-    for message_id in found.to_send:
-        send_letter.delay(str(message_id))
+    for start in range(0, len(found.to_send), SWEEP_BATCH):
+        send_letters.delay([str(m) for m in found.to_send[start : start + SWEEP_BATCH]])
     for message_id in found.to_confirm:
         send_confirmation.delay(str(message_id))
     for message_id in found.to_remind:

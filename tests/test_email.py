@@ -331,12 +331,12 @@ def test_sweep_recovers_an_expired_lease_without_sending_twice(app, client, fake
     message = _confirmed(app, client, fake)
     with app.app_context():
         # A worker claimed it, got it to SendGrid, and died before recording that.
-        assert delivery.claim(message.id)
+        assert delivery.claim([message.id])
         _post(client, signer, [event(str(message.id), "processed")])
         assert _refresh(message).state == "sent"  # the event itself already says so
 
         other = _confirmed(app, client, fake)
-        assert delivery.claim(other.id)  # this one died before reaching SendGrid
+        assert delivery.claim([other.id])  # this one died before reaching SendGrid
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
         found = delivery.sweep(now=later)
         assert found.to_send == [other.id]

@@ -142,14 +142,14 @@ class DeliveryOutcome:
     notify_failure: bool = False
 
 
-def claim(message_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
-    """queued -> sending under a lease; True only for the one caller that got it."""
+def claim(message_ids: list[uuid.UUID], now: dt.datetime | None = None) -> list[Message]:
+    """queued -> sending under a lease, in one statement; returns only the rows this caller got."""
     now = now or utcnow()
     lease = dt.timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    result = db.session.execute(
+    claimed = db.session.scalars(
         update(Message)
         .where(
-            Message.id == message_id,
+            Message.id.in_(message_ids),
             Message.state == State.QUEUED.value,
             # A retry's wake-up may run a moment early on another machine's clock.
             or_(
@@ -162,10 +162,11 @@ def claim(message_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
             lease_expires_at=now + lease,
             attempts=Message.attempts + 1,
         )
-        .execution_options(synchronize_session=False)
-    )
+        .returning(Message),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).all()
     db.session.commit()
-    return result.rowcount == 1
+    return list(claimed)
 
 
 def _already_accepted(message_id: uuid.UUID) -> bool:
@@ -189,24 +190,38 @@ def backoff_seconds(attempt: int) -> float:
 
 
 def deliver(message_id: uuid.UUID) -> DeliveryOutcome:
-    """Claim the message, send it once, record what happened."""
-    if not claim(message_id):
+    """Send one queued letter (see deliver_many)."""
+    outcome = deliver_many([message_id]).get(message_id)
+    if outcome is None:  # someone else has it, or it is not due: report where it stands
         message = db.session.get(Message, message_id)
         return DeliveryOutcome(state=message.state if message else "")
-    message = db.session.get(Message, message_id)
-    assert message is not None
-    if message.attempts > 1 and _already_accepted(message_id):
+    return outcome
+
+
+def deliver_many(message_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryOutcome]:
+    """Claim the due letters among these, send each once, and record each as it goes."""
+    outcomes: dict[uuid.UUID, DeliveryOutcome] = {}
+    mailer = get_mailer()
+    for message in claim(message_ids):
+        outcomes[message.id] = _deliver_claimed(message, mailer)
+    return outcomes
+
+
+def _deliver_claimed(message: Message, mailer: Mailer) -> DeliveryOutcome:
+    if message.attempts > 1 and _already_accepted(message.id):
         # An earlier attempt reached SendGrid but its worker died before recording it.
-        _move(message_id, {State.SENDING}, state=State.SENT.value, sent_at=utcnow())
+        _move(message.id, {State.SENDING}, state=State.SENT.value, sent_at=utcnow())
         return DeliveryOutcome(state=State.SENT.value)
     if not message.recipient_email:
         return _fail(message, "no email address is known for this member")
     try:
         email = letter_email(message)
     except Exception:
-        log.exception("could not build the email for %s", message_id)
+        log.exception("could not build the email for %s", message.id)
         return _fail(message, "the letter could not be prepared for email")
-    return _record(message, get_mailer().send(email))
+    # Recorded (and committed) right after each send, so a worker killed mid-batch leaves
+    # at most one letter whose fate only the delivery events can tell.
+    return _record(message, mailer.send(email))
 
 
 def _record(message: Message, result: SendResult) -> DeliveryOutcome:
