@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -52,6 +53,10 @@ def serve(port: int, worker: bool | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if worker is None:
         worker = app.config["BROKER_URL"].startswith("filesystem://")
+    environment = dict(os.environ)
+    if "LETTERS_BASE_URL" not in environment:
+        # Links in emails (the confirmation link above all) must point at this server.
+        environment["LETTERS_BASE_URL"] = app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
     prepare_process()
     click.echo(f"letters: http://127.0.0.1:{port}/  (instance: {app.config['INSTANCE_DIR']})")
     if not app.config["SENDGRID_API_KEY"]:
@@ -60,7 +65,8 @@ def serve(port: int, worker: bool | None) -> None:
     if worker:
         # A separate process, like a real worker: the web server stays responsive.
         embedded = subprocess.Popen(
-            [sys.executable, "-m", "letters", "worker", "--beat", "--concurrency", "1"]
+            [sys.executable, "-m", "letters", "worker", "--beat", "--concurrency", "1"],
+            env=environment,
         )
     # SIGTERM (from a process manager, or a test) should stop us like Ctrl-C: through the
     # finally below, so the embedded worker is not left behind.

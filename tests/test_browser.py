@@ -139,3 +139,102 @@ def test_without_javascript_the_split_postcode_is_settled_after_submit(live_serv
         page.wait_for_url("**/letters/*")
         assert "Dear Priya Nandakumar" in page.content()
         browser.close()
+
+
+@pytest.fixture
+def served_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`letters serve` as a new user runs it: embedded broker and worker, local outbox."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from letters.refresh import Plausibility, refresh
+    from tests.conftest import OPENAUSTRALIA_FIXTURE
+
+    data_dir = tmp_path / "data"
+    refresh(
+        str(OPENAUSTRALIA_FIXTURE),
+        data_dir,
+        plausibility=Plausibility(min_members=5, max_members=20, min_postcodes=5),
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "LETTERS_INSTANCE_DIR": str(tmp_path / "instance"),
+        "LETTERS_DATA_DIR": str(data_dir),
+    }
+    env.pop("SENDGRID_API_KEY", None)
+    env.pop("LETTERS_BASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "letters", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/", timeout=2).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("letters serve did not start")
+            time.sleep(0.1)  # polling for the port, bounded by the deadline
+    yield url, tmp_path / "instance" / "outbox"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def _wait_for_email(outbox: Path, kind: str):
+    import email
+    import email.policy
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (found := sorted(outbox.glob(f"*-{kind}-*.eml"))):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {kind} email reached the outbox")
+        time.sleep(0.1)  # the embedded worker writes it; polled with a deadline
+    return email.message_from_bytes(found[0].read_bytes(), policy=email.policy.default)
+
+
+def test_email_letter_on_the_embedded_defaults(served_site, page):
+    """Choose email, confirm from the outbox, see the letter sent and the timeline."""
+    import re
+
+    url, outbox = served_site
+    page.goto(url + "/write")
+    page.get_by_label("Your name").fill("Jane Citizen")
+    page.get_by_label("Your email").fill("jane@example.org")
+    page.get_by_label("Street address").fill("12 Example St")
+    page.get_by_label("Suburb or town").fill("Sydney")
+    page.get_by_label("Postcode").press_sequentially("2001")
+    page.get_by_role("radio", name="Email it to my MP").check()
+    page.get_by_role("button", name="Preview my letter").click()
+    page.wait_for_url("**/letters/*")
+    letter_url = page.url
+    assert "Check your email" in page.content()
+    assert "no email service set up" in page.content()
+
+    confirmation = _wait_for_email(outbox, "confirmation")
+    body = confirmation.get_body(("plain",)).get_content()
+    link = re.search(r"http://\S+/confirm/\S+", body).group(0)
+    assert link.startswith(url)  # the link points at this server, not a default port
+    assert list(outbox.glob("*-letter-*.eml")) == []  # nothing to the member yet
+
+    page.goto(link)
+    page.get_by_role("button", name="Send my letter").click()
+    page.wait_for_url("**/letters/*")
+    sent = _wait_for_email(outbox, "letter")
+    assert sent["To"] == "Priya Nandakumar MP <Priya.Nandakumar.MP@aph.gov.au>"
+    assert sent["Reply-To"] == "Jane Citizen <jane@example.org>"
+    page.goto(letter_url)
+    timeline = page.locator(".timeline").inner_text()
+    assert "You confirmed" in timeline and "Sent to Priya Nandakumar" in timeline
