@@ -431,3 +431,13 @@ def test_a_lease_shorter_than_the_send_timeout_is_refused(make_app):
 
     with pytest.raises(ConfigError, match="must be longer than"):
         make_app(SEND_LEASE_SECONDS=5.0, SEND_TIMEOUT_SECONDS=10.0)
+
+
+def test_a_batch_repeating_an_event_stores_it_once(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        delivery.deliver(message.id)
+        one = event(str(message.id), "delivered")
+        result = _post(client, signer, [one, one, dict(one, sg_event_id="other")]).get_json()
+        assert result["stored"] == 1 and result["duplicates"] == 2
+        assert _refresh(message).state == "delivered"
