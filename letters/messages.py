@@ -33,6 +33,7 @@ def letter_for(message: Message, campaign: Campaign) -> Letter:
             division=message.division,
             state=message.division_state,
             party=message.member_party,
+            salutation=message.member_salutation,
         ),
         today=message.letter_date,
     )

@@ -74,6 +74,7 @@ class Message(db.Model):  # type: ignore[name-defined]
     division_state: Mapped[str] = mapped_column(String(3), default="")
     member_name: Mapped[str] = mapped_column(String(200))
     member_party: Mapped[str] = mapped_column(String(20), default="")
+    member_salutation: Mapped[str] = mapped_column(String(200), default="")  # contacts.csv
 
     statistics: Mapped[list[str]] = mapped_column(JSON, default=list)
     recommendations: Mapped[list[str]] = mapped_column(JSON, default=list)

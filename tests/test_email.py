@@ -441,3 +441,27 @@ def test_a_batch_repeating_an_event_stores_it_once(app, client, fake, signer):
         result = _post(client, signer, [one, one, dict(one, sg_event_id="other")]).get_json()
         assert result["stored"] == 1 and result["duplicates"] == 2
         assert _refresh(message).state == "delivered"
+
+
+def test_the_contacts_file_wins_over_the_derived_address(make_app, fake, signer, tmp_path):
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "\ufeffdivision,email,salutation,office_address\n"
+        "banksia,priya.office@example.org,Ms Nandakumar,1 Office Rd\n",
+        encoding="utf-8",
+    )
+    app = _with_data(
+        make_app(
+            SENDGRID_API_KEY=API_KEY,
+            SENDGRID_API_HOST=fake.url,
+            CONTACTS_FILE=contacts,
+        )
+    )
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert message.recipient_email == "priya.office@example.org"
+        assert message.recipient_email_verified
+        page = client.get(f"/letters/{message.token}").get_data(as_text=True)
+        assert "Dear Ms Nandakumar," in page
+        assert "not been confirmed for this member" not in page

@@ -138,10 +138,9 @@ def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: 
     message.recommendations = list(form.recommendations.data or [])
     message.personal_note = (form.personal_note.data or "").strip()
     message.letter_date = _today()
+    contact = contact_for(current_app.config["CONTACTS_FILE"], recipient.division, recipient.name)
+    message.member_salutation = contact.salutation
     if message.delivery == "email":
-        contact = contact_for(
-            current_app.config["CONTACTS_FILE"], recipient.division, recipient.name
-        )
         message.recipient_email = contact.email
         message.recipient_email_verified = contact.verified
         if message.state != State.AWAITING_CONFIRMATION or previous_email != message.sender_email:
