@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from letters import settings
+from letters import security, settings
 from letters.domain.compose import format_date
 
 
@@ -40,6 +40,7 @@ def register_extensions(app: Flask) -> None:
     from letters.extensions import csrf, db
     from letters.queue import celery_init_app
 
+    security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     campaigns.init_app(app)

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -79,6 +80,9 @@ class Message(db.Model):  # type: ignore[name-defined]
     statistics: Mapped[list[str]] = mapped_column(JSON, default=list)
     recommendations: Mapped[list[str]] = mapped_column(JSON, default=list)
     personal_note: Mapped[str] = mapped_column(Text, default="")
+    # The body's word-shingle hashes, to tell a supporter when their letter reads like many
+    # others to the same member (letters/domain/similarity.py).
+    shingles: Mapped[list[int]] = mapped_column(JSON, default=list)
 
     letter_date: Mapped[dt.date]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
@@ -120,7 +124,7 @@ class DeliveryEvent(db.Model):  # type: ignore[name-defined]
     )
     kind: Mapped[str] = mapped_column(String(20), default="")  # letter, confirmation, ...
     event: Mapped[str] = mapped_column(String(30))
-    occurred_at: Mapped[int]  # SendGrid's Unix timestamp, as sent
+    occurred_at: Mapped[int] = mapped_column(BigInteger)  # SendGrid's Unix timestamp, as sent
     reason: Mapped[str] = mapped_column(Text, default="")
     bounce_type: Mapped[str] = mapped_column(String(30), default="")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)

@@ -31,6 +31,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "ENV_NAME": env.get("LETTERS_ENV", "development"),
         "TIMEZONE": env.get("LETTERS_TIMEZONE", "Australia/Sydney"),
         "BROKER_URL": env.get("LETTERS_BROKER_URL", "filesystem://"),
+        # A person takes longer than this to fill in /write; most bots do not.
+        "MIN_FILL_SECONDS": float(env.get("LETTERS_MIN_FILL_SECONDS", "3")),
         "TASK_QUEUE": env.get("LETTERS_TASK_QUEUE", "letters"),
         # Email. Without a SendGrid key every email is written to the outbox folder instead.
         "FROM_EMAIL": env.get("LETTERS_FROM_EMAIL", "letters@localhost"),
@@ -65,7 +67,14 @@ class ConfigError(ValueError):
 
 
 def check(config: Mapping[str, object]) -> None:
-    """Refuse settings that cannot work together."""
+    """Refuse settings that cannot work together, or that are unsafe in production."""
+    if config["ENV_NAME"] == "production":
+        secret = str(config.get("SECRET_KEY") or "")
+        if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+            raise ConfigError(
+                "LETTERS_SECRET_KEY must be set to a long random value in production "
+                '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
     lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
     if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
         raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")

@@ -81,9 +81,9 @@ def _refresh(message: Message) -> Message:
     return db.session.get(Message, message.id)
 
 
-def _confirmed(app, client, fake) -> Message:
+def _confirmed(app, client, fake, email: str = "jane@example.org") -> Message:
     with app.app_context():
-        message = _write_email_letter(client)
+        message = _write_email_letter(client, email=email)
         assert delivery.send_confirmation(message.id)
         path = _confirm_path(fake)
         response = client.post(path, data={"csrf_token": csrf_token(client, path)})
@@ -335,7 +335,7 @@ def test_sweep_recovers_an_expired_lease_without_sending_twice(app, client, fake
         _post(client, signer, [event(str(message.id), "processed")])
         assert _refresh(message).state == "sent"  # the event itself already says so
 
-        other = _confirmed(app, client, fake)
+        other = _confirmed(app, client, fake, email="sam@example.org")
         assert delivery.claim([other.id])  # this one died before reaching SendGrid
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
         found = delivery.sweep(now=later)

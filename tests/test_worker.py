@@ -107,6 +107,7 @@ def stack(request, tmp_path: Path) -> Iterator[dict]:
         "LETTERS_SEND_LEASE_SECONDS": "4",
         "LETTERS_SWEEP_INTERVAL_SECONDS": "1",
         "LETTERS_SWEEP_QUEUED_AFTER_SECONDS": "3",
+        "LETTERS_MIN_FILL_SECONDS": "0",
     }
     if request.param == "redis-postgres":
         for url in (POSTGRES_URL, REDIS_URL):
@@ -165,7 +166,13 @@ def _write_and_confirm(stack: dict, count: int) -> list[str]:
     client = app.test_client()
     tokens = []
     for n in range(count):
-        response = submit(client, name=f"Supporter {n}", postcode="2001", delivery="email")
+        response = submit(
+            client,
+            name=f"Supporter {n}",
+            email=f"supporter{n}@example.org",
+            postcode="2001",
+            delivery="email",
+        )
         assert response.status_code == 303
         tokens.append(response.headers["Location"].rsplit("/", 1)[1])
     wait_for(lambda: len(_confirm_links(fake)) == count, 60, "the confirmation emails")

@@ -29,6 +29,7 @@ from letters.models import ContactStatus, DeliveryEvent, Message
 log = logging.getLogger(__name__)
 MAILER_KEY = "letters.mailer"
 RETRY_CAP_SECONDS = 3600.0
+LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31, the last second a datetime can hold
 
 
 def utcnow() -> dt.datetime:
@@ -386,13 +387,20 @@ class EventsResult:
     invalid: int = 0
 
 
+def _text(value: object, limit: int) -> str:
+    """An event's field as storable text: PostgreSQL refuses NUL, and lengths are bounded."""
+    return str(value or "").replace("\x00", "")[:limit]
+
+
 def _parse_event(raw: object) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         return None
     sg_event_id, event, timestamp = raw.get("sg_event_id"), raw.get("event"), raw.get("timestamp")
-    if not (isinstance(sg_event_id, str) and sg_event_id and isinstance(event, str)):
+    if not (isinstance(sg_event_id, str) and _text(sg_event_id, 100) and isinstance(event, str)):
         return None
-    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        return None
+    if not 0 <= timestamp <= LAST_TIMESTAMP:
         return None
     try:
         message_id = uuid.UUID(str(raw.get(MESSAGE_ID_ARG, "")))
@@ -400,13 +408,13 @@ def _parse_event(raw: object) -> dict[str, Any] | None:
         message_id = None
     kind = raw.get(KIND_ARG)
     return {
-        "sg_event_id": sg_event_id[:100],
-        "event": event[:30],
+        "sg_event_id": _text(sg_event_id, 100),
+        "event": _text(event, 30),
         "occurred_at": timestamp,
         "message_id": message_id,
-        "kind": kind[:20] if isinstance(kind, str) else "",
-        "reason": str(raw.get("reason") or raw.get("response") or "")[:1000],
-        "bounce_type": str(raw.get("type") or "")[:30],
+        "kind": _text(kind, 20) if isinstance(kind, str) else "",
+        "reason": _text(raw.get("reason") or raw.get("response"), 1000),
+        "bounce_type": _text(raw.get("type"), 30),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
+    HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -114,6 +115,9 @@ class WriteForm(FlaskForm):
             _plain_text,
         ],
     )
+    # Not for people: hidden by CSS and from assistive technology, so only bots fill it in.
+    website = StringField("Leave this field empty")
+    started = HiddenField()
     delivery = RadioField(
         "How will you send it?",
         choices=[

@@ -30,6 +30,7 @@ from letters.contacts import contact_for
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
+from letters.domain.similarity import letter_text, shingles
 from letters.extensions import db
 from letters.mail.content import confirm_serializer
 from letters.mail.delivery import confirm as confirm_message
@@ -38,6 +39,13 @@ from letters.messages import letter_for
 from letters.models import Message
 from letters.pdf import default_renderer
 from letters.supporter import bp
+from letters.supporter.abuse import (
+    automated,
+    earlier_letter,
+    near_identical,
+    share_with_others,
+    started_token,
+)
 from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 from letters.supporter.timeline import timeline
@@ -105,7 +113,10 @@ def _render_write(
     *,
     action: str,
     status: int = 200,
+    earlier: Message | None = None,
 ) -> tuple[str, int]:
+    form.started.data = started_token()  # the fill-time clock starts at each showing
+    form.website.data = ""
     return render_template(
         "supporter/write.html",
         campaign=campaign,
@@ -115,6 +126,7 @@ def _render_write(
         directory=directory,
         aec_finder=AEC_FINDER,
         action=action,
+        earlier=earlier,
     ), status
 
 
@@ -138,6 +150,7 @@ def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: 
     message.recommendations = list(form.recommendations.data or [])
     message.personal_note = (form.personal_note.data or "").strip()
     message.letter_date = _today()
+    message.shingles = sorted(shingles(letter_text(letter_for(message, campaign))))
     contact = contact_for(current_app.config["CONTACTS_FILE"], recipient.division, recipient.name)
     message.member_salutation = contact.salutation
     if message.delivery == "email":
@@ -157,15 +170,30 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
     directory = _directory()
     valid = form.validate()
     resolution = resolve(form, directory)
-    if valid and resolution.recipient is not None and not form.errors:
+    refused = automated(form)
+    if refused:
+        form.form_errors.append(refused)
+    earlier = None
+    if valid and resolution.recipient and form.delivery.data == "email" and form.email.data:
+        message.campaign_key = campaign.key
+        earlier = earlier_letter(message, form.email.data, resolution.recipient.division)
+        if earlier is not None:
+            form.email.errors = [
+                *form.email.errors,
+                f"You already emailed {earlier.member_name} for this campaign this week; "
+                "one letter a week from each supporter is the limit.",
+            ]
+    if valid and resolution.recipient is not None and not form.errors and not refused:
         _save(form, campaign, resolution, message)
         db.session.add(message)
         db.session.commit()
         if message.state == State.AWAITING_CONFIRMATION and message.confirmation_sent_at is None:
             enqueue(send_confirmation, message.id)
         return redirect(url_for("supporter.letter", token=message.token), code=303)
-    status = 422 if form.errors else 200
-    return _render_write(campaign, form, resolution, directory, action=action, status=status)
+    status = 422 if form.errors or refused else 200
+    return _render_write(
+        campaign, form, resolution, directory, action=action, status=status, earlier=earlier
+    )
 
 
 @bp.get("/")
@@ -200,12 +228,15 @@ def letter(token: str) -> str:
     """The letter as it will be printed or sent, and what has happened to it."""
     message = _message_or_404(token)
     campaign = get_campaign(message.campaign_key)
+    share = share_with_others(message) if message.state in EDITABLE else 0.0
     return render_template(
         "supporter/letter.html",
         message=message,
         campaign=campaign,
         letter=letter_for(message, campaign),
         timeline=timeline(message),
+        similar_share=share,
+        form_letter=near_identical(share),
         editable=message.state in EDITABLE,
         locked=request.args.get("locked") == "1",
         really_sends=get_mailer().really_sends,

@@ -1,0 +1,287 @@
+"""Abuse and hostile input: bots, repeats, form letters, payloads, settings and headers."""
+
+from __future__ import annotations
+
+import json
+import time
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from letters import create_app
+from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
+from letters.extensions import db
+from letters.models import Message
+from letters.settings import ConfigError
+from tests.fakes.sendgrid import WebhookSigner
+from tests.helpers import GOOD_FORM, csrf_token, submit
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "Jane\r\nBcc: victim@example.org",
+    "nul\x00byte",
+    "\u202egnp.exe",  # right-to-left override
+    '<img src="file:///etc/passwd">',
+    '<link rel=stylesheet href="http://127.0.0.1:9/x.css">',
+    '=HYPERLINK("http://evil.example","click")',
+    "{minister}{{ 7*7 }}",
+]
+DANGEROUS_MARKUP = ("<script>", "<img src=x", '<img src="file:', "<link rel=stylesheet")
+
+
+def _messages() -> int:
+    return db.session.scalar(select(func.count()).select_from(Message))
+
+
+# --- settings, headers, cookies ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, "dev-only-not-secret", "short"])
+def test_production_refuses_a_missing_default_or_weak_secret(tmp_path, secret):
+    config = {"ENV_NAME": "production", "INSTANCE_DIR": tmp_path, "SECRET_KEY": secret}
+    with pytest.raises(ConfigError, match="LETTERS_SECRET_KEY"):
+        create_app(config)
+
+
+def test_production_starts_with_a_real_secret(tmp_path):
+    app = create_app(
+        {
+            "ENV_NAME": "production",
+            "INSTANCE_DIR": tmp_path,
+            "SECRET_KEY": "x" * 48,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_every_page_has_the_security_headers(client):
+    for url in ("/", "/write", "/api/divisions?postcode=2600"):
+        headers = client.get(url).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_session_cookie_is_httponly_and_lax(make_app):
+    app = make_app(BASE_URL="https://letters.example.org")
+    client = app.test_client()
+    response = client.get("/write")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+def test_pages_have_no_inline_script(client):
+    page = client.get("/write").get_data(as_text=True)
+    assert "<script>" not in page and "onload=" not in page and "javascript:" not in page
+
+
+# --- bots: honeypot and fill time ------------------------------------------------------------
+
+
+def test_the_honeypot_refuses_a_bot(app, client):
+    response = submit(client, division="Canberra", member="Alicia Payne", website="http://spam")
+    assert response.status_code == 422
+    assert "could not be accepted" in response.get_data(as_text=True)
+    with app.app_context():
+        assert _messages() == 0
+
+
+def test_the_honeypot_is_hidden_from_people(client):
+    page = client.get("/write").get_data(as_text=True)
+    assert '<div class="hp" aria-hidden="true">' in page
+    assert 'name="website" tabindex="-1"' in page
+
+
+def _started(app, seconds_ago: float) -> str:
+    serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="letters.write-started")
+    with mock.patch("itsdangerous.timed.time.time", return_value=time.time() - seconds_ago):
+        return serializer.dumps(int(time.time() - seconds_ago))
+
+
+def test_a_form_filled_faster_than_a_person_can_is_refused(make_app):
+    app = make_app(MIN_FILL_SECONDS=10)
+    client = app.test_client()
+    quick = submit(client, division="Canberra", member="Alicia Payne", started=_started(app, 0))
+    assert quick.status_code == 422
+    assert "That was quick!" in quick.get_data(as_text=True)
+    forged = submit(client, division="Canberra", member="Alicia Payne", started="forged")
+    assert forged.status_code == 422
+    human = submit(client, division="Canberra", member="Alicia Payne", started=_started(app, 60))
+    assert human.status_code == 303
+
+
+# --- one email letter a week to the same member ---------------------------------------------
+
+
+def test_a_second_email_letter_within_seven_days_points_to_the_first(app_with_data):
+    client = app_with_data.test_client()
+    first = submit(client, postcode="2001", delivery="email")
+    assert first.status_code == 303
+    again = submit(client, postcode="2001", delivery="email", email="JANE@example.org")
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422
+    assert "You already emailed Priya Nandakumar" in page
+    assert f'href="{first.headers["Location"]}"' in page
+    # A different supporter, or a printed letter, is fine.
+    assert (
+        submit(client, postcode="2001", delivery="email", email="sam@example.org").status_code
+        == 303
+    )
+    assert submit(client, postcode="2001", delivery="pdf").status_code == 303
+
+
+def test_an_expired_first_letter_does_not_count(app_with_data):
+    client = app_with_data.test_client()
+    first = submit(client, postcode="2001", delivery="email")
+    with app_with_data.app_context():
+        token = first.headers["Location"].rsplit("/", 1)[1]
+        db.session.scalar(select(Message).where(Message.token == token)).state = "expired"
+        db.session.commit()
+    assert submit(client, postcode="2001", delivery="email").status_code == 303
+
+
+# --- near-identical letters ----------------------------------------------------------------
+
+
+def _words(prefix: str, count: int) -> str:
+    return " ".join(f"{prefix}{n}" for n in range(count))
+
+
+def test_similarity_threshold_at_fifty_not_thirty_percent():
+    shared = _words("common", 60)
+    half = shingles(shared + " " + _words("mine", 50))
+    third = shingles(_words("common", 34) + " " + _words("own", 70))
+    others = [shingles(shared + " " + _words("theirs", 40))]
+    assert shared_fraction(half, others) >= NEAR_IDENTICAL
+    assert 0.25 <= shared_fraction(third, others) < NEAR_IDENTICAL
+
+
+def test_the_preview_warns_of_a_form_letter_and_not_of_a_personal_one(app_with_data):
+    client = app_with_data.test_client()
+    submit(client, postcode="2001", personal_note="")
+    copy = submit(client, postcode="2001", personal_note="", name="Sam Same")
+    page = client.get(copy.headers["Location"]).get_data(as_text=True)
+    assert "Your letter reads much like" in page
+    # Nearly 2,000 characters of the supporter's own words, none of them in other letters.
+    own = _words("w", 450)
+    personal = submit(client, postcode="2001", personal_note=own[:2000], name="Pat Own")
+    page = client.get(personal.headers["Location"]).get_data(as_text=True)
+    assert "Your letter reads much like" not in page
+
+
+# --- hostile input everywhere -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_each_payload_in_every_write_field_is_refused_or_inert(app, client, payload):
+    for field in ("name", "street", "suburb", "personal_note", "division", "member", "email"):
+        values = {"division": "Canberra", "member": "Alicia Payne", field: payload}
+        response = submit(client, **values)
+        assert response.status_code in (303, 422), (field, response.status_code)
+        target = response.headers["Location"] if response.status_code == 303 else None
+        page = (
+            client.get(target).get_data(as_text=True) if target else response.get_data(as_text=True)
+        )
+        for markup in DANGEROUS_MARKUP:
+            assert markup not in page, (field, markup)
+        if target:
+            pdf = client.get(target + ".pdf")
+            assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_a_megabyte_value_gets_a_clear_error(client):
+    response = submit(
+        client, division="Canberra", member="Alicia Payne", personal_note="x" * 1_000_000
+    )
+    assert response.status_code in (413, 422)
+
+
+def test_invalid_utf8_does_not_crash_the_form(client):
+    token = csrf_token(client)
+    body = f"csrf_token={token}&name=%FF%FE&postcode=2600&division=Canberra&member=A+B".encode()
+    response = client.post("/write", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code < 500
+
+
+field_values = st.one_of(
+    st.sampled_from(PAYLOADS),
+    st.text(max_size=300),
+    st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x3000), max_size=50),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.fixed_dictionaries(
+        {name: field_values for name in GOOD_FORM if name not in ("statistics", "recommendations")}
+    )
+)
+def test_fuzz_write_never_errors_and_never_echoes_markup(client, data):
+    response = submit(client, division="Canberra", member="Alicia Payne", **data)
+    assert response.status_code < 500
+    page = response.get_data(as_text=True)
+    for markup in DANGEROUS_MARKUP:
+        assert markup not in page
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    batch=st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "event",
+                    "sg_event_id",
+                    "timestamp",
+                    "letters_message_id",
+                    "letters_kind",
+                    "reason",
+                    "type",
+                ]
+            ),
+            st.one_of(
+                st.text(max_size=40),
+                st.integers(),
+                st.none(),
+                st.booleans(),
+                st.sampled_from(PAYLOADS),
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_fuzz_signed_webhook_never_errors(make_app, batch):
+    signer = WebhookSigner()
+    app = make_app(SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_key)
+    body = json.dumps(batch).encode()
+    response = app.test_client().post("/webhooks/sendgrid", data=body, headers=signer.headers(body))
+    assert response.status_code == 200
+
+
+one_line = st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=100)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.binary(max_size=200), signature=one_line, stamp=one_line)
+def test_fuzz_unsigned_webhook_is_refused(make_app, body, signature, stamp):
+    app = make_app(SENDGRID_WEBHOOK_PUBLIC_KEY=WebhookSigner().public_key)
+    headers = {
+        "X-Twilio-Email-Event-Webhook-Signature": signature,
+        "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+    }
+    response = app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
+    assert response.status_code == 403
