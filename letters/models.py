@@ -104,6 +104,8 @@ class Message(db.Model):  # type: ignore[name-defined]
     failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     failure_reason: Mapped[str] = mapped_column(Text, default="")
     failure_notice_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the supporter's personal details were removed (letters/retention.py).
+    scrubbed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_message_state", "state"),)
 

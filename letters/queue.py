@@ -44,6 +44,7 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "task_default_queue": config["TASK_QUEUE"],
         "beat_schedule": {
             "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
+            "remove-old-personal-data": {"task": "letters.scrub", "schedule": 3600.0},
         },
     }
     settings.update(config.get("CELERY", {}))

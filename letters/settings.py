@@ -33,6 +33,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "BROKER_URL": env.get("LETTERS_BROKER_URL", "filesystem://"),
         # A person takes longer than this to fill in /write; most bots do not.
         "MIN_FILL_SECONDS": float(env.get("LETTERS_MIN_FILL_SECONDS", "3")),
+        # Supporters' personal details are removed this long after a letter is finished.
+        "KEEP_PERSONAL_DATA_DAYS": float(env.get("LETTERS_KEEP_PERSONAL_DATA_DAYS", "28")),
         "TASK_QUEUE": env.get("LETTERS_TASK_QUEUE", "letters"),
         # Email. Without a SendGrid key every email is written to the outbox folder instead.
         "FROM_EMAIL": env.get("LETTERS_FROM_EMAIL", "letters@localhost"),

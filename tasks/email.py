@@ -74,3 +74,11 @@ def enqueue(task: object, message_id: uuid.UUID, **kwargs: object) -> bool:
         log.exception("could not enqueue %s for %s; the sweep will pick it up", task, message_id)
         return False
     return True
+
+
+@shared_task(name="letters.scrub")
+def scrub() -> int:
+    """Periodic: remove supporters' personal details from long-finished letters."""
+    from letters.retention import scrub as remove_old_personal_data
+
+    return remove_old_personal_data()

@@ -224,10 +224,12 @@ def _message_or_404(token: str) -> Message:
 
 
 @bp.get("/letters/<token>")
-def letter(token: str) -> str:
+def letter(token: str) -> str | tuple[str, int]:
     """The letter as it will be printed or sent, and what has happened to it."""
     message = _message_or_404(token)
     campaign = get_campaign(message.campaign_key)
+    if message.scrubbed_at is not None:
+        return render_template("supporter/removed.html", message=message, campaign=campaign), 410
     share = share_with_others(message) if message.state in EDITABLE else 0.0
     return render_template(
         "supporter/letter.html",
@@ -270,6 +272,8 @@ def confirm(token: str) -> tuple[str, int]:
     if message is None:
         abort(404)
     campaign = get_campaign(message.campaign_key)
+    if message.scrubbed_at is not None:
+        return render_template("supporter/removed.html", message=message, campaign=campaign), 410
     expired = expired or _too_late(message)
     return render_template(
         "supporter/confirm.html",
@@ -300,6 +304,8 @@ def confirm_send(token: str) -> Response | tuple[str, int]:
 def letter_pdf(token: str) -> Response:
     """The printable PDF."""
     message = _message_or_404(token)
+    if message.scrubbed_at is not None:
+        abort(410)
     campaign = get_campaign(message.campaign_key)
     pdf = default_renderer().render(letter_for(message, campaign))
     filename = re.sub(r"[^A-Za-z0-9]+", "-", f"letter to {message.division}").strip("-").lower()
@@ -318,7 +324,7 @@ def edit(token: str) -> Response | tuple[str, int]:
     """Change a letter; the values the supporter gave are kept in the form."""
     message = _message_or_404(token)
     campaign = get_campaign(message.campaign_key)
-    if message.state not in EDITABLE:
+    if message.state not in EDITABLE or message.scrubbed_at is not None:
         # Confirmed letters are on their way: changing them now would change history.
         return redirect(url_for("supporter.letter", token=token, locked=1), code=303)
     action = url_for("supporter.edit", token=token)

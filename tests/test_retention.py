@@ -1,0 +1,61 @@
+"""Supporters' personal details are removed some weeks after a letter is finished."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from letters.extensions import db
+from letters.models import Message
+from letters.retention import REMOVED, scrub
+from tests.helpers import submit
+
+
+def _letter(client, **changes) -> str:
+    response = submit(client, division="Canberra", member="Alicia Payne", **changes)
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def _row(location: str) -> Message:
+    db.session.expire_all()
+    token = location.rsplit("/", 1)[1]
+    return db.session.scalar(select(Message).where(Message.token == token))
+
+
+def test_printed_letters_lose_personal_details_after_the_retention_period(app, client):
+    location = _letter(client, personal_note="My daughter is nine.")
+    with app.app_context():
+        now = dt.datetime.now(dt.UTC)
+        assert scrub(now + dt.timedelta(days=27)) == 0
+        assert scrub(now + dt.timedelta(days=29)) == 1
+        row = _row(location)
+        assert row.sender_name == REMOVED
+        assert row.sender_email == row.sender_street == row.sender_suburb == ""
+        assert row.personal_note == "" and row.shingles == []
+        assert row.division == "Canberra" and row.member_name == "Alicia Payne"  # still counted
+    page = client.get(location)
+    assert page.status_code == 410
+    text = page.get_data(as_text=True)
+    assert "have been removed" in text and "My daughter is nine." not in text
+    assert client.get(location + ".pdf").status_code == 410
+    assert client.get(location + "/edit").status_code == 303
+
+
+def test_letters_still_on_their_way_keep_their_details(app, client):
+    location = _letter(client, delivery="email")  # awaiting confirmation
+    with app.app_context():
+        assert scrub(dt.datetime.now(dt.UTC) + dt.timedelta(days=6)) == 0
+        assert _row(location).sender_name == "Jane Citizen"
+
+
+def test_sent_letters_are_scrubbed_counting_from_delivery(app, client):
+    location = _letter(client, delivery="email")
+    with app.app_context():
+        row = _row(location)
+        delivered = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+        row.state, row.delivered_at = "delivered", delivered
+        db.session.commit()
+        assert scrub(delivered + dt.timedelta(days=27)) == 0
+        assert scrub(delivered + dt.timedelta(days=29)) == 1
