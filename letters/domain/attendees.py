@@ -1,0 +1,656 @@
+"""Attendee spreadsheets: read what organisers export, check every cell, report by row and column.
+
+Plain Python: the web import, `letters batch-pdf` and the tests all call read_attendees(), which
+never raises for bad data. It returns the rows it could use and a list of problems, each naming
+the spreadsheet row (the header is row 1, as Excel numbers it) and the column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from letters.domain.campaign import Campaign
+from letters.domain.compose import Choices, Letter, Recipient, Sender, compose
+from letters.domain.directory import Directory, Division, Lookup, normalise_state, strip_title
+
+COLUMNS = (
+    "name",
+    "email",
+    "street",
+    "suburb",
+    "state",
+    "postcode",
+    "division",
+    "statistics",
+    "recommendations",
+    "personal_note",
+)
+REQUIRED = ("name", "postcode")
+# Headings people actually type, mapped to ours (after lower-casing and joining words with "_").
+ALIASES = {
+    "full_name": "name",
+    "attendee": "name",
+    "email_address": "email",
+    "e_mail": "email",
+    "address": "street",
+    "street_address": "street",
+    "address_line_1": "street",
+    "town": "suburb",
+    "suburb_or_town": "suburb",
+    "city": "suburb",
+    "post_code": "postcode",
+    "postal_code": "postcode",
+    "electorate": "division",
+    "federal_electorate": "division",
+    "statistic": "statistics",
+    "facts": "statistics",
+    "recommendation": "recommendations",
+    "note": "personal_note",
+    "notes": "personal_note",
+    "personal_notes": "personal_note",
+    "own_words": "personal_note",
+}
+MAX_ROWS = 100_000
+MAX_NAME = 120
+MAX_EMAIL = 254
+MAX_STREET = 150
+MAX_SUBURB = 80
+MAX_DIVISION = 80
+MAX_NOTE = 2000
+_DELIMITERS = (",", ";", "\t")
+_KEY_SPLIT = re.compile(r"[;,\n|]+")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The same characters the /write form refuses: control characters (a CR/LF in a name could
+# forge email headers later) and the bidirectional overrides that disguise text.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e"
+_FORBIDDEN_LINE = re.compile(f"[\x00-\x1f\x7f{_BIDI}]")
+_FORBIDDEN_NOTE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{_BIDI}]")
+_SURNAME_PARTICLES = frozenset(
+    {"van", "von", "de", "del", "della", "der", "den", "di", "da", "du", "dos", "das", "ter", "le"}
+)
+# Cells a spreadsheet would run as a formula (OWASP's list, plus the full-width forms Excel
+# also accepts). See spreadsheet_safe().
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the file, a row or a cell; a warning still imports the row."""
+
+    row: int | None  # the spreadsheet's row number; None for the whole file
+    column: str | None
+    message: str
+    error: bool = True
+
+    @property
+    def where(self) -> str:
+        """'row 7, postcode', 'row 7' or 'file'."""
+        if self.row is None:
+            return f"column {self.column}" if self.column else "file"
+        return f"row {self.row}, {self.column}" if self.column else f"row {self.row}"
+
+
+@dataclass
+class AttendeeRow:
+    """One usable row: the person, their choices, and their division once settled."""
+
+    row: int
+    name: str
+    postcode: str
+    email: str = ""
+    street: str = ""
+    suburb: str = ""
+    state: str = ""
+    division: str = ""  # empty until settled
+    division_state: str = ""
+    member_name: str = ""
+    member_party: str = ""
+    statistics: tuple[str, ...] = ()  # empty: the campaign's defaults
+    recommendations: tuple[str, ...] = ()
+    personal_note: str = ""
+    candidates: tuple[str, ...] = ()  # divisions the organiser chooses from, when unsettled
+
+    @property
+    def settled(self) -> bool:
+        """True when the row knows its division and member."""
+        return bool(self.division and self.member_name)
+
+    def settle(self, division: Division) -> None:
+        """Write to this division's current member."""
+        assert division.member is not None
+        self.division = division.name
+        self.division_state = division.state
+        self.member_name = division.member.display_name
+        self.member_party = division.member.party
+        self.candidates = ()
+
+
+@dataclass
+class ImportReport:
+    """What read_attendees() made of a file."""
+
+    rows: list[AttendeeRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    encoding: str = ""
+    delimiter: str = ""
+    columns: tuple[str, ...] = ()
+    data_rows: int = 0  # rows with anything in them, good or bad
+    blank_rows: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.error]
+
+    @property
+    def rejected_rows(self) -> list[int]:
+        """Row numbers left out because of an error in them."""
+        return sorted({p.row for p in self.problems if p.error and p.row is not None})
+
+    @property
+    def file_errors(self) -> list[Problem]:
+        """Errors about the whole file (e.g. a missing column): then no row is imported."""
+        return [p for p in self.problems if p.error and p.row is None]
+
+    @property
+    def to_settle(self) -> list[AttendeeRow]:
+        return [r for r in self.rows if not r.settled]
+
+    def summary(self) -> str:
+        """One line for people: how many rows, imported, left out, to settle."""
+        parts = [f"{self.data_rows:,} rows read", f"{len(self.rows):,} imported"]
+        if self.rejected_rows:
+            parts.append(f"{len(self.rejected_rows):,} left out because of errors")
+        if self.to_settle:
+            parts.append(f"{len(self.to_settle):,} need their division chosen")
+        if self.blank_rows:
+            parts.append(f"{self.blank_rows:,} blank rows skipped")
+        return ", ".join(parts) + "."
+
+
+def decode(data: bytes) -> tuple[str, str, list[Problem]]:
+    """Bytes to text: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "UTF-8 (with BOM)", []
+        except UnicodeDecodeError as exc:
+            return "", "", [Problem(None, None, f"The file says it is UTF-8 but is not: {exc}.")]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export.
+        try:
+            return data.decode("utf-16"), "UTF-16", []
+        except UnicodeDecodeError as exc:
+            return "", "", [Problem(None, None, f"The file says it is UTF-16 but is not: {exc}.")]
+    try:
+        return data.decode("utf-8"), "UTF-8", []
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8: Excel's "CSV (Comma delimited)" on Windows writes Windows-1252, which is
+    # Latin-1 plus curly quotes and dashes. Latin-1 itself decodes any byte, so it is the last
+    # resort; either way the organiser is told, because a guess can be wrong.
+    try:
+        text, encoding = data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        text, encoding = data.decode("latin-1"), "Latin-1"
+    warning = Problem(
+        None,
+        None,
+        f"The file is not UTF-8, so it was read as {encoding} (what Excel uses for "
+        "'CSV (Comma delimited)'). Check that accented names look right below; if not, "
+        "save it again as 'CSV UTF-8'.",
+        error=False,
+    )
+    return text, encoding, [warning]
+
+
+def normalise_heading(heading: str) -> str:
+    """'Post Code ' -> 'postcode', 'Personal note' -> 'personal_note'."""
+    key = re.sub(r"[^0-9a-z]+", "_", heading.strip().lower()).strip("_")
+    return ALIASES.get(key, key)
+
+
+def _split_header(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The separator that splits the header into the most known column names."""
+
+    def score(delimiter: str) -> tuple[int, int]:
+        cells = _split_header(header_line, delimiter)
+        known = sum(1 for cell in cells if normalise_heading(cell) in COLUMNS)
+        return known, len(cells)
+
+    return max(_DELIMITERS, key=score)
+
+
+def _column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: how the organiser's spreadsheet names the column."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def read_attendees(
+    data: bytes,
+    campaign: Campaign,
+    directory: Directory,
+    *,
+    max_rows: int = MAX_ROWS,
+) -> ImportReport:
+    """Check every row of an attendee CSV; keep the good ones, report every problem."""
+    report = ImportReport()
+    if data.startswith(b"PK\x03\x04"):
+        report.problems.append(
+            Problem(None, None, "This is an Excel workbook (.xlsx), not CSV: save it as CSV first.")
+        )
+        return report
+    text, report.encoding, problems = decode(data)
+    report.problems += problems
+    if "\x00" in text:
+        report.problems.append(Problem(None, None, "This is not a text file (it holds NUL bytes)."))
+        return report
+    lines = text.splitlines(keepends=True)
+    # Excel's "sep=;" hint line, which Excel itself hides.
+    if lines and re.fullmatch(r"sep=(.)\r?\n?", lines[0]):
+        report.delimiter = lines[0][4]
+        lines = lines[1:]
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    if not lines:
+        report.problems.append(
+            Problem(None, None, "The file is empty: it needs a header row and a row per person.")
+        )
+        return report
+    report.delimiter = report.delimiter or sniff_delimiter(lines[0])
+    reader = csv.reader(lines, delimiter=report.delimiter, strict=True)
+    header = next(reader)
+    columns = _read_header(header, report)
+    if report.file_errors:
+        return report
+    checker = _RowChecker(campaign, directory, columns, len(header))
+    row_number = 1
+    try:
+        for cells in reader:
+            row_number += 1
+            if not any(cell.strip() for cell in cells):
+                report.blank_rows += 1
+                continue
+            report.data_rows += 1
+            if report.data_rows > max_rows:
+                report.problems.append(
+                    Problem(
+                        row_number,
+                        None,
+                        f"Only {max_rows:,} rows can be imported at once; this row and the ones "
+                        "after it were not read. Split the file.",
+                    )
+                )
+                report.data_rows -= 1
+                break
+            row = checker.check(row_number, cells, report.problems)
+            if row is not None:
+                report.rows.append(row)
+    except csv.Error as exc:
+        report.problems.append(
+            Problem(
+                row_number + 1,
+                None,
+                f"The file's quoting breaks here ({exc}); this row and the ones after it were "
+                'not read. Look for a quote mark (") that is never closed.',
+            )
+        )
+    report.problems.sort(key=lambda p: (p.row or 0, _column_order(p.column)))
+    return report
+
+
+def _column_order(column: str | None) -> int:
+    return COLUMNS.index(column) if column in COLUMNS else -1
+
+
+def _read_header(header: list[str], report: ImportReport) -> dict[str, int]:
+    """Map our column names to their positions; report missing, repeated and unknown columns."""
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        key = normalise_heading(cell)
+        if not key:
+            continue
+        where = f"{_column_letter(index)} ({cell.strip()!r})"
+        if key not in COLUMNS:
+            report.problems.append(
+                Problem(
+                    None, where, "This column is not one we use, so it was ignored.", error=False
+                )
+            )
+        elif key in columns:
+            report.problems.append(
+                Problem(
+                    None,
+                    where,
+                    f"{key} appears twice (also column {_column_letter(columns[key])}): keep one.",
+                )
+            )
+        else:
+            columns[key] = index
+    report.columns = tuple(columns)
+    missing = [name for name in REQUIRED if name not in columns]
+    if missing:
+        listed = ", ".join(missing)
+        report.problems.append(
+            Problem(
+                None,
+                None,
+                f"Missing column{'s' if len(missing) > 1 else ''}: {listed}. The first row must "
+                f"name the columns; ours are {', '.join(COLUMNS)} (only name and postcode are "
+                "required).",
+            )
+        )
+    return columns
+
+
+class _Note(Protocol):
+    """Records one problem for the row being checked."""
+
+    def __call__(self, column: str | None, message: str, error: bool = True) -> None: ...
+
+
+class _RowChecker:
+    """Checks one row at a time; remembers postcode lookups, which repeat a lot."""
+
+    def __init__(
+        self, campaign: Campaign, directory: Directory, columns: dict[str, int], width: int
+    ) -> None:
+        self.campaign = campaign
+        self.directory = directory
+        self.columns = columns
+        self.width = width
+        self._lookups: dict[tuple[str, str], Lookup] = {}
+
+    def check(self, number: int, cells: list[str], problems: list[Problem]) -> AttendeeRow | None:
+        found: list[Problem] = []
+
+        def problem(column: str | None, message: str, error: bool = True) -> None:
+            found.append(Problem(number, column, message, error))
+
+        def cell(column: str) -> str:
+            index = self.columns.get(column)
+            return cells[index].strip() if index is not None and index < len(cells) else ""
+
+        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+            extra = len(cells) - self.width
+            problem(
+                None,
+                f"This row has {extra} more value{'s' if extra > 1 else ''} than the header has "
+                "columns: a stray separator has probably shifted it.",
+            )
+
+        name = cell("name")
+        if not name:
+            problem("name", "The name is empty.")
+        else:
+            self._line(problem, "name", name, MAX_NAME)
+
+        email = cell("email")
+        if email and (len(email) > MAX_EMAIL or not _EMAIL.match(email)):
+            problem("email", f"{email!r} is not an email address.")
+
+        street = cell("street")
+        self._line(problem, "street", street, MAX_STREET)
+        suburb = cell("suburb")
+        self._line(problem, "suburb", suburb, MAX_SUBURB)
+
+        state_text = cell("state")
+        state = ""
+        if state_text:
+            state = normalise_state(state_text) or ""
+            if not state:
+                problem("state", f"{state_text!r} is not a state or territory (e.g. NSW, Vic).")
+
+        postcode = "".join(cell("postcode").split())
+        if not postcode:
+            problem("postcode", "The postcode is empty.")
+        elif re.fullmatch(r"\d{3}", postcode):
+            # Spreadsheets drop the leading zero of NT and some ACT postcodes (0800 -> 800).
+            problem("postcode", f"Read {postcode} as 0{postcode}.", error=False)
+            postcode = "0" + postcode
+        elif not re.fullmatch(r"\d{4}", postcode):
+            problem("postcode", f"{postcode!r} is not a 4-digit postcode.")
+
+        statistics = self._keys(
+            problem, "statistics", cell("statistics"), self.campaign.statistic_keys
+        )
+        recommendations = self._keys(
+            problem, "recommendations", cell("recommendations"), self.campaign.recommendation_keys
+        )
+
+        note = cell("personal_note")
+        if len(note) > MAX_NOTE:
+            problem("personal_note", f"Keep it to {MAX_NOTE:,} characters (it has {len(note):,}).")
+        elif _FORBIDDEN_NOTE.search(note):
+            problem("personal_note", "It holds control characters: remove them.")
+
+        division_text = cell("division")
+        if len(division_text) > MAX_DIVISION:
+            problem("division", "That is too long for a division's name.")
+            division_text = ""
+
+        row = AttendeeRow(
+            row=number,
+            name=name,
+            postcode=postcode,
+            email=email,
+            street=street,
+            suburb=suburb,
+            state=state,
+            statistics=statistics,
+            recommendations=recommendations,
+            personal_note=note,
+        )
+        if not any(p.error and p.column in ("postcode", "state") for p in found):
+            self._resolve(row, division_text, problem)
+        problems.extend(found)
+        return None if any(p.error for p in found) else row
+
+    @staticmethod
+    def _line(problem: _Note, column: str, value: str, limit: int) -> None:
+        if len(value) > limit:
+            problem(column, f"Keep it to {limit} characters (it has {len(value)}).")
+        elif _FORBIDDEN_LINE.search(value):
+            problem(column, "It holds line breaks or control characters: keep it to one line.")
+
+    @staticmethod
+    def _keys(problem: _Note, column: str, text: str, known: Sequence[str]) -> tuple[str, ...]:
+        keys: list[str] = []
+        for part in _KEY_SPLIT.split(text):
+            key = part.strip().lower()
+            if key and key not in keys:
+                keys.append(key)
+        unknown = [key for key in keys if key not in known]
+        if unknown:
+            problem(
+                column,
+                f"Unknown {column} key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+                f"This campaign's are: {', '.join(known)} (leave it empty for the defaults).",
+            )
+        return tuple(key for key in keys if key in known)
+
+    def _lookup(self, postcode: str, state: str) -> Lookup:
+        key = (postcode, state)
+        found = self._lookups.get(key)
+        if found is None:
+            found = self._lookups[key] = self.directory.lookup(postcode, state or None)
+        return found
+
+    def _resolve(self, row: AttendeeRow, division_text: str, problem: _Note) -> None:
+        """Settle the row's division when the data allows; otherwise list the candidates."""
+        found = self._lookup(row.postcode, row.state)
+        if found.error:
+            problem("postcode", found.error)
+            return
+        candidates = [d for d in found.divisions if d.member is not None]
+        row.candidates = tuple(d.name for d in candidates)
+        if division_text:
+            given = self.directory.division(division_text)
+            if given is None or given.member is None:
+                problem(
+                    "division",
+                    f"{division_text!r} is not a current federal division: choose one below.",
+                    error=False,
+                )
+            elif given.name in row.candidates:
+                row.settle(given)
+            elif given.state in self.directory.postcode_states(row.postcode):
+                # The postcode data predates the latest redistribution, so a division the
+                # organiser typed in the right state is more likely right than the data.
+                row.settle(given)
+                problem(
+                    "division",
+                    f"Our postcode data does not list {given.name} for {row.postcode}; "
+                    f"kept {given.name} as the file says.",
+                    error=False,
+                )
+            else:
+                problem(
+                    "division",
+                    f"{given.name} is in {given.state}, but postcode {row.postcode} is not: "
+                    "choose the division below.",
+                    error=False,
+                )
+            return
+        if len(found.divisions) == 1 and candidates:
+            row.settle(candidates[0])
+
+
+class AttendeeLike(Protocol):
+    """What a letter needs from an attendee: an AttendeeRow or the stored model."""
+
+    name: str
+    email: str
+    street: str
+    suburb: str
+    state: str
+    postcode: str
+    division: str
+    division_state: str
+    member_name: str
+    member_party: str
+    personal_note: str
+
+    @property
+    def statistics(self) -> Sequence[str]: ...
+
+    @property
+    def recommendations(self) -> Sequence[str]: ...
+
+
+def letter_for_attendee(campaign: Campaign, attendee: AttendeeLike, date: dt.date) -> Letter:
+    """The attendee's letter; no choices (or only dropped ones) means the campaign's defaults."""
+    statistics = tuple(k for k in attendee.statistics if k in campaign.statistic_keys)
+    recommendations = tuple(
+        k for k in attendee.recommendations if k in campaign.recommendation_keys
+    )
+    return compose(
+        campaign,
+        Sender(
+            name=attendee.name,
+            street=attendee.street,
+            suburb=attendee.suburb,
+            state=attendee.state or attendee.division_state,
+            postcode=attendee.postcode,
+            email=attendee.email,
+        ),
+        Choices(
+            statistics=statistics or campaign.default_statistics or campaign.statistic_keys[:1],
+            recommendations=recommendations
+            or campaign.default_recommendations
+            or campaign.recommendation_keys,
+            personal_note=attendee.personal_note,
+        ),
+        recipient_for(attendee),
+        today=date,
+    )
+
+
+def recipient_for(attendee: AttendeeLike) -> Recipient:
+    """The member a settled attendee writes to."""
+    return Recipient(
+        name=attendee.member_name,
+        division=attendee.division,
+        state=attendee.division_state,
+        party=attendee.member_party,
+    )
+
+
+def surname_key(name: str) -> str:
+    """Sort key by surname: 'Dr Anna van Rijn' -> 'van rijn anna'."""
+    tokens = strip_title(name).split()
+    if len(tokens) <= 1:
+        return " ".join(tokens).casefold()
+    start = len(tokens) - 1
+    for index in range(1, len(tokens) - 1):
+        if tokens[index].lower() in _SURNAME_PARTICLES:
+            start = index
+            break
+    return " ".join(tokens[start:] + tokens[:start]).casefold()
+
+
+def print_order(attendee: AttendeeLike) -> tuple[str, str, str]:
+    """Letters are printed by state, then division, then surname."""
+    return (attendee.division_state, attendee.division.casefold(), surname_key(attendee.name))
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, -, @ gets a quote mark first."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text for spreadsheets, every cell made formula-safe (open it with a UTF-8 BOM)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([spreadsheet_safe(cell) for cell in header])
+    for row in rows:
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def attendee_csv_rows(attendees: Iterable[AttendeeLike]) -> Iterable[list[object]]:
+    """Attendees in the import format (so an export can be edited and imported again)."""
+    for a in attendees:
+        yield [
+            a.name,
+            a.email,
+            a.street,
+            a.suburb,
+            a.state,
+            a.postcode,
+            a.division,
+            ";".join(a.statistics),
+            ";".join(a.recommendations),
+            a.personal_note,
+        ]
+
+
+def problems_csv(problems: Iterable[Problem]) -> str:
+    """Every problem as CSV, for organisers fixing a long file."""
+    return write_csv(
+        ("row", "column", "problem", "kind"),
+        (
+            (p.row or "", p.column or "", p.message, "error" if p.error else "warning")
+            for p in problems
+        ),
+    )

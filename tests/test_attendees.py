@@ -1,0 +1,237 @@
+"""Reading attendee spreadsheets: every problem reported by row and column, good rows kept."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+
+import pytest
+
+from letters.domain.attendees import (
+    AttendeeRow,
+    letter_for_attendee,
+    print_order,
+    problems_csv,
+    read_attendees,
+    spreadsheet_safe,
+    surname_key,
+    write_csv,
+)
+from letters.domain.campaign import load_campaign
+from letters.domain.directory import Directory, load_directory
+from letters.refresh import Plausibility, refresh
+from letters.settings import PROJECT_ROOT
+from tests.conftest import FIXTURES, OPENAUSTRALIA_FIXTURE
+
+ATTENDEES = FIXTURES / "attendees"
+CAMPAIGN = load_campaign(PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml")
+
+
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory) -> Directory:
+    """The made-up parliament of the fixture files (Banksia, Wattle, Ghost Gum...)."""
+    folder = tmp_path_factory.mktemp("data")
+    small = Plausibility(min_members=5, max_members=20, min_postcodes=5)
+    refresh(str(OPENAUSTRALIA_FIXTURE), folder, plausibility=small)
+    loaded = load_directory(folder)
+    assert loaded is not None
+    return loaded
+
+
+def read(name: str, directory: Directory):
+    return read_attendees((ATTENDEES / name).read_bytes(), CAMPAIGN, directory)
+
+
+def problems_by_place(report) -> dict[tuple[int | None, str | None], list[str]]:
+    found: dict[tuple[int | None, str | None], list[str]] = {}
+    for problem in report.problems:
+        found.setdefault((problem.row, problem.column), []).append(problem.message)
+    return found
+
+
+def test_a_good_file_is_read_with_splits_left_to_settle(directory):
+    report = read("good.csv", directory)
+    assert report.encoding == "UTF-8" and report.delimiter == ","
+    assert report.errors == []
+    by_name = {row.name: row for row in report.rows}
+    assert len(report.rows) == 5
+
+    jane = by_name["Jane Citizen"]
+    assert (jane.row, jane.division, jane.member_name) == (2, "Banksia", "Priya Nandakumar")
+    assert jane.statistics == ("afp-reports", "tech-enabled")
+    assert jane.recommendations == ()  # the campaign's defaults, at print time
+    assert jane.personal_note == "My niece is eleven."
+
+    # A formula typed as a name is just a name: kept as text, never evaluated.
+    formula = by_name['=HYPERLINK("http://evil.example/","click")']
+    assert formula.division == "Wattle"
+
+    split = by_name["Kim Split"]
+    assert not split.settled and split.candidates == ("Banksia", "Wattle")
+    # A division column settles a split postcode.
+    assert by_name["Lee Chosen"].division == "Wattle"
+    # A postcode whose only division was abolished offers the state's current ones.
+    ghost = by_name["Gus Ghost"]
+    assert not ghost.settled and "Ghost Gum" not in ghost.candidates
+    assert {"Saltbush", "Ironbark"} <= set(ghost.candidates)
+    assert [r.name for r in report.to_settle] == ["Kim Split", "Gus Ghost"]
+
+
+def test_every_bad_row_is_reported_by_row_and_column_and_good_rows_kept(directory):
+    report = read("bad-rows.csv", directory)
+    places = problems_by_place(report)
+    assert [r.name for r in report.rows] == ["Good Row", "Also Good"]
+    assert report.rejected_rows == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert "The name is empty." in places[(3, "name")]
+    assert "'not-an-email' is not an email address." in places[(4, "email")]
+    assert "'26OO' is not a 4-digit postcode." in places[(5, "postcode")]
+    assert "Unknown statistics key: no-such-fact." in places[(6, "statistics")][0]
+    assert "Unknown recommendations key: made-up." in places[(6, "recommendations")][0]
+    assert "not VIC" in places[(7, "postcode")][0]
+    assert "We don't know postcode 9999" in places[(8, "postcode")][0]
+    assert "'Narnia' is not a state" in places[(9, "state")][0]
+    assert "stray separator" in places[(10, None)][0]
+    assert report.summary() == "10 rows read, 2 imported, 8 left out because of errors."
+
+
+def test_missing_columns_import_nothing_and_say_which(directory):
+    report = read("missing-columns.csv", directory)
+    assert report.rows == []
+    [error] = report.file_errors
+    assert error.message.startswith("Missing column: postcode.")
+    # "full name" was understood as name; "suburb" is ours; nothing else to warn about.
+    assert report.columns == ("name", "email", "suburb")
+
+
+def test_unknown_and_repeated_columns(directory):
+    data = b"name,postcode,Phone,Name\nJane,2001,555,Jane again\n"
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert report.rows == []
+    messages = {p.column: (p.message, p.error) for p in report.problems}
+    assert messages["C ('Phone')"] == ("This column is not one we use, so it was ignored.", False)
+    assert messages["D ('Name')"][0].startswith("name appears twice (also column A)")
+
+
+def test_an_empty_file_says_so(directory):
+    report = read("empty.csv", directory)
+    assert report.rows == []
+    assert [p.message for p in report.file_errors] == [
+        "The file is empty: it needs a header row and a row per person."
+    ]
+    header_only = read_attendees(b"name,postcode\r\n\r\n", CAMPAIGN, directory)
+    assert header_only.rows == [] and header_only.data_rows == 0
+    assert header_only.blank_rows == 1
+
+
+def test_latin1_excel_file_with_semicolons(directory):
+    report = read("latin1-semicolon.csv", directory)
+    assert report.encoding == "Windows-1252" and report.delimiter == ";"
+    assert report.errors == []
+    names = [row.name for row in report.rows]
+    assert names == ["Zoë Ångström", "François Dubois", "Renée O\u2019Brien"]
+    assert report.rows[0].personal_note == "\u201cCurly quotes\u201d \u2013 and a dash"
+    assert report.rows[1].state == "VIC"
+    # Excel dropped the NT postcode's leading zero; it is put back, and the organiser told.
+    assert report.rows[2].postcode == "0801"
+    warnings = [(p.row, p.column, p.message) for p in report.warnings]
+    assert warnings[0][:2] == (None, None) and "read as Windows-1252" in warnings[0][2]
+    assert (4, "postcode", "Read 801 as 0801.") in warnings
+
+
+def test_excel_utf8_with_bom_and_quoted_semicolons(directory):
+    report = read("excel-utf8-bom-semicolon.csv", directory)
+    assert report.encoding == "UTF-8 (with BOM)" and report.delimiter == ";"
+    assert report.errors == []
+    mei, ruby = report.rows
+    assert mei.statistics == ("afp-reports", "tech-enabled")
+    assert mei.recommendations == ("duty-of-care",)
+    assert mei.personal_note == "Two lines\nof note"
+    assert mei.division == "Ironbark" and ruby.division == "Cassowary"
+
+
+def test_workbooks_binary_files_and_broken_quotes(directory):
+    workbook = read_attendees(b"PK\x03\x04rest-of-a-zip", CAMPAIGN, directory)
+    assert "Excel workbook" in workbook.file_errors[0].message
+    binary = read_attendees(b"name,postcode\x00\n", CAMPAIGN, directory)
+    assert "NUL" in binary.file_errors[0].message
+    broken = read_attendees(
+        b'name,postcode\nJane,2001\n"Unclosed,2001\nLost,2001\n', CAMPAIGN, directory
+    )
+    assert [r.name for r in broken.rows] == ["Jane"]
+    [problem] = broken.errors
+    assert problem.row == 3 and "quoting breaks" in problem.message
+
+
+def test_fifty_thousand_rows_are_all_read_quickly(directory):
+    lines = ["name,email,postcode,statistics"]
+    postcodes = ("2001", "2002", "3005", "4001", "9999")
+    for index in range(50_000):
+        lines.append(f"Person {index},p{index}@example.org,{postcodes[index % 5]},afp-reports")
+    data = ("\n".join(lines) + "\n").encode()
+    started = time.perf_counter()
+    report = read_attendees(data, CAMPAIGN, directory)
+    elapsed = time.perf_counter() - started
+    assert report.data_rows == 50_000
+    assert len(report.rows) == 40_000  # every 9999 row is refused...
+    assert len(report.errors) == 10_000  # ...each with its own problem
+    assert len(report.to_settle) == 10_000  # the 2002 rows: Banksia or Wattle
+    assert report.rows[-1].row == 50_000  # the last data row is row 50,001... minus the 9999s
+    # Generous: about 1.5 s here; the bound catches an accidental quadratic.
+    assert elapsed < 20, f"parsing 50,000 rows took {elapsed:.1f} s"
+
+
+def test_row_limit_is_reported_not_silent(directory):
+    data = b"name,postcode\n" + b"".join(b"P%d,2001\n" % i for i in range(12))
+    report = read_attendees(data, CAMPAIGN, directory, max_rows=10)
+    assert len(report.rows) == 10
+    assert report.errors[-1].row == 12 and "Only 10 rows" in report.errors[-1].message
+
+
+def test_formulas_come_out_as_text_in_every_csv_we_write(directory):
+    assert spreadsheet_safe('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    for risky in ("+1", "-2+3", "@SUM(A1)", "\tx", "\uff1d1+1"):
+        assert spreadsheet_safe(risky).startswith("'")
+    assert spreadsheet_safe("Jane = citizen") == "Jane = citizen"
+
+    report = read("good.csv", directory)
+    text = write_csv(["name", "postcode"], [[row.name, row.postcode] for row in report.rows])
+    cells = [row[0] for row in csv.reader(io.StringIO(text))]
+    assert '\'=HYPERLINK("http://evil.example/","click")' in cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+
+    bad = read_attendees(b"name,postcode\n=1+1,99\n", CAMPAIGN, directory)
+    problem_cells = [
+        cell for row in csv.reader(io.StringIO(problems_csv(bad.problems))) for cell in row
+    ]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in problem_cells)
+
+
+def test_print_order_is_state_division_then_surname():
+    def row(name: str, division: str, state: str) -> AttendeeRow:
+        r = AttendeeRow(row=0, name=name, postcode="2001")
+        r.division, r.division_state, r.member_name = division, state, "M"
+        return r
+
+    rows = [
+        row("Zed Adams", "Wattle", "NSW"),
+        row("Anna van Rijn", "Banksia", "NSW"),
+        row("Bob Brown", "Banksia", "NSW"),
+        row("Cat Citizen", "Brindabella", "ACT"),
+        row("Dr Alice Zhou", "Banksia", "NSW"),
+    ]
+    ordered = [r.name for r in sorted(rows, key=print_order)]
+    assert ordered == ["Cat Citizen", "Bob Brown", "Anna van Rijn", "Dr Alice Zhou", "Zed Adams"]
+    assert surname_key("Dr Anna van Rijn") == "van rijn anna"
+
+
+def test_an_attendee_letter_uses_the_defaults_when_nothing_was_chosen(directory):
+    row = read_attendees(b"name,postcode\nJane,2001\n", CAMPAIGN, directory).rows[0]
+    letter = letter_for_attendee(CAMPAIGN, row, dt.date(2026, 12, 5))
+    assert (
+        letter.recipient.name == "Priya Nandakumar" and letter.greeting == "Dear Priya Nandakumar"
+    )
+    texts = [item.text for block in letter.body if hasattr(block, "items") for item in block.items]
+    defaults = [s.text for s in CAMPAIGN.statistics if s.default]
+    assert all(text in texts for text in defaults)
