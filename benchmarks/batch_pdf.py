@@ -1,0 +1,314 @@
+"""Time event printing: letters/s and peak memory, the batch renderer against the naive way.
+
+Run with `.venv/bin/python benchmarks/batch_pdf.py` (about ten minutes on two cores). Letters are
+written by made-up attendees to the real current divisions and members (from
+../shared/reference-data, read in place, never copied), with the campaign's real text. Each way
+runs in a fresh process, and its peak memory is the highest total proportional set size (PSS)
+of that process and its children, sampled every 100 ms: PSS shares a page that several processes
+map between them, so the pool's processes are not counted twice for the libraries they share.
+
+  naive: one WeasyPrint document per letter with a fresh font configuration and stylesheet
+         each time (letters.pdf.naive_render), each PDF written to its own file.
+  batch: letters.batch.render_batch: chunks of letters rendered by a pool of processes (one
+         per core), each with one font configuration, joined in order into one PDF.
+
+`--sizes 200 --ways batch` gives a quick run; `--out DIR` keeps the PDFs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pypdf import PdfReader
+
+from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_order
+from letters.domain.campaign import load_campaign
+from letters.domain.compose import Letter
+from letters.domain.directory import Directory, load_directory
+from letters.refresh import refresh
+from letters.settings import PROJECT_ROOT
+
+REFERENCE = PROJECT_ROOT.parent / "shared" / "reference-data" / "openaustralia-parser"
+CAMPAIGN = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
+SEED = 20261205
+TARGET_RATE = 100.0
+TARGET_PEAK_MB = 300.0
+
+FIRST = [
+    "Jane",
+    "Mohammed",
+    "Mei",
+    "Aroha",
+    "Siobhan",
+    "Tuan",
+    "Priya",
+    "Jack",
+    "Olivia",
+    "Bartholomew",
+    "Zoë",
+    "Kwame",
+    "Anneliese",
+    "Isabella-Rose",
+    "Liam",
+    "Ngaio",
+    "Dimitri",
+    "Fatima",
+    "Hamish",
+    "Yuki",
+]
+LAST = [
+    "Citizen",
+    "Nguyen",
+    "O'Brien",
+    "Papadopoulos",
+    "Smith",
+    "Wiradjuri-Jones",
+    "Kowalski",
+    "Fitzgerald-Montgomery",
+    "Tran",
+    "Al-Hassan",
+    "Lee",
+    "Chen",
+    "Murphy",
+    "Singh",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Martin",
+    "Anderson",
+]
+STREETS = ("Example Street", "Wattle Avenue", "Banksia Crescent", "Old Coach Road", "Esplanade")
+NOTE_SENTENCES = (
+    "I have two children at the local primary school.",
+    "I worry about who can reach them online.",
+    "Our teachers tell me they see the harm every week.",
+    "Please make the tech companies take responsibility for what happens on their platforms.",
+    "I would be grateful for a reply setting out what you will do.",
+    "This matters to me and to many people in our community.",
+)
+
+
+def load_real_directory(folder: Path) -> Directory:
+    """The real current members and postcode index, refreshed into a scratch folder."""
+    if not (REFERENCE / "representatives.csv").exists():
+        raise SystemExit(f"reference data not found at {REFERENCE}")
+    refresh(str(REFERENCE), folder)
+    directory = load_directory(folder)
+    assert directory is not None
+    return directory
+
+
+def make_attendees(directory: Directory, count: int) -> list[AttendeeRow]:
+    """Deterministic attendees spread over real postcodes, each settled to a real division."""
+    rng = random.Random(SEED)
+    campaign = load_campaign(CAMPAIGN)
+    postcodes = sorted(directory.postcodes)
+    rows: list[AttendeeRow] = []
+    while len(rows) < count:
+        postcode = rng.choice(postcodes)
+        found = directory.lookup(postcode)
+        candidates = [d for d in found.divisions if d.member is not None and d.likely]
+        if found.error or not candidates:
+            continue
+        index = len(rows)
+        note = ""
+        if index % 5:
+            paragraphs = rng.randint(1, 6) if index % 7 == 0 else rng.randint(1, 2)
+            note = "\n\n".join(
+                " ".join(rng.choices(NOTE_SENTENCES, k=rng.randint(2, 5)))
+                for _ in range(paragraphs)
+            )
+        stats = campaign.statistic_keys
+        recs = campaign.recommendation_keys
+        row = AttendeeRow(
+            row=index + 2,
+            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            postcode=postcode,
+            email=f"attendee{index}@example.org" if index % 3 else "",
+            street=f"{rng.randint(1, 240)} {rng.choice(STREETS)}",
+            suburb="Sampleton",
+            state=candidates[0].state,
+            statistics=tuple(rng.sample(stats, rng.randint(0, 3))),
+            recommendations=tuple(rng.sample(recs, rng.randint(0, len(recs)))),
+            personal_note=note,
+        )
+        row.settle(rng.choice(candidates))
+        rows.append(row)
+    return rows
+
+
+def make_letters(count: int, scratch: Path) -> list[Letter]:
+    """The benchmark's letters, in print order."""
+    directory = load_real_directory(scratch / "data")
+    campaign = load_campaign(CAMPAIGN)
+    rows = sorted(make_attendees(directory, count), key=print_order)
+    return [letter_for_attendee(campaign, row, dt.date(2026, 12, 5)) for row in rows]
+
+
+def child(way: str, count: int, out: Path | None) -> None:
+    """Run one way in this process and print its figures as JSON."""
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        letters = make_letters(count, scratch)
+        target = out or scratch / "out"
+        target.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        if way == "naive":
+            from letters.pdf import naive_render
+
+            for index, letter in enumerate(letters):
+                (target / f"letter-{index:05d}.pdf").write_bytes(naive_render(letter))
+            files = len(letters)
+        else:
+            from letters.batch import BatchOptions, Targets, electorates, render_batch
+
+            render_batch(
+                electorates(letters),
+                Targets(pdf=target / f"batch-{count}.pdf"),
+                BatchOptions(heading="Benchmark event"),
+                workers=None if way == "batch" else 1,
+            )
+            files = 1
+        seconds = time.perf_counter() - started
+        # Untimed: the pages written (a batch adds a cover sheet per electorate).
+        pages = sum(len(PdfReader(path).pages) for path in target.glob("*.pdf"))
+    print(json.dumps({"seconds": seconds, "pages": pages, "files": files}))
+
+
+def _children_of(pid: int) -> list[int]:
+    """A process's children, from /proc (each of its threads lists the ones it started)."""
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children") as handle:
+                found += [int(child) for child in handle.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measure(way: str, count: int, out: Path | None) -> dict[str, float]:
+    """Run a way in a fresh process; sample its tree's memory while it runs."""
+    command = [sys.executable, __file__, "--child", way, str(count)]
+    if out:
+        command += ["--out", str(out / f"{way}-{count}")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak_kb = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_kb
+        while not stop.is_set():
+            tree = [process.pid]
+            index = 0
+            while index < len(tree):
+                tree += _children_of(tree[index])
+                index += 1
+            peak_kb = max(peak_kb, sum(_pss_kb(pid) for pid in tree))
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    stop.set()
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{way} {count} failed with exit code {process.returncode}")
+    figures = json.loads(output.strip().splitlines()[-1])
+    figures["peak_mb"] = peak_kb / 1024
+    return figures
+
+
+def main() -> None:
+    """Run each way at each size and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument(
+        "--ways", nargs="+", default=["naive", "batch"], choices=["naive", "batch", "batch-1"]
+    )
+    parser.add_argument("--out", type=Path, help="keep the PDFs here")
+    parser.add_argument("--child", nargs=2, metavar=("WAY", "COUNT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), args.out)
+        return
+
+    from letters.batch import usable_cores
+
+    print(f"cores usable: {usable_cores()} (cpu count {os.cpu_count()})")
+    print(f"letters from {REFERENCE} (real divisions and members), campaign {CAMPAIGN.name}")
+    labels = {
+        "naive": "naive: 1 document per letter, fresh fonts",
+        "batch": f"batch: chunks, {usable_cores()} processes, joined",
+        "batch-1": "batch: chunks, 1 process, joined",
+    }
+    print(
+        f"{'letters':>7}  {'way':<44} {'seconds':>8} {'letters/s':>10} {'peak MB':>8} {'pages':>6}"
+    )
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    for count in args.sizes:
+        for way in args.ways:
+            figures = measure(way, count, args.out)
+            results[(way, count)] = figures
+            rate = count / figures["seconds"]
+            print(
+                f"{count:>7}  {labels[way]:<44} {figures['seconds']:>8.1f} {rate:>10.1f} "
+                f"{figures['peak_mb']:>8.0f} {figures['pages']:>6.0f}",
+                flush=True,
+            )
+    for count in args.sizes:
+        naive, batch = results.get(("naive", count)), results.get(("batch", count))
+        if naive and batch:
+            print(
+                f"{count} letters: batch is {naive['seconds'] / batch['seconds']:.1f}x the "
+                "naive way's speed"
+            )
+    if "batch" in args.ways:
+        largest = max(args.sizes)
+        best = results[("batch", largest)]
+        rate = largest / best["seconds"]
+        verdict = "meets" if rate >= TARGET_RATE else "MISSES"
+        print(f"target >= {TARGET_RATE:.0f} letters/s at {largest}: {rate:.0f}, {verdict}")
+        verdict = "meets" if best["peak_mb"] <= TARGET_PEAK_MB else "MISSES"
+        print(
+            f"target peak <= {TARGET_PEAK_MB:.0f} MB at {largest}: {best['peak_mb']:.0f}, {verdict}"
+        )
+        if len(args.sizes) > 1:
+            smallest = min(args.sizes)
+            small = results[("batch", smallest)]["peak_mb"]
+            print(
+                f"peak memory, batch: {small:.0f} MB at {smallest}, {best['peak_mb']:.0f} MB at "
+                f"{largest} ({best['peak_mb'] / small:.2f}x for {largest // smallest}x the letters)"
+            )
+
+
+if __name__ == "__main__":
+    main()
