@@ -37,12 +37,15 @@ def register_extensions(app: Flask) -> None:
         campaigns,
         models,  # noqa: F401 - defines the tables before create_all()
     )
-    from letters.extensions import csrf, db
+    from letters.extensions import csrf, db, limiter
+    from letters.organiser.auth import init_login
     from letters.queue import celery_init_app
 
     security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
+    init_login(app)
     campaigns.init_app(app)
     celery_init_app(app)
     with app.app_context():
@@ -52,10 +55,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per kind of user."""
+    from letters.organiser import bp as organiser_bp
+    from letters.organiser import kiosk_bp
     from letters.supporter import bp as supporter_bp
     from letters.webhooks import bp as webhooks_bp
 
     app.register_blueprint(supporter_bp)
+    app.register_blueprint(organiser_bp)
+    app.register_blueprint(kiosk_bp)
     app.register_blueprint(webhooks_bp)
 
 

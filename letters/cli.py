@@ -36,6 +36,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(data)
     app.cli.add_command(lookup)
     app.cli.add_command(campaign)
+    from letters.organiser.cli import batch_pdf, organiser
+
+    app.cli.add_command(organiser)
+    app.cli.add_command(batch_pdf)
 
 
 @click.command()

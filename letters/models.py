@@ -244,6 +244,7 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     options: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
+    stage: Mapped[str] = mapped_column(String(20), default="")  # letters | labels | envelopes
     files: Mapped[list[str]] = mapped_column(JSON, default=list)  # names in the job's folder
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)

@@ -53,6 +53,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "SWEEP_QUEUED_AFTER_SECONDS": float(env.get("LETTERS_SWEEP_QUEUED_AFTER_SECONDS", "60")),
         "CONFIRM_REMIND_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_REMIND_AFTER_HOURS", "24")),
         "CONFIRM_EXPIRE_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_EXPIRE_AFTER_HOURS", "168")),
+        # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
+        "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
+        "ORGANISER_SESSION_HOURS": float(env.get("LETTERS_ORGANISER_SESSION_HOURS", "12")),
+        "ORGANISER_IDLE_MINUTES": float(env.get("LETTERS_ORGANISER_IDLE_MINUTES", "120")),
+        "BATCH_WORKERS": int(env.get("LETTERS_BATCH_WORKERS", "0")),  # 0: every usable core
     }
 
 

@@ -1,0 +1,153 @@
+"""The event kiosk: a tablet at the event takes one attendee's letter at a time.
+
+Its link carries a signed token naming one event (and that event's current kiosk nonce, so a
+new link revokes the old one). The token opens these two pages and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from wtforms import SelectChoice
+
+from letters.domain.campaign import Campaign
+from letters.domain.directory import load_directory
+from letters.extensions import db
+from letters.models import Attendee, Event
+from letters.organiser import kiosk_bp
+from letters.supporter.forms import WriteForm
+from letters.supporter.member import AEC_FINDER, Resolution, resolve
+
+SALT = "letters.kiosk"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def kiosk_token(event: Event) -> str:
+    """The signed token for an event's kiosk."""
+    return str(_serializer().dumps({"event": event.id, "nonce": event.kiosk_nonce}))
+
+
+def kiosk_url(event: Event) -> str:
+    """The kiosk's full address."""
+    return url_for("kiosk.page", token=kiosk_token(event), _external=True)
+
+
+def _event_for(token: str) -> Event:
+    """The event a token opens; 404 for a forged, altered or revoked token."""
+    try:
+        claims = _serializer().loads(token)
+    except BadSignature:
+        abort(404)
+    if not isinstance(claims, dict):
+        abort(404)
+    event = db.session.get(Event, claims.get("event"))
+    if event is None or event.kiosk_nonce != claims.get("nonce"):
+        abort(404)
+    return event
+
+
+def _campaign(event: Event) -> Campaign:
+    from letters.organiser.printing import event_campaign
+
+    try:
+        return event_campaign(event)
+    except LookupError:
+        abort(404)
+
+
+def _form(campaign: Campaign, **kwargs: Any) -> WriteForm:
+    form = WriteForm(**kwargs)
+    form.statistics.choices = [SelectChoice(s.key, s.text) for s in campaign.statistics]
+    form.recommendations.choices = [SelectChoice(r.key, r.title) for r in campaign.recommendations]
+    return form
+
+
+@kiosk_bp.route("/<token>", methods=["GET", "POST"])
+def page(token: str) -> Response:
+    """One attendee's letter: the same choices as /write; it resets after each."""
+    event = _event_for(token)
+    if current_user.is_authenticated:
+        # Whoever holds the tablet must not inherit an organiser's login from this browser.
+        logout_user()
+        session.clear()
+    campaign = _campaign(event)
+    directory = load_directory(current_app.config["DATA_DIR"])
+    if request.method == "POST":
+        form = _form(campaign)
+        form.delivery.data = "pdf"  # a kiosk letter is always printed at the event
+        valid = form.validate()
+        resolution = resolve(form, directory)
+        if valid and resolution.recipient is not None and not form.errors:
+            _add_attendee(event, form, resolution)
+            return redirect(url_for("kiosk.page", token=token, added=1), code=303)
+        status = 422 if form.errors else 200
+    else:
+        form = _form(
+            campaign,
+            formdata=None,
+            data={
+                "statistics": list(campaign.default_statistics),
+                "recommendations": list(campaign.default_recommendations),
+                "delivery": "pdf",
+            },
+        )
+        resolution = Resolution()
+        status = 200
+    response = make_response(
+        render_template(
+            "organiser/kiosk.html",
+            event=event,
+            campaign=campaign,
+            form=form,
+            resolution=resolution,
+            has_directory=directory is not None,
+            aec_finder=AEC_FINDER,
+            added=request.method == "GET" and request.args.get("added") == "1",
+            action=url_for("kiosk.page", token=token),
+        ),
+        status,
+    )
+    # The next person must not get the last one's details back with the browser's Back button.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _add_attendee(event: Event, form: WriteForm, resolution: Resolution) -> None:
+    recipient = resolution.recipient
+    assert recipient is not None
+    db.session.add(
+        Attendee(
+            event_id=event.id,
+            source="kiosk",
+            name=form.name.data or "",
+            email=form.email.data or "",
+            street=form.street.data or "",
+            suburb=form.suburb.data or "",
+            state=form.state.data or recipient.state,
+            postcode=form.postcode.data or "",
+            division=recipient.division,
+            division_state=recipient.state,
+            member_name=recipient.name,
+            member_party=recipient.party,
+            statistics=list(form.statistics.data or []),
+            recommendations=list(form.recommendations.data or []),
+            personal_note=(form.personal_note.data or "").strip(),
+        )
+    )
+    db.session.commit()

@@ -1,0 +1,84 @@
+"""`letters batch-pdf`: an attendee CSV to printed letters from the command line."""
+
+from __future__ import annotations
+
+import zipfile
+
+from pypdf import PdfReader
+
+from tests.conftest import FIXTURES
+from tests.organiser_helpers import read_batch
+
+ATTENDEES = FIXTURES / "attendees"
+
+
+def test_rows_that_need_a_division_stop_the_print_unless_partial(app_with_data, tmp_path):
+    runner = app_with_data.test_cli_runner()
+    out = tmp_path / "event.pdf"
+    refused = runner.invoke(args=["batch-pdf", str(ATTENDEES / "good.csv"), "-o", str(out)])
+    assert refused.exit_code == 1
+    assert "good.csv: row 4: Kim Split (2002) needs a division: add one of Banksia, Wattle" in (
+        refused.output
+    )
+    assert "5 rows read, 5 imported, 2 need their division chosen." in refused.output
+    assert "nothing printed" in refused.output and not out.exists()
+
+    partial = runner.invoke(
+        args=["batch-pdf", str(ATTENDEES / "good.csv"), "-o", str(out), "--partial"]
+    )
+    assert partial.exit_code == 0, partial.output
+    assert "3 letters to 2 electorates" in partial.output
+    bundles = read_batch(out)
+    assert [(b.division, b.count) for b in bundles] == [("Banksia", 1), ("Wattle", 2)]
+
+
+def test_a_clean_file_prints_with_labels_zip_and_a_progress_bar(app_with_data, tmp_path):
+    csv_file = tmp_path / "attendees.csv"
+    csv_file.write_text(
+        "name,postcode,division\n"
+        "Ann Zeta,2001,\nBea Alpha,2003,\nCal Mid,2002,Banksia\nDee Beta,4001,\nEve Gamma,2001,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "night.pdf"
+    result = app_with_data.test_cli_runner().invoke(
+        args=[
+            "batch-pdf",
+            str(csv_file),
+            "-o",
+            str(out),
+            "--labels",
+            "--zip",
+            "--date",
+            "2026-12-05",
+            "--heading",
+            "Hall night",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Printing letters" in result.stderr  # the progress bar
+    assert "5 letters to 3 electorates" in result.stdout
+    for name in ("night.pdf", "night.zip", "night-labels.pdf"):
+        assert str(tmp_path / name) in result.stdout
+
+    bundles = read_batch(out)
+    assert [(b.state, b.division, b.senders) for b in bundles] == [
+        ("NSW", "Banksia", ["Eve Gamma", "Cal Mid", "Ann Zeta"]),  # by surname
+        ("NSW", "Wattle", ["Bea Alpha"]),
+        ("QLD", "Cassowary", ["Dee Beta"]),
+    ]
+    assert "Hall night" in PdfReader(out).pages[0].extract_text()
+    assert "5 December 2026" in PdfReader(out).pages[1].extract_text()
+    with zipfile.ZipFile(tmp_path / "night.zip") as archive:
+        assert len(archive.namelist()) == 3
+    assert len(PdfReader(tmp_path / "night-labels.pdf").pages) == 1
+
+
+def test_bad_files_and_campaigns_fail_clearly(app_with_data, tmp_path):
+    runner = app_with_data.test_cli_runner()
+    out = tmp_path / "x.pdf"
+    empty = runner.invoke(args=["batch-pdf", str(ATTENDEES / "empty.csv"), "-o", str(out)])
+    assert empty.exit_code == 1 and "The file is empty" in empty.output
+    unknown = runner.invoke(
+        args=["batch-pdf", str(ATTENDEES / "good.csv"), "-o", str(out), "--campaign", "nope"]
+    )
+    assert unknown.exit_code == 1 and "no campaign 'nope'" in unknown.output

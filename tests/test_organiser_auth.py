@@ -1,0 +1,167 @@
+"""Organiser accounts: created from the CLI, hashed, logged in and out, expiring, rate limited."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from letters.extensions import db
+from letters.models import Organiser
+from tests.organiser_helpers import PASSWORD, csrf, login, make_organiser
+
+
+def test_the_cli_creates_an_organiser_with_a_hashed_password(app, runner):
+    result = runner.invoke(
+        args=["organiser", "create", "Org@Example.ORG"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created organiser org@example.org" in result.output
+    with app.app_context():
+        organiser = db.session.scalar(select(Organiser))
+        assert organiser.email == "org@example.org"
+        assert PASSWORD not in organiser.password_hash
+        assert organiser.password_hash.startswith("scrypt:")
+
+    again = runner.invoke(
+        args=["organiser", "create", "org@example.org"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert again.exit_code != 0 and "already an organiser" in again.output
+    short = runner.invoke(args=["organiser", "create", "b@example.org"], input="short\nshort\n")
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    mismatch = runner.invoke(
+        args=["organiser", "create", "c@example.org"], input=f"{PASSWORD}\nother\n" * 3
+    )
+    assert mismatch.exit_code != 0
+
+
+def test_every_organiser_page_needs_a_login(app, client):
+    token = csrf(client)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("organiser.") or rule.endpoint == "organiser.login":
+            continue
+        values = {"event_id": 1, "attendee_id": 1, "job_id": uuid.uuid4(), "name": "letters.pdf"}
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{k: v for k, v in values.items() if k in rule.arguments})
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = client.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 302, (method, url, response.status_code)
+            assert response.location.startswith("/organiser/login?next="), (method, url)
+            checked += 1
+    assert checked >= 15
+
+
+def test_log_in_and_out(app, client):
+    make_organiser(app)
+    wrong = login(client, password="not the password")
+    assert wrong.status_code == 401
+    assert "do not match an organiser account" in wrong.get_data(as_text=True)
+    unknown = login(client, email="nobody@example.org")
+    assert unknown.status_code == 401
+
+    right = login(client, email="  ORGANISER@example.org ")
+    assert right.status_code == 303 and right.location == "/organiser/"
+    page = client.get("/organiser/")
+    assert page.status_code == 200 and "organiser@example.org" in page.get_data(as_text=True)
+
+    out = client.post("/organiser/logout", data={"csrf_token": csrf(client, "/organiser/")})
+    assert out.status_code == 303
+    assert client.get("/organiser/").status_code == 302
+
+
+def test_login_goes_back_only_to_this_site(app, client):
+    make_organiser(app)
+    token = csrf(client)
+    data = {"email": "organiser@example.org", "password": PASSWORD, "csrf_token": token}
+    inside = client.post("/organiser/login?next=/organiser/events/new", data=data)
+    assert inside.location == "/organiser/events/new"
+    client.post("/organiser/logout", data={"csrf_token": csrf(client, "/organiser/")})
+    data["csrf_token"] = csrf(client)
+    outside = client.post("/organiser/login?next=//evil.example/", data=data)
+    assert outside.location == "/organiser/"
+
+
+def test_forms_need_their_csrf_token(app, client):
+    make_organiser(app)
+    refused = client.post(
+        "/organiser/login", data={"email": "organiser@example.org", "password": PASSWORD}
+    )
+    assert refused.status_code == 400
+    login(client)
+    assert client.post("/organiser/logout").status_code == 400
+    assert client.get("/organiser/").status_code == 200  # still logged in
+
+
+@pytest.mark.parametrize(
+    ("key", "age_seconds"),
+    [("organiser_seen", 121 * 60), ("organiser_since", 12 * 3600 + 60)],
+    ids=["idle", "too-long"],
+)
+def test_sessions_expire(app, client, key, age_seconds):
+    make_organiser(app)
+    login(client)
+    assert client.get("/organiser/").status_code == 200
+    with client.session_transaction() as session:
+        session[key] = time.time() - age_seconds
+    expired = client.get("/organiser/")
+    assert expired.status_code == 302 and expired.location.startswith("/organiser/login")
+    page = client.get(expired.location).get_data(as_text=True)
+    assert "Your session expired" in page
+    assert client.get("/organiser/").status_code == 302  # really logged out
+
+
+def test_wrong_passwords_are_rate_limited_per_address(app, client):
+    make_organiser(app)
+    # Right passwords never use up the allowance.
+    for _ in range(7):
+        assert login(client).status_code == 303
+        client.post("/organiser/logout", data={"csrf_token": csrf(client, "/organiser/")})
+    for _ in range(5):
+        assert login(client, password="guess").status_code == 401
+    blocked = login(client)  # even the right password, for now
+    assert blocked.status_code == 429
+    assert "Too many wrong passwords" in blocked.get_data(as_text=True)
+    # Another address is not affected.
+    other = client.post(
+        "/organiser/login",
+        data={"email": "organiser@example.org", "password": PASSWORD, "csrf_token": csrf(client)},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert other.status_code == 303
+
+
+def test_wrong_passwords_are_rate_limited_per_account(app, client):
+    make_organiser(app)
+    token = csrf(client)
+    for attempt in range(10):
+        wrong = client.post(
+            "/organiser/login",
+            data={"email": "organiser@example.org", "password": "guess", "csrf_token": token},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{attempt}"},
+        )
+        assert wrong.status_code == 401
+    blocked = client.post(
+        "/organiser/login",
+        data={"email": "organiser@example.org", "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "198.51.100.200"},
+    )
+    assert blocked.status_code == 429
+
+
+def test_a_new_password_ends_every_session(app, client, runner):
+    make_organiser(app)
+    login(client)
+    assert client.get("/organiser/").status_code == 200
+    new = "a completely new passphrase"
+    result = runner.invoke(
+        args=["organiser", "password", "organiser@example.org"], input=f"{new}\n{new}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert client.get("/organiser/").status_code == 302
+    assert login(client).status_code == 401
+    assert login(client, password=new).status_code == 303

@@ -1,0 +1,53 @@
+"""Every organiser page, and the kiosk, is valid HTML (the Nu Html Checker, as for supporters)."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from letters.extensions import db
+from letters.models import BatchJob
+from tests.organiser_helpers import csrf, login, make_organiser
+from tests.test_html_valid import _check, _save
+from tests.test_organiser_events import attendees_of, create_event, upload
+
+
+def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
+    make_organiser(app_with_data)
+    client = app_with_data.test_client()
+    responses = {"login": client.get("/organiser/login")}
+    responses["login-wrong"] = client.post(
+        "/organiser/login",
+        data={"email": "organiser@example.org", "password": "wrong", "csrf_token": csrf(client)},
+    )
+    assert responses["login-wrong"].status_code == 401
+    responses["login-wrong"].status_code = 200  # _save accepts only pages meant to be shown
+    login(client)
+    event_id = create_event(client)
+    responses["new-event"] = client.get("/organiser/events/new")
+    responses["report"] = upload(client, event_id, "bad-rows.csv")
+    upload(client, event_id, "good.csv")
+    responses["events"] = client.get("/organiser/")
+    responses["event"] = client.get(f"/organiser/events/{event_id}")
+    responses["edit-event"] = client.get(f"/organiser/events/{event_id}/edit")
+    responses["settle"] = client.get(f"/organiser/events/{event_id}/settle")
+    kim = attendees_of(app_with_data, event_id)["Kim Split"]
+    responses["attendee"] = client.get(f"/organiser/events/{event_id}/attendees/{kim.id}")
+    responses["kiosk-link"] = client.get(f"/organiser/events/{event_id}/kiosk")
+    with app_with_data.app_context():
+        job = BatchJob(event_id=event_id, total=5, done=2, state="running", stage="letters")
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
+    responses["job"] = client.get(f"/organiser/jobs/{job_id}")
+
+    url = re.search(r'id="kiosk-url">([^<]+)<', responses["kiosk-link"].get_data(as_text=True))
+    path = urllib.parse.urlsplit(url.group(1)).path
+    tablet = app_with_data.test_client()
+    responses["kiosk"] = tablet.get(path)
+    responses["kiosk-split"] = tablet.post(
+        path,
+        data={"csrf_token": csrf(tablet, path), "name": "A", "postcode": "2002", "street": "1 St"},
+    )
+    problems = _check(_save(responses, tmp_path))
+    assert problems == [], "\n".join(problems)
