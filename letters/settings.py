@@ -55,6 +55,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "CONFIRM_EXPIRE_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_EXPIRE_AFTER_HOURS", "168")),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
         "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
+        # Per address. Generous: a church hall's supporters may share one address.
+        "SUPPORTER_POST_LIMIT": env.get("LETTERS_SUPPORTER_POST_LIMIT", "60 per hour"),
+        "LOOKUP_LIMIT": env.get("LETTERS_LOOKUP_LIMIT", "600 per hour"),
         "ORGANISER_SESSION_HOURS": float(env.get("LETTERS_ORGANISER_SESSION_HOURS", "12")),
         "ORGANISER_IDLE_MINUTES": float(env.get("LETTERS_ORGANISER_IDLE_MINUTES", "120")),
         "BATCH_WORKERS": int(env.get("LETTERS_BATCH_WORKERS", "0")),  # 0: every usable core

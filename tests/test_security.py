@@ -285,3 +285,14 @@ def test_fuzz_unsigned_webhook_is_refused(make_app, body, signature, stamp):
     }
     response = app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
     assert response.status_code == 403
+
+
+def test_posts_from_one_address_are_rate_limited(make_app):
+    app = make_app(SUPPORTER_POST_LIMIT="2 per hour")
+    client = app.test_client()
+    for _ in range(2):
+        assert submit(client, division="Canberra", member="Alicia Payne").status_code == 303
+    third = submit(client, division="Canberra", member="Alicia Payne")
+    assert third.status_code == 429
+    assert "Please slow down" in third.get_data(as_text=True)
+    assert client.get("/write").status_code == 200  # reading is not limited

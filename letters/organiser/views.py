@@ -101,6 +101,14 @@ def events() -> str:
     return render_template("organiser/events.html", events=rows, counts=counts)
 
 
+@bp.get("/letters")
+def letters_overview() -> str:
+    """Supporters' letters per member: counts, delivery, form-letter share, failing addresses."""
+    from letters.organiser.overview import members_overview
+
+    return render_template("organiser/letters.html", rows=members_overview())
+
+
 def _event_form(**kwargs: Any) -> EventForm:
     form = EventForm(**kwargs)
     form.campaign.choices = [SelectChoice(c.key, c.title) for c in _campaigns().values()]

@@ -31,7 +31,7 @@ from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
 from letters.domain.similarity import letter_text, shingles
-from letters.extensions import db
+from letters.extensions import db, limiter
 from letters.mail.content import confirm_serializer
 from letters.mail.delivery import confirm as confirm_message
 from letters.mail.delivery import confirmation_expired, get_mailer
@@ -202,7 +202,16 @@ def index() -> str:
     return render_template("supporter/index.html", campaign=get_campaign(), directory=_directory())
 
 
+def _post_limit() -> str:
+    return current_app.config["SUPPORTER_POST_LIMIT"]
+
+
+def _lookup_limit() -> str:
+    return current_app.config["LOOKUP_LIMIT"]
+
+
 @bp.route("/write", methods=["GET", "POST"])
+@limiter.limit(_post_limit, methods=["POST"])
 def write() -> Response | tuple[str, int]:
     """Compose a letter: a pre-filled link (GET) or a submission (POST)."""
     campaign = get_campaign()
@@ -287,6 +296,7 @@ def confirm(token: str) -> tuple[str, int]:
 
 
 @bp.post("/confirm/<token>")
+@limiter.limit(_post_limit)
 def confirm_send(token: str) -> Response | tuple[str, int]:
     """Pressing "Send my letter": commit the row as queued, then wake a worker."""
     message, expired = _message_from_confirm_token(token)
@@ -320,6 +330,7 @@ def letter_pdf(token: str) -> Response:
 
 
 @bp.route("/letters/<token>/edit", methods=["GET", "POST"])
+@limiter.limit(_post_limit, methods=["POST"])
 def edit(token: str) -> Response | tuple[str, int]:
     """Change a letter; the values the supporter gave are kept in the form."""
     message = _message_or_404(token)
@@ -355,6 +366,7 @@ def edit(token: str) -> Response | tuple[str, int]:
 
 
 @bp.get("/api/divisions")
+@limiter.limit(_lookup_limit)
 def api_divisions() -> tuple[Response, int]:
     """The postcode lookup as JSON (the same as `letters lookup --json`)."""
     postcode = request.args.get("postcode", "", type=str)[:20]
@@ -370,3 +382,9 @@ def api_divisions() -> tuple[Response, int]:
         return jsonify(body), 503
     result = directory.lookup(postcode, state)
     return jsonify(result.to_json()), (422 if result.error else 200)
+
+
+@bp.app_errorhandler(429)
+def too_many_requests(error: Exception) -> tuple[str, int]:
+    """A plain explanation instead of a bare status line."""
+    return render_template("too_many.html"), 429
