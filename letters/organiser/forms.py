@@ -23,29 +23,16 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
-    ValidationError,
 )
 
-from letters.supporter.forms import PERSONAL_NOTE_MAX, STATES, MultiCheckboxField
-
-# As on /write: no control characters (CR/LF could forge email headers later) and no
-# bidirectional overrides, which disguise text.
-_FORBIDDEN = {chr(c) for c in range(32)} | {chr(127)} | set("\u202a\u202b\u202c\u202d\u202e")
-_FORBIDDEN_IN_TEXT = _FORBIDDEN - {"\n", "\r", "\t"}
-
-
-def _plain_line(form: FlaskForm, field: StringField) -> None:
-    if field.data and any(ch in _FORBIDDEN for ch in field.data):
-        raise ValidationError("Use letters, numbers and punctuation only, on one line.")
-
-
-def _plain_text(form: FlaskForm, field: TextAreaField) -> None:
-    if field.data and any(ch in _FORBIDDEN_IN_TEXT for ch in field.data):
-        raise ValidationError("Remove the control characters from the text.")
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from letters.form_fields import (
+    PERSONAL_NOTE_MAX,
+    STATES,
+    MultiCheckboxField,
+    plain_line,
+    plain_text,
+    strip,
+)
 
 
 class LoginForm(FlaskForm):
@@ -53,7 +40,7 @@ class LoginForm(FlaskForm):
 
     email = EmailField(
         "Email",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Enter your email address."), Length(max=254)],
     )
     password = PasswordField(
@@ -70,12 +57,12 @@ class EventForm(FlaskForm):
 
     name = StringField(
         "Event name",
-        filters=[_strip],
-        validators=[DataRequired("Name the event."), Length(max=200), _plain_line],
+        filters=[strip],
+        validators=[DataRequired("Name the event."), Length(max=200), plain_line],
     )
     date = DateField("Date", validators=[DataRequired("Enter the date, e.g. 2026-12-05.")])
     venue = StringField(
-        "Venue", filters=[_strip], validators=[Optional(), Length(max=200), _plain_line]
+        "Venue", filters=[strip], validators=[Optional(), Length(max=200), plain_line]
     )
     campaign = SelectField("Campaign", validate_choice=True)
 
@@ -91,12 +78,12 @@ class AttendeeForm(FlaskForm):
 
     name = StringField(
         "Name",
-        filters=[_strip],
-        validators=[DataRequired("Enter the name."), Length(max=120), _plain_line],
+        filters=[strip],
+        validators=[DataRequired("Enter the name."), Length(max=120), plain_line],
     )
     email = EmailField(
         "Email",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Email("Enter an email address like name@example.com.", check_deliverability=False),
@@ -104,11 +91,9 @@ class AttendeeForm(FlaskForm):
         ],
     )
     street = StringField(
-        "Street address", filters=[_strip], validators=[Length(max=150), _plain_line]
+        "Street address", filters=[strip], validators=[Length(max=150), plain_line]
     )
-    suburb = StringField(
-        "Suburb or town", filters=[_strip], validators=[Length(max=80), _plain_line]
-    )
+    suburb = StringField("Suburb or town", filters=[strip], validators=[Length(max=80), plain_line])
     state = SelectField(
         "State or territory",
         choices=[SelectChoice("", "Choose…"), *(SelectChoice(code, name) for code, name in STATES)],
@@ -117,7 +102,7 @@ class AttendeeForm(FlaskForm):
     )
     postcode = StringField(
         "Postcode",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("Enter the postcode."),
             Regexp(r"^\d{4}$", message="Enter a 4-digit postcode, for example 2600."),
@@ -128,7 +113,7 @@ class AttendeeForm(FlaskForm):
     recommendations = MultiCheckboxField("Changes to ask for", validate_choice=True)
     personal_note = TextAreaField(
         "In their own words",
-        validators=[Optional(), Length(max=PERSONAL_NOTE_MAX), _plain_text],
+        validators=[Optional(), Length(max=PERSONAL_NOTE_MAX), plain_text],
     )
 
 

@@ -9,49 +9,19 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
-    widgets,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-STATES = (
-    ("ACT", "Australian Capital Territory"),
-    ("NSW", "New South Wales"),
-    ("NT", "Northern Territory"),
-    ("QLD", "Queensland"),
-    ("SA", "South Australia"),
-    ("TAS", "Tasmania"),
-    ("VIC", "Victoria"),
-    ("WA", "Western Australia"),
+from letters.form_fields import (
+    PERSONAL_NOTE_MAX,
+    STATES,
+    MultiCheckboxField,
+    plain_line,
+    plain_text,
+    strip,
 )
-PERSONAL_NOTE_MAX = 2000
-# Characters that have no place in a name or address line: control characters (CR/LF would
-# let a name forge email headers later) and bidirectional overrides that disguise text.
-_FORBIDDEN = {chr(c) for c in range(32)} | {chr(127)} | set("\u202a\u202b\u202c\u202d\u202e")
-_FORBIDDEN_IN_NOTE = _FORBIDDEN - {"\n", "\r", "\t"}
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice shown as checkboxes."""
-
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
-def _plain_line(form: FlaskForm, field: StringField) -> None:
-    if field.data and any(ch in _FORBIDDEN for ch in field.data):
-        raise ValidationError("Use letters, numbers and punctuation only, on one line.")
-
-
-def _plain_text(form: FlaskForm, field: TextAreaField) -> None:
-    if field.data and any(ch in _FORBIDDEN_IN_NOTE for ch in field.data):
-        raise ValidationError("Remove the control characters from your text.")
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class WriteForm(FlaskForm):
@@ -59,12 +29,12 @@ class WriteForm(FlaskForm):
 
     name = StringField(
         "Your name",
-        filters=[_strip],
-        validators=[DataRequired("Enter your name."), Length(max=120), _plain_line],
+        filters=[strip],
+        validators=[DataRequired("Enter your name."), Length(max=120), plain_line],
     )
     email = EmailField(
         "Your email",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Email("Enter an email address like name@example.com.", check_deliverability=False),
@@ -74,13 +44,13 @@ class WriteForm(FlaskForm):
     # Members answer constituents: without an address a letter is easy to set aside.
     street = StringField(
         "Street address",
-        filters=[_strip],
-        validators=[DataRequired("Enter your street address."), Length(max=150), _plain_line],
+        filters=[strip],
+        validators=[DataRequired("Enter your street address."), Length(max=150), plain_line],
     )
     suburb = StringField(
         "Suburb or town",
-        filters=[_strip],
-        validators=[DataRequired("Enter your suburb or town."), Length(max=80), _plain_line],
+        filters=[strip],
+        validators=[DataRequired("Enter your suburb or town."), Length(max=80), plain_line],
     )
     state = SelectField(
         "State or territory",
@@ -90,17 +60,17 @@ class WriteForm(FlaskForm):
     )
     postcode = StringField(
         "Postcode",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("Enter your postcode."),
             Regexp(r"^\d{4}$", message="Enter your 4-digit postcode, for example 2600."),
         ],
     )
     division = StringField(
-        "Federal electorate", filters=[_strip], validators=[Length(max=80), _plain_line]
+        "Federal electorate", filters=[strip], validators=[Length(max=80), plain_line]
     )
     member = StringField(
-        "Your MP's name", filters=[_strip], validators=[Length(max=120), _plain_line]
+        "Your MP's name", filters=[strip], validators=[Length(max=120), plain_line]
     )
     statistics = MultiCheckboxField("Facts to include", validate_choice=True)
     recommendations = MultiCheckboxField("Changes to ask for", validate_choice=True)
@@ -112,7 +82,7 @@ class WriteForm(FlaskForm):
                 max=PERSONAL_NOTE_MAX,
                 message=f"Keep your own words to {PERSONAL_NOTE_MAX:,} characters or fewer.",
             ),
-            _plain_text,
+            plain_text,
         ],
     )
     # Not for people: hidden by CSS and from assistive technology, so only bots fill it in.
