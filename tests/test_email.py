@@ -465,3 +465,18 @@ def test_the_contacts_file_wins_over_the_derived_address(make_app, fake, signer,
         page = client.get(f"/letters/{message.token}").get_data(as_text=True)
         assert "Dear Ms Nandakumar," in page
         assert "not been confirmed for this member" not in page
+
+
+def test_typed_markup_is_inert_in_the_email(app, client, fake):
+    payload = '<script>alert(1)</script><img src="file:///etc/passwd">'
+    with app.app_context():
+        message = _write_email_letter(client, personal_note=payload, street=payload)
+        delivery.send_confirmation(message.id)
+        path = _confirm_path(fake)
+        client.post(path, data={"csrf_token": csrf_token(client, path)})
+        delivery.deliver(message.id)
+    (sent,) = fake.letters()
+    text, html = (c["value"] for c in sent.payload["content"])
+    assert payload in text  # plain text shows exactly what was typed
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
