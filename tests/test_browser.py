@@ -2,55 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from werkzeug.serving import make_server
+
+from tests.live import chromium_page, serving
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Chromium must not reach for Google's services: this machine has no outside network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 def live_server(app_with_data) -> Iterator[str]:
     """The app on a real HTTP server on 127.0.0.1, in a thread."""
-    server = make_server("127.0.0.1", 0, app_with_data, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app_with_data) as url:
+        yield url
 
 
 @pytest.fixture
-def page(tmp_path: Path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (bash .ci/install installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        # A 360 px wide phone: the size most supporters will use.
-        context = browser.new_context(viewport={"width": 360, "height": 740}, accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page():
+    # A 360 px wide phone: the size most supporters will use.
+    with chromium_page(viewport={"width": 360, "height": 740}, accept_downloads=True) as page:
+        yield page
 
 
 def _no_horizontal_scroll(page) -> None:
@@ -119,15 +93,8 @@ def test_errors_are_announced_and_linked(live_server, page):
     assert "We don't know postcode 9999" in page.locator("#postcode-error").inner_text()
 
 
-def test_without_javascript_the_split_postcode_is_settled_after_submit(live_server, tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(java_script_enabled=False)
-        page = context.new_page()
+def test_without_javascript_the_split_postcode_is_settled_after_submit(live_server):
+    with chromium_page(java_script_enabled=False) as page:
         page.goto(live_server + "/write")
         page.get_by_label("Your name").fill("Noah Script")
         page.get_by_label("Street address").fill("2 Plain Road")
@@ -138,7 +105,6 @@ def test_without_javascript_the_split_postcode_is_settled_after_submit(live_serv
         page.get_by_role("button", name="Preview my letter").click()
         page.wait_for_url("**/letters/*")
         assert "Dear Priya Nandakumar" in page.content()
-        browser.close()
 
 
 @pytest.fixture

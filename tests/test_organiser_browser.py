@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 
 from letters.domain.attendees import surname_key
+from tests.live import chromium_page, serving
 from tests.organiser_helpers import PASSWORD, read_batch, worker_fixture  # noqa: F401
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -54,29 +51,14 @@ def attendee_csv() -> tuple[bytes, list[str]]:
 
 @pytest.fixture
 def live_server(app_with_data) -> Iterator[str]:
-    """The app on a real HTTP server on 127.0.0.1, in a thread."""
-    server = make_server("127.0.0.1", 0, app_with_data, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app_with_data) as url:
+        yield url
 
 
 @pytest.fixture
-def page(tmp_path: Path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (bash .ci/install installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1024, "height": 800}, accept_downloads=True
-        )
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page():
+    with chromium_page(viewport={"width": 1024, "height": 800}, accept_downloads=True) as page:
+        yield page
 
 
 def test_an_organiser_prints_an_event_from_a_spreadsheet(

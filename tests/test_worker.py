@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from letters import create_app, settings
 from letters.extensions import db
@@ -27,6 +25,7 @@ from letters.models import Message
 from tests.conftest import OPENAUSTRALIA_FIXTURE
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, post_events
 from tests.helpers import csrf_token, submit
+from tests.live import serving
 
 POSTGRES_URL = os.environ.get(
     "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -200,12 +199,8 @@ def test_a_worker_sends_confirmed_letters(stack):
 @pytest.fixture
 def live_url(stack) -> Iterator[str]:
     """The app over HTTP, so the fake SendGrid can post delivery events to its webhook."""
-    server = make_server("127.0.0.1", 0, stack["app"], threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(stack["app"]) as url:
+        yield url
 
 
 def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(stack, live_url):
