@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from letters.domain.campaign import Campaign
-from letters.domain.compose import Choices, Letter, Recipient, Sender, compose
+from letters.domain.compose import Letter, Recipient, Sender, compose, stored_choices
 from letters.models import Message
 
 
 def letter_for(message: Message, campaign: Campaign) -> Letter:
     """Compose the message's letter; points the campaign has since dropped are left out."""
-    statistics = tuple(k for k in message.statistics if k in campaign.statistic_keys)
-    recommendations = tuple(k for k in message.recommendations if k in campaign.recommendation_keys)
     return compose(
         campaign,
         Sender(
@@ -21,12 +19,8 @@ def letter_for(message: Message, campaign: Campaign) -> Letter:
             postcode=message.sender_postcode,
             email=message.sender_email,
         ),
-        Choices(
-            statistics=statistics or campaign.default_statistics or campaign.statistic_keys[:1],
-            recommendations=recommendations
-            or campaign.default_recommendations
-            or campaign.recommendation_keys,
-            personal_note=message.personal_note,
+        stored_choices(
+            campaign, message.statistics, message.recommendations, message.personal_note
         ),
         Recipient(
             name=message.member_name,

@@ -134,3 +134,13 @@ def test_member_name_with_braces_is_not_a_placeholder():
 
 def test_format_date_has_no_leading_zero():
     assert format_date(dt.date(2026, 3, 5)) == "5 March 2026"
+
+
+def test_stored_choices_drop_retired_points_and_fall_back_to_defaults():
+    from letters.domain.compose import stored_choices
+
+    kept = stored_choices(CAMPAIGN, ["retired", "tech-enabled"], ["duty-of-care"], "Hi")
+    assert kept.statistics == ("tech-enabled",) and kept.recommendations == ("duty-of-care",)
+    fallback = stored_choices(CAMPAIGN, ["retired"], [], "")
+    assert fallback.statistics == CAMPAIGN.default_statistics
+    assert fallback.recommendations == CAMPAIGN.default_recommendations

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from letters.domain.campaign import Campaign
-from letters.domain.compose import Choices, Letter, Recipient, Sender, compose
+from letters.domain.compose import Letter, Recipient, Sender, compose, stored_choices
 from letters.domain.directory import Directory, Division, Lookup, normalise_state, strip_title
 
 COLUMNS = (
@@ -558,10 +558,6 @@ class AttendeeLike(Protocol):
 
 def letter_for_attendee(campaign: Campaign, attendee: AttendeeLike, date: dt.date) -> Letter:
     """The attendee's letter; no choices (or only dropped ones) means the campaign's defaults."""
-    statistics = tuple(k for k in attendee.statistics if k in campaign.statistic_keys)
-    recommendations = tuple(
-        k for k in attendee.recommendations if k in campaign.recommendation_keys
-    )
     return compose(
         campaign,
         Sender(
@@ -572,12 +568,8 @@ def letter_for_attendee(campaign: Campaign, attendee: AttendeeLike, date: dt.dat
             postcode=attendee.postcode,
             email=attendee.email,
         ),
-        Choices(
-            statistics=statistics or campaign.default_statistics or campaign.statistic_keys[:1],
-            recommendations=recommendations
-            or campaign.default_recommendations
-            or campaign.recommendation_keys,
-            personal_note=attendee.personal_note,
+        stored_choices(
+            campaign, attendee.statistics, attendee.recommendations, attendee.personal_note
         ),
         recipient_for(attendee),
         today=date,

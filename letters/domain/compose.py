@@ -108,6 +108,27 @@ def format_date(day: dt.date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+def stored_choices(
+    campaign: Campaign,
+    statistics: list[str] | tuple[str, ...],
+    recommendations: list[str] | tuple[str, ...],
+    personal_note: str,
+) -> Choices:
+    """Choices kept from earlier (a saved letter, a spreadsheet row) as the campaign is now.
+
+    Points the campaign has since dropped are left out; none left means its defaults.
+    """
+    kept_stats = tuple(k for k in statistics if k in campaign.statistic_keys)
+    kept_recs = tuple(k for k in recommendations if k in campaign.recommendation_keys)
+    return Choices(
+        statistics=kept_stats or campaign.default_statistics or campaign.statistic_keys[:1],
+        recommendations=kept_recs
+        or campaign.default_recommendations
+        or campaign.recommendation_keys,
+        personal_note=personal_note,
+    )
+
+
 class ComposeError(ValueError):
     """The choices cannot make a letter (e.g. no statistic chosen, or an unknown key)."""
 
