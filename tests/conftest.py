@@ -12,6 +12,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from letters import create_app
 from letters.extensions import db
+from letters.refresh import Plausibility, refresh
 
 TESTS_DIR = Path(__file__).resolve().parent
 FIXTURES = TESTS_DIR / "fixtures"
@@ -21,6 +22,15 @@ OPENAUSTRALIA_FIXTURE = FIXTURES / "openaustralia"
 # Set to a PostgreSQL URL to run the database tests against a real server
 # (.ci/test does: postgresql://postgres@127.0.0.1:5432/test).
 TEST_DATABASE_URL = os.environ.get("LETTERS_TEST_DATABASE_URL", "")
+
+
+# The fixture is a made-up parliament of 11 members, far below the real House's bounds.
+FIXTURE_PLAUSIBILITY = Plausibility(min_members=5, max_members=20, min_postcodes=5)
+
+
+def load_fixture_members(data_dir: Path) -> None:
+    """Refresh member data from the hand-made fixture files into data_dir."""
+    refresh(str(OPENAUSTRALIA_FIXTURE), data_dir, plausibility=FIXTURE_PLAUSIBILITY)
 
 
 def reference_data() -> Path:
@@ -78,12 +88,8 @@ def app(make_app) -> Flask:
 @pytest.fixture
 def app_with_data(make_app) -> Flask:
     """An app whose member data was refreshed from the small fixture files."""
-    from letters.refresh import Plausibility, refresh
-
     app = make_app()
-    # The fixture is a made-up parliament of 11 members, far below the real House's bounds.
-    small = Plausibility(min_members=5, max_members=20, min_postcodes=5)
-    refresh(str(OPENAUSTRALIA_FIXTURE), app.config["DATA_DIR"], plausibility=small)
+    load_fixture_members(app.config["DATA_DIR"])
     return app
 
 

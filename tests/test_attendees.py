@@ -21,9 +21,8 @@ from letters.domain.attendees import (
 )
 from letters.domain.campaign import load_campaign
 from letters.domain.directory import Directory, load_directory
-from letters.refresh import Plausibility, refresh
 from letters.settings import PROJECT_ROOT
-from tests.conftest import FIXTURES, OPENAUSTRALIA_FIXTURE
+from tests.conftest import FIXTURES, load_fixture_members
 
 ATTENDEES = FIXTURES / "attendees"
 CAMPAIGN = load_campaign(PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml")
@@ -33,8 +32,7 @@ CAMPAIGN = load_campaign(PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.
 def directory(tmp_path_factory) -> Directory:
     """The made-up parliament of the fixture files (Banksia, Wattle, Ghost Gum...)."""
     folder = tmp_path_factory.mktemp("data")
-    small = Plausibility(min_members=5, max_members=20, min_postcodes=5)
-    refresh(str(OPENAUSTRALIA_FIXTURE), folder, plausibility=small)
+    load_fixture_members(folder)
     loaded = load_directory(folder)
     assert loaded is not None
     return loaded

@@ -117,15 +117,10 @@ def served_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     import time
     import urllib.request
 
-    from letters.refresh import Plausibility, refresh
-    from tests.conftest import OPENAUSTRALIA_FIXTURE
+    from tests.conftest import load_fixture_members
 
     data_dir = tmp_path / "data"
-    refresh(
-        str(OPENAUSTRALIA_FIXTURE),
-        data_dir,
-        plausibility=Plausibility(min_members=5, max_members=20, min_postcodes=5),
-    )
+    load_fixture_members(data_dir)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -21,18 +21,17 @@ from letters.domain.directory import (
     states_for_postcode_range,
     strip_title,
 )
-from letters.refresh import Plausibility, refresh
+from letters.refresh import refresh
+from tests.conftest import FIXTURE_PLAUSIBILITY as SMALL
+from tests.conftest import OPENAUSTRALIA_FIXTURE, REFERENCE_DATA
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openaustralia"
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-data"
-SMALL = Plausibility(min_members=5, max_members=20, min_postcodes=5)
 NOW = dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def directory(tmp_path: Path) -> Directory:
     """The hand-made fixtures, refreshed and loaded the way the app does."""
-    refresh(str(FIXTURES), tmp_path, now=NOW, plausibility=SMALL)
+    refresh(str(OPENAUSTRALIA_FIXTURE), tmp_path, now=NOW, plausibility=SMALL)
     loaded = load_directory(tmp_path)
     assert loaded is not None
     return loaded
@@ -97,12 +96,12 @@ def test_load_directory_none_before_first_refresh(tmp_path: Path) -> None:
 
 def test_load_directory_caches_until_the_file_changes(tmp_path: Path) -> None:
     """Repeated loads reuse the parsed object; a refresh replaces it."""
-    refresh(str(FIXTURES), tmp_path, now=NOW, plausibility=SMALL)
+    refresh(str(OPENAUSTRALIA_FIXTURE), tmp_path, now=NOW, plausibility=SMALL)
     first = load_directory(tmp_path)
     assert first is not None
     assert load_directory(tmp_path) is first
     later = NOW + dt.timedelta(days=1)
-    refresh(str(FIXTURES), tmp_path, now=later, plausibility=SMALL)
+    refresh(str(OPENAUSTRALIA_FIXTURE), tmp_path, now=later, plausibility=SMALL)
     second = load_directory(tmp_path)
     assert second is not None
     assert second is not first
@@ -278,7 +277,7 @@ def test_lookup_warns_about_divisions_missing_from_postcode_data(directory: Dire
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Directory, dict[str, list[str]]]:
     """The reference data refreshed with default validation, plus the raw postcode rows."""
-    folder = REFERENCE / "openaustralia-parser"
+    folder = REFERENCE_DATA / "openaustralia-parser"
     if not folder.is_dir():
         pytest.skip(f"reference data not found at {folder}")
     data_dir = tmp_path_factory.mktemp("reference")

@@ -16,7 +16,7 @@ from letters.extensions import db
 from letters.mail import Address, OutgoingEmail, delivery, header_text
 from letters.mail.outbox import to_mime
 from letters.models import ContactStatus, DeliveryEvent, Message
-from tests.conftest import OPENAUSTRALIA_FIXTURE
+from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, WebhookSigner, event, running
 from tests.helpers import csrf_token, submit
 
@@ -33,10 +33,7 @@ def signer() -> WebhookSigner:
 
 
 def _with_data(app):
-    from letters.refresh import Plausibility, refresh
-
-    small = Plausibility(min_members=5, max_members=20, min_postcodes=5)
-    refresh(str(OPENAUSTRALIA_FIXTURE), app.config["DATA_DIR"], plausibility=small)
+    load_fixture_members(app.config["DATA_DIR"])
     return app
 
 

@@ -16,15 +16,13 @@ import pytest
 from letters.domain.directory import DIRECTORY_FILENAME, load_directory
 from letters.refresh import (
     DEFAULT_SOURCE,
-    Plausibility,
     RefreshError,
     parse_date,
     refresh,
 )
+from tests.conftest import FIXTURE_PLAUSIBILITY as SMALL
+from tests.conftest import OPENAUSTRALIA_FIXTURE, REFERENCE_DATA
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openaustralia"
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-data"
-SMALL = Plausibility(min_members=5, max_members=20, min_postcodes=5)
 NOW = dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC)
 
 
@@ -32,7 +30,7 @@ NOW = dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC)
 def source(tmp_path: Path) -> Path:
     """A writable copy of the hand-made fixtures, for tests that break them."""
     target = tmp_path / "source"
-    shutil.copytree(FIXTURES, target)
+    shutil.copytree(OPENAUSTRALIA_FIXTURE, target)
     return target
 
 
@@ -61,7 +59,7 @@ def fixture_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[
     requested: list[str] = []
     handler = type("Handler", (_RecordingHandler,), {"requested": requested})
     server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(FIXTURES))
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(OPENAUSTRALIA_FIXTURE))
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -259,7 +257,7 @@ def test_source_must_be_folder_or_url(tmp_path: Path) -> None:
 @pytest.mark.reference
 def test_refresh_reference_data(tmp_path: Path) -> None:
     """The real files pass the default validation with the known counts and defects."""
-    folder = REFERENCE / "openaustralia-parser"
+    folder = REFERENCE_DATA / "openaustralia-parser"
     if not folder.is_dir():
         pytest.skip(f"reference data not found at {folder}")
     report = refresh(str(folder), tmp_path, now=NOW)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from letters import create_app, settings
 from letters.extensions import db
 from letters.models import Message
-from tests.conftest import OPENAUSTRALIA_FIXTURE
+from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, post_events
 from tests.helpers import csrf_token, submit
 from tests.live import serving
@@ -120,13 +120,7 @@ def stack(request, tmp_path: Path) -> Iterator[dict]:
     with app.app_context():
         db.drop_all()
         db.create_all()
-    from letters.refresh import Plausibility, refresh
-
-    refresh(
-        str(OPENAUSTRALIA_FIXTURE),
-        app.config["DATA_DIR"],
-        plausibility=Plausibility(min_members=5, max_members=20, min_postcodes=5),
-    )
+    load_fixture_members(app.config["DATA_DIR"])
     workers: list[Worker] = []
 
     def start_worker(*args: str) -> Worker:
