@@ -55,6 +55,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "CONFIRM_EXPIRE_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_EXPIRE_AFTER_HOURS", "168")),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
         "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
+        # How many reverse proxies (a load balancer, nginx...) stand in front of the app. Their
+        # X-Forwarded-For/-Proto headers are believed only this many hops deep; 0 believes none,
+        # since anyone can send those headers to dodge per-address limits.
+        "TRUSTED_PROXIES": int(env.get("LETTERS_TRUSTED_PROXIES", "0")),
         # Per address. Generous: a church hall's supporters may share one address.
         "SUPPORTER_POST_LIMIT": env.get("LETTERS_SUPPORTER_POST_LIMIT", "60 per hour"),
         "LOOKUP_LIMIT": env.get("LETTERS_LOOKUP_LIMIT", "600 per hour"),
@@ -85,6 +89,9 @@ def check(config: Mapping[str, object]) -> None:
                 "LETTERS_SECRET_KEY must be set to a long random value in production "
                 '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
+    proxies = config.get("TRUSTED_PROXIES", 0)
+    if not isinstance(proxies, int) or proxies < 0:
+        raise ConfigError(f"LETTERS_TRUSTED_PROXIES must be 0 or more (got {proxies!r})")
     lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
     if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
         raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")

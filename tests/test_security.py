@@ -296,3 +296,30 @@ def test_posts_from_one_address_are_rate_limited(make_app):
     assert third.status_code == 429
     assert "Please slow down" in third.get_data(as_text=True)
     assert client.get("/write").status_code == 200  # reading is not limited
+
+
+def _post_from(client, remote: str, forwarded: str):
+    client.environ_base.update(REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    return submit(client, division="Canberra", member="Alicia Payne")
+
+
+def test_behind_a_trusted_proxy_each_supporter_has_their_own_limit(make_app):
+    app = make_app(SUPPORTER_POST_LIMIT="1 per hour", TRUSTED_PROXIES=1)
+    client = app.test_client()
+    # Every request arrives from the proxy (10.0.0.1); the proxy names the real address.
+    assert _post_from(client, "10.0.0.1", "203.0.113.7").status_code == 303
+    assert _post_from(client, "10.0.0.1", "203.0.113.7").status_code == 429
+    assert _post_from(client, "10.0.0.1", "198.51.100.4").status_code == 303
+
+
+def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(make_app):
+    app = make_app(SUPPORTER_POST_LIMIT="1 per hour")
+    client = app.test_client()
+    assert _post_from(client, "192.0.2.10", "203.0.113.7").status_code == 303
+    # A client cannot reset its own limit by inventing a forwarded address.
+    assert _post_from(client, "192.0.2.10", "198.51.100.4").status_code == 429
+
+
+def test_trusted_proxies_must_not_be_negative(make_app):
+    with pytest.raises(ConfigError, match="LETTERS_TRUSTED_PROXIES"):
+        make_app(TRUSTED_PROXIES=-1)
