@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,14 +19,17 @@ import psycopg
 import pytest
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner, Result
 from psycopg import sql
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 
-from letters import migrations
+from letters import create_app, migrations
+from letters.cli import main
 from letters.extensions import db
-from letters.settings import database_url
+from letters.settings import ConfigError, database_url, from_environment
 from tests.conftest import FIXTURES
 
+LETTERS = Path(sys.executable).with_name("letters")
 LEGACY = FIXTURES / "legacy"  # what create_all made before migrations existed, per dialect
 POSTGRES_URL = os.environ.get("LETTERS_TEST_DATABASE_URL") or os.environ.get(
     "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -138,6 +141,34 @@ def test_every_migration_goes_down_and_up_again(engine):
     assert migrations.upgrade(engine).changed is False
 
 
+def test_concurrent_upgrades_take_turns(url, tmp_path):
+    # Several containers (or gunicorn workers on SQLite) may start at once: one migrates,
+    # the others wait for its lock and then find nothing to do.
+    env = {
+        **os.environ,
+        "LETTERS_INSTANCE_DIR": str(tmp_path / "instance"),
+        "LETTERS_DATABASE_URL": url,
+    }
+    runs = [
+        subprocess.Popen(
+            [str(LETTERS), "db", "upgrade"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted("up to date" in output for output in outputs) == [False, True], outputs
+    engine = create_engine(url)
+    try:
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+
+
 # --- Databases made by create_all before migrations existed -----------------------------
 
 
@@ -171,6 +202,142 @@ def test_refuses_a_create_all_database_that_matches_no_revision(engine):
     assert "scrubbed_at" not in {c["name"] for c in inspect(engine).get_columns("message")}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM organiser")).scalar() == 1
+
+
+# --- The app's start and the `letters db` commands ---------------------------------------
+
+
+def _app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
+    return {
+        "TESTING": True,
+        "INSTANCE_DIR": tmp_path / "instance",
+        "DATA_DIR": tmp_path / "data",
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'letters.sqlite3'}",
+        **overrides,
+    }
+
+
+@contextmanager
+def app_on(config: dict[str, object]) -> Iterator:
+    app = create_app(config)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_the_app_upgrades_sqlite_at_start_and_adopts_an_old_file(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'letters.sqlite3'}")
+    make_legacy_database(engine)
+    engine.dispose()
+
+    with app_on(_app_config(tmp_path)) as app:
+        outcome = app.extensions[migrations.EXTENSION_KEY]
+        assert outcome.adopted == migrations.revisions()[0]
+        with app.app_context(), db.engine.connect() as connection:
+            assert migrations.current(connection) == migrations.head()
+
+
+def test_automatic_upgrade_can_be_turned_off(tmp_path):
+    with app_on(_app_config(tmp_path, DATABASE_AUTO_UPGRADE=False)) as app:
+        assert migrations.EXTENSION_KEY not in app.extensions
+        with app.app_context():
+            assert tables(db.engine) == set()
+    settings = from_environment({"LETTERS_DATABASE_AUTO_UPGRADE": "off"})
+    assert settings["DATABASE_AUTO_UPGRADE"] is False
+    assert from_environment({})["DATABASE_AUTO_UPGRADE"] is None  # on for SQLite only
+    with pytest.raises(ConfigError, match="LETTERS_DATABASE_AUTO_UPGRADE"):
+        from_environment({"LETTERS_DATABASE_AUTO_UPGRADE": "sometimes"})
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Path:
+    """The embedded defaults' instance folder: the database is letters.sqlite3 in it."""
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def letters_cli(instance: Path, monkeypatch) -> Callable[..., Result]:
+    """`letters ...` in this process (quicker than a new one), on the embedded defaults."""
+    # FlaskGroup marks the process as run from its CLI; restored when the test ends.
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    env = {"LETTERS_INSTANCE_DIR": str(instance), "LETTERS_DATABASE_URL": None}
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), env=env)
+
+    return run
+
+
+def old_sqlite_file(instance: Path, *, drop_column: bool = False) -> Engine:
+    instance.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{instance / 'letters.sqlite3'}")
+    make_legacy_database(engine)
+    if drop_column:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE message DROP COLUMN scrubbed_at"))
+    return engine
+
+
+def test_letters_db_upgrade_on_a_fresh_machine(instance):
+    # The real console script, as a deployment step runs it.
+    env = {**os.environ, "LETTERS_INSTANCE_DIR": str(instance)}
+    env.pop("LETTERS_DATABASE_URL", None)
+
+    def letters(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(LETTERS), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    upgraded = letters("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from empty to {migrations.head()}" in upgraded.stdout
+    assert (instance / "letters.sqlite3").exists()
+    current = letters("db", "current")
+    assert current.stdout.strip() == f"{migrations.head()} (newest)", current.stderr
+
+
+def test_letters_db_current_and_upgrade_on_an_old_database(letters_cli, instance):
+    assert "empty database: `letters db upgrade` creates" in letters_cli("db", "current").output
+    old_sqlite_file(instance).dispose()
+    assert "no migration history" in letters_cli("db", "current").output
+
+    upgraded = letters_cli("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    first = migrations.revisions()[0]
+    assert f"adopted the existing tables at revision {first}" in upgraded.output
+    assert letters_cli("db", "current").output.strip() == f"{migrations.head()} (newest)"
+
+
+def test_an_old_database_that_matches_nothing_stops_the_app_with_what_to_do(letters_cli, instance):
+    engine = old_sqlite_file(instance, drop_column=True)
+
+    # Any command starts the app, which upgrades SQLite: it refuses, saying why.
+    for args in (("db", "upgrade"), ("lookup", "2600")):
+        refused = letters_cli(*args)
+        assert refused.exit_code == 1, refused.output
+        assert "message: missing column scrubbed_at" in refused.output
+        assert isinstance(refused.exception, SystemExit)  # click's error, not a traceback
+
+    # What the message says to do: fix the table by hand, stamp, upgrade.
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE message ADD COLUMN scrubbed_at DATETIME"))
+    engine.dispose()
+    first = migrations.revisions()[0]
+    assert letters_cli("db", "stamp", first).exit_code == 0
+    upgraded = letters_cli("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+
+
+def test_letters_db_check_and_upgrade_sql(letters_cli, instance):
+    checked = letters_cli("db", "check")
+    assert checked.exit_code == 0 and "models match the migrations" in checked.output
+    printed = letters_cli("db", "upgrade", "--sql")
+    assert printed.exit_code == 0, printed.output
+    assert "CREATE TABLE message" in printed.output
+    assert not (instance / "letters.sqlite3").exists()  # printed, not run
 
 
 # --- Writing migrations ------------------------------------------------------------------
