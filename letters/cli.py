@@ -25,11 +25,10 @@ from letters.refresh import DEFAULT_SOURCE
 
 def _create_app() -> Flask:
     from letters import create_app
-    from letters.migrations import MigrationError
 
     try:
         return create_app()
-    except MigrationError as exc:  # the automatic upgrade on SQLite needs a person
+    except migrations.MigrationError as exc:  # the automatic upgrade on SQLite needs a person
         raise click.ClickException(str(exc)) from exc
 
 
