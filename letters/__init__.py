@@ -41,7 +41,8 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extension instances and load the campaigns."""
     from letters import (
         campaigns,
-        models,  # noqa: F401 - defines the tables before create_all()
+        migrations,
+        models,  # noqa: F401 - defines the tables
     )
     from letters.extensions import csrf, db, limiter
     from letters.organiser.auth import init_login
@@ -55,8 +56,13 @@ def register_extensions(app: Flask) -> None:
     campaigns.init_app(app)
     celery_init_app(app)
     with app.app_context():
-        # The embedded default needs no setup step: tables appear on first start.
-        db.create_all()
+        auto_upgrade = app.config["DATABASE_AUTO_UPGRADE"]
+        if auto_upgrade is None:
+            auto_upgrade = db.engine.dialect.name == "sqlite"
+        if auto_upgrade:
+            # A fresh machine just works, and an older SQLite file gains the new columns. The
+            # outcome is kept for `letters serve` to report.
+            app.extensions[migrations.EXTENSION_KEY] = migrations.upgrade(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:

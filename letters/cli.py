@@ -7,13 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from alembic.util import CommandError
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlalchemy import Engine
 from werkzeug.serving import run_simple
 
+from letters import migrations
 from letters.domain.campaign import CampaignError, load_campaign
 from letters.refresh import DEFAULT_SOURCE
 
@@ -21,7 +26,10 @@ from letters.refresh import DEFAULT_SOURCE
 def _create_app() -> Flask:
     from letters import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except migrations.MigrationError as exc:  # the automatic upgrade on SQLite needs a person
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
@@ -30,7 +38,11 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
-    """Attach the commands to the app, so `flask --app letters ...` has them too."""
+    """Attach the commands to the app, so `flask --app letters ...` has them too.
+
+    `letters db` is not among them: it is attached to the `letters` script itself (below), so
+    that running it does not first build the app, whose start-up may upgrade the database.
+    """
     app.cli.add_command(serve)
     app.cli.add_command(worker)
     app.cli.add_command(data)
@@ -57,6 +69,9 @@ def serve(port: int, worker: bool | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if worker is None:
         worker = app.config["BROKER_URL"].startswith("filesystem://")
+    outcome = app.extensions.get(migrations.EXTENSION_KEY)
+    if outcome is not None and outcome.changed:
+        click.echo(f"letters: {outcome.describe()}")
     environment = dict(os.environ)
     if "LETTERS_BASE_URL" not in environment:
         # Links in emails (the confirmation link above all) must point at this server.
@@ -179,3 +194,109 @@ def campaign_check(files: tuple[Path, ...]) -> None:
         )
     if failed:
         raise SystemExit(1)
+
+
+# --- letters db: schema migrations (letters/migrations/) -----------------------------------
+
+
+@main.group(cls=click.Group)  # a plain group: AppGroup would build the app (and upgrade) first
+def db() -> None:
+    """Database schema: upgrade it, see where it is, write migrations."""
+
+
+@contextmanager
+def _database() -> Iterator[Engine]:
+    """The configured database, through an app that leaves the schema alone at start."""
+    from letters import create_app
+    from letters.extensions import db as sqlalchemy
+
+    app = create_app({"DATABASE_AUTO_UPGRADE": False})
+    with app.app_context():
+        try:
+            yield sqlalchemy.engine
+        except migrations.MigrationError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except CommandError as exc:  # Alembic's: an unknown revision, say
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            sqlalchemy.engine.dispose()
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@click.option("--sql", is_flag=True, help="Print the SQL from an empty database; change nothing.")
+def db_upgrade(revision: str, sql: bool) -> None:
+    """Bring the database to REVISION (the newest by default).
+
+    A database made before letters had migrations is adopted at the revision its tables
+    match; if they match none, nothing is changed and the differences are listed.
+    """
+    with _database() as engine:
+        if sql:
+            migrations.upgrade_sql(engine.url.render_as_string(hide_password=False), revision)
+            return
+        click.echo(migrations.upgrade(engine, revision).describe())
+
+
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})  # for "-1"
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION ("-1" for one step, "base" for none); loses data."""
+    with _database() as engine:
+        click.echo(migrations.downgrade(engine, revision).describe())
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's revision and whether it is the newest."""
+    with _database() as engine, engine.connect() as connection:
+        at = migrations.current(connection)
+        newest = migrations.head()
+        if at == newest:
+            click.echo(f"{at} (newest)")
+        elif at is not None:
+            click.echo(f"{at}; the newest is {newest}: run `letters db upgrade`")
+        elif migrations.has_tables(connection):
+            click.echo(
+                "no migration history, but tables made before letters had migrations: "
+                "`letters db upgrade` adopts them"
+            )
+        else:
+            click.echo("empty database: `letters db upgrade` creates the tables")
+
+
+@db.command("stamp")
+@click.argument("revision")
+def db_stamp(revision: str) -> None:
+    """Record that the database is at REVISION without changing its tables."""
+    with _database() as engine:
+        migrations.stamp(engine, revision)
+    click.echo(f"database stamped at {revision}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models have changes that no migration makes yet."""
+    changes = migrations.unmigrated_model_changes()
+    if changes:
+        for change in changes:
+            click.echo(f"  {change}", err=True)
+        raise click.ClickException(
+            "the models differ from the migrations: write one with "
+            "`letters db revision --autogenerate -m 'what changed'`"
+        )
+    click.echo(f"the models match the migrations (newest: {migrations.head()})")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@click.option(
+    "--autogenerate",
+    is_flag=True,
+    help="Fill it in from the difference between the models and the newest revision.",
+)
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new migration into letters/migrations/versions/ (a draft: read it)."""
+    for path in migrations.new_revision(message, autogenerate=autogenerate):
+        click.echo(f"wrote {path}")
+    click.echo("Read and correct it, then `letters db upgrade` and run the tests.")

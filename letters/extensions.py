@@ -5,11 +5,27 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+# Constraint names spelled the way PostgreSQL names unnamed constraints itself, so the
+# production databases that create_all made before migrations existed already carry exactly
+# the names that migrations use, and a migration can drop or alter a constraint by name on
+# every database. (SQLite kept them unnamed: adopting such a file rebuilds its tables with
+# these names, see letters/migrations.) Check constraints must be named explicitly.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
 
 
 class Base(DeclarativeBase):
     """Declarative base shared by every model."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 db = SQLAlchemy(model_class=Base)

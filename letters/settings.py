@@ -26,6 +26,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "SQLALCHEMY_DATABASE_URI": database_url(
             env.get("LETTERS_DATABASE_URL", f"sqlite:///{instance_dir / 'letters.sqlite3'}")
         ),
+        # None: upgrade the schema at every start on SQLite (the embedded default needs no
+        # setup step) and never elsewhere, where `letters db upgrade` is a deployment step.
+        "DATABASE_AUTO_UPGRADE": flag(env, "LETTERS_DATABASE_AUTO_UPGRADE"),
         "SECRET_KEY": env.get("LETTERS_SECRET_KEY", DEFAULT_SECRET_KEY),
         "BASE_URL": env.get("LETTERS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "ENV_NAME": env.get("LETTERS_ENV", "development"),
@@ -74,6 +77,19 @@ def database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def flag(env: Mapping[str, str], name: str) -> bool | None:
+    """An on/off setting; None when unset, so the default can depend on other settings."""
+    value = env.get(name, "")
+    word = value.strip().lower()
+    if not word:
+        return None
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), not {value!r}")
 
 
 class ConfigError(ValueError):

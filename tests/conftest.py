@@ -42,7 +42,13 @@ def reference_data() -> Path:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator:
-    """Build apps on a fresh database under tmp_path (PostgreSQL when configured)."""
+    """Build apps on a fresh database under tmp_path (PostgreSQL when configured).
+
+    On SQLite the app runs the migrations on its new file at start, as it does for everyone.
+    PostgreSQL's `test` database is shared by every test, so it is reset with drop_all and
+    create_all instead; tests/test_migrations.py runs the migrations on PostgreSQL, in scratch
+    databases, and checks that they build exactly what create_all builds.
+    """
     made: list[Flask] = []
 
     def factory(**overrides: object) -> Flask:
