@@ -10,61 +10,29 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
-from psycopg import sql
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from letters import create_app, migrations
 from letters.cli import main
 from letters.extensions import db
-from letters.settings import ConfigError, database_url, from_environment
+from letters.settings import ConfigError, from_environment
 from tests.conftest import FIXTURES
+from tests.services import scratch_postgres
 
 LETTERS = Path(sys.executable).with_name("letters")
 LEGACY = FIXTURES / "legacy"  # what create_all made before migrations existed, per dialect
-POSTGRES_URL = os.environ.get("LETTERS_TEST_DATABASE_URL") or os.environ.get(
-    "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 GUARD = (
     "the models differ from what the migrations build: write a migration with "
     '`letters db revision --autogenerate -m "what changed"`, read it, and commit it'
 )
-
-
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """A database of its own on the test server, dropped afterwards.
-
-    The database tests share the server's `test` database and reset it with create_all; an
-    alembic_version table left there, or tables dropped under them, would break them.
-    """
-    server = make_url(database_url(POSTGRES_URL))
-    try:
-        admin = psycopg.connect(
-            server.set(drivername="postgresql").render_as_string(hide_password=False),
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.Error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{POSTGRES_URL} is not reachable, and CI must test on it")
-        pytest.skip(f"{POSTGRES_URL} is not reachable")
-    name = f"letters_migrations_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
