@@ -263,3 +263,9 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     files_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Each claim starts a new attempt; a run writes to the row only while its attempt is the
+    # live one, so a process presumed dead can never overwrite its replacement's outcome.
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The job's last sign of life: when it was queued, then its running process's heartbeat.
+    # The sweep fails a job whose sign is too old (letters/organiser/printing.py).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

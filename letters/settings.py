@@ -66,6 +66,14 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "ORGANISER_SESSION_HOURS": float(env.get("LETTERS_ORGANISER_SESSION_HOURS", "12")),
         "ORGANISER_IDLE_MINUTES": float(env.get("LETTERS_ORGANISER_IDLE_MINUTES", "120")),
         "BATCH_WORKERS": int(env.get("LETTERS_BATCH_WORKERS", "0")),  # 0: every usable core
+        # A running print run whose heartbeat is this old lost its process; the sweep fails it.
+        "BATCH_HEARTBEAT_TIMEOUT_SECONDS": _number(
+            env, "LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS", "120"
+        ),
+        # A print run still queued after this long was never started by a worker.
+        "BATCH_QUEUED_TIMEOUT_SECONDS": _number(
+            env, "LETTERS_BATCH_QUEUED_TIMEOUT_SECONDS", "1800"
+        ),
     }
 
 
@@ -115,6 +123,11 @@ def check(config: Mapping[str, object]) -> None:
     for key, variable in RETENTION_SETTINGS.items():
         if not _positive(config[key]):
             raise ConfigError(f"{variable} must be a positive number of days, not {config[key]!r}")
+    for key in ("BATCH_HEARTBEAT_TIMEOUT_SECONDS", "BATCH_QUEUED_TIMEOUT_SECONDS"):
+        if not _positive(config[key]):
+            raise ConfigError(
+                f"LETTERS_{key} must be a positive number of seconds, not {config[key]!r}"
+            )
     lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
     if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
         raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")

@@ -196,7 +196,7 @@ def test_print_files_go_a_week_after_printing_and_the_page_offers_to_print_again
     with app_with_data.app_context():
         folder = job_folder(job_id)
         printed_at = db.session.get(BatchJob, job_id).finished_at
-    assert (folder / "letters.pdf").is_file()
+    assert (folder / "1" / "letters.pdf").is_file()  # the first attempt's folder
 
     with app_with_data.app_context():
         kept = scrub_events(printed_at + dt.timedelta(days=7) - MINUTE)

@@ -43,9 +43,9 @@ from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
 from letters.organiser.kiosk import kiosk_url
 from letters.organiser.printing import (
+    attempt_folder,
     attendees_in_print_order,
     event_campaign,
-    job_folder,
 )
 from letters.retention import event_data_removal_at
 
@@ -540,6 +540,8 @@ def job_retry(job_id: uuid.UUID) -> Response:
             return closed
         job.state = "queued"
         job.error = ""
+        # Queued now: the sweep counts a queued job's wait from its last sign of life.
+        job.heartbeat_at = dt.datetime.now(dt.UTC)
         db.session.commit()
         _enqueue(render_event_batch, job.id)
     return redirect(url_for("organiser.job", job_id=job.id), code=303)
@@ -551,7 +553,7 @@ def job_file(job_id: uuid.UUID, name: str) -> Response:
     job, _ = _job_or_404(job_id)
     if job.state != "done" or name not in job.files:
         abort(404)
-    path = job_folder(job.id) / name
+    path = attempt_folder(job.id, job.attempt) / name
     if not path.is_file():
         abort(404)
     response = send_file(path, as_attachment=True, download_name=name)
