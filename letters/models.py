@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -197,6 +198,9 @@ class Event(db.Model):  # type: ignore[name-defined]
     campaign_key: Mapped[str] = mapped_column(String(60))
     kiosk_nonce: Mapped[str] = mapped_column(String(32), default=new_kiosk_nonce)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    # When the attendees' personal details were removed (letters/retention.py); from then on
+    # the event takes no new attendees and prints nothing.
+    personal_data_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Attendee(db.Model):  # type: ignore[name-defined]
@@ -226,11 +230,18 @@ class Attendee(db.Model):  # type: ignore[name-defined]
     statistics: Mapped[list[str]] = mapped_column(JSON, default=list)
     recommendations: Mapped[list[str]] = mapped_column(JSON, default=list)
     personal_note: Mapped[str] = mapped_column(Text, default="")
+    # Set when the note itself is removed (letters/retention.py), so organisers can still
+    # count how many wrote in their own words.
+    wrote_own_words: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
     @property
     def settled(self) -> bool:
         return bool(self.division and self.member_name)
+
+    @property
+    def own_words(self) -> bool:
+        return bool(self.personal_note) or self.wrote_own_words
 
 
 class BatchJob(db.Model):  # type: ignore[name-defined]
@@ -240,7 +251,8 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    state: Mapped[str] = mapped_column(String(10), default="queued")  # running | done | failed
+    # queued | running | done | failed | expired (its files were removed: letters/retention.py)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
     options: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
@@ -250,3 +262,10 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    files_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Each claim starts a new attempt; a run writes to the row only while its attempt is the
+    # live one, so a process presumed dead can never overwrite its replacement's outcome.
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The job's last sign of life: when it was queued, then its running process's heartbeat.
+    # The sweep fails a job whose sign is too old (letters/organiser/printing.py).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -45,6 +45,10 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "beat_schedule": {
             "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
             "remove-old-personal-data": {"task": "letters.scrub", "schedule": 3600.0},
+            "fail-dead-print-runs": {
+                "task": "letters.sweep_print_runs",
+                "schedule": config["SWEEP_INTERVAL_SECONDS"],
+            },
         },
     }
     settings.update(config.get("CELERY", {}))

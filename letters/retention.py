@@ -1,21 +1,30 @@
-"""Keeping supporters' personal data no longer than needed.
+"""Keeping supporters' and attendees' personal data no longer than needed.
 
 A letter is finished when it is printed (a PDF draft nobody has touched since) or its email
 has gone as far as it will (delivered, bounced, failed, expired...). Some weeks after that,
 the supporter's name, email, street, suburb and own words are removed; what remains (campaign,
 member, postcode, dates, delivery state) is what organisers count.
+
+An event's attendees lose the same details some weeks after the event, and its print files
+(a copy of everyone's details) are deleted then, or sooner: some days after printing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_, select, update
 
 from letters.domain.lifecycle import State
 from letters.extensions import db
-from letters.models import Message
+from letters.models import Attendee, BatchJob, Event, Message
 
 REMOVED = "(removed)"
 # States after which nothing more happens to an email letter (SENT: events may still come,
@@ -60,3 +69,135 @@ def scrub(now: dt.datetime | None = None) -> int:
     )
     db.session.commit()
     return result.rowcount
+
+
+STOPPED_FOR_PRIVACY = (
+    "The attendees' personal details were removed for privacy before this print run finished."
+)
+
+
+@dataclass
+class EventScrub:
+    """What one run of scrub_events changed."""
+
+    events: int = 0  # events whose attendees' details were removed just now
+    attendees: int = 0
+    print_runs_expired: int = 0  # finished runs whose files were removed
+    print_runs_stopped: int = 0  # unfinished runs of events whose details were removed
+    folders_removed: int = 0
+
+
+def event_data_removal_at(event_date: dt.date) -> dt.datetime:
+    """When an event's attendee details are due to go: the retention period after its day ends.
+
+    The day ends at midnight in the site's time zone, where the event was held.
+    """
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    day_after = dt.datetime.combine(event_date + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    # Added in UTC, as scrub_events subtracts it, so both agree across a daylight-saving change.
+    keep = dt.timedelta(days=current_app.config["KEEP_EVENT_DATA_DAYS"])
+    return (day_after.astimezone(dt.UTC) + keep).astimezone(zone)
+
+
+def scrub_events(now: dt.datetime | None = None) -> EventScrub:
+    """Remove attendees' details from long-past events and print files kept too long.
+
+    Bulk UPDATEs, whatever the number of attendees; safe to run again at any time: an
+    attendee is cleaned while any detail is left (also one typed in again after a removal).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    config = current_app.config
+    zone = ZoneInfo(config["TIMEZONE"])
+    # An event is past retention when its day ended before (now - keep) in the event's time
+    # zone, i.e. when event_data_removal_at(event.date) <= now.
+    last_kept_day = (now - dt.timedelta(days=config["KEEP_EVENT_DATA_DAYS"])).astimezone(zone)
+    past = select(Event.id).where(Event.date < last_kept_day.date()).scalar_subquery()
+    files_cutoff = now - dt.timedelta(days=config["KEEP_PRINT_FILES_DAYS"])
+    found = EventScrub()
+
+    found.events = _rowcount(
+        update(Event)
+        .where(Event.id.in_(past), Event.personal_data_removed_at.is_(None))
+        .values(personal_data_removed_at=now)
+    )
+    found.attendees = _rowcount(
+        update(Attendee)
+        .where(
+            Attendee.event_id.in_(past),
+            or_(
+                Attendee.name != REMOVED,
+                Attendee.email != "",
+                Attendee.street != "",
+                Attendee.suburb != "",
+                Attendee.personal_note != "",
+            ),
+        )
+        .values(
+            name=REMOVED,
+            email="",
+            street="",
+            suburb="",
+            personal_note="",
+            # Evaluated on the row as it was, before the note is emptied.
+            wrote_own_words=or_(Attendee.wrote_own_words, Attendee.personal_note != ""),
+        )
+    )
+    found.print_runs_stopped = _rowcount(
+        update(BatchJob)
+        .where(BatchJob.event_id.in_(past), BatchJob.state.in_(("queued", "running")))
+        .values(state="failed", error=STOPPED_FOR_PRIVACY, finished_at=now)
+    )
+    found.print_runs_expired = _rowcount(
+        update(BatchJob)
+        .where(
+            BatchJob.state == "done",
+            or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
+        )
+        .values(state="expired", files=[], files_removed_at=now)
+    )
+    # The rows say so first: from this commit on no page offers these files for download.
+    db.session.commit()
+    found.folders_removed = remove_unneeded_print_folders()
+    return found
+
+
+def _rowcount(statement: Any) -> int:
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    return int(result.rowcount)
+
+
+def remove_unneeded_print_folders() -> int:
+    """Delete the folders of print runs that have no files to offer; returns how many.
+
+    Led by the folders on disk rather than the rows, so a folder left behind (a crash between
+    the commit above and this, a killed render, a deleted event) goes on the next run, and the
+    cost follows the few folders there are, not every print run ever made.
+    """
+    root = Path(current_app.config["INSTANCE_DIR"]) / "batches"
+    if not root.is_dir():
+        return 0
+    folders: dict[uuid.UUID, Path] = {}
+    for path in root.iterdir():
+        try:
+            job_id = uuid.UUID(path.name)
+        except ValueError:
+            continue  # not a print run's folder: not ours to remove
+        if str(job_id) == path.name and path.is_dir():
+            folders[job_id] = path
+    if not folders:
+        return 0
+    states: dict[uuid.UUID, str] = {
+        job_id: state
+        for job_id, state in db.session.execute(
+            select(BatchJob.id, BatchJob.state).where(BatchJob.id.in_(folders))
+        )
+    }
+    db.session.commit()  # end the read transaction before the slow part
+    removed = 0
+    for job_id, path in folders.items():
+        # A folder with no row belongs to a deleted event; failed and expired runs offer nothing.
+        if states.get(job_id) in ("queued", "running", "done"):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +38,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # A person takes longer than this to fill in /write; most bots do not.
         "MIN_FILL_SECONDS": float(env.get("LETTERS_MIN_FILL_SECONDS", "3")),
         # Supporters' personal details are removed this long after a letter is finished.
-        "KEEP_PERSONAL_DATA_DAYS": float(env.get("LETTERS_KEEP_PERSONAL_DATA_DAYS", "28")),
+        "KEEP_PERSONAL_DATA_DAYS": _number(env, "LETTERS_KEEP_PERSONAL_DATA_DAYS", "28"),
+        # Attendees' personal details are removed this long after their event's day ends.
+        "KEEP_EVENT_DATA_DAYS": _number(env, "LETTERS_KEEP_EVENT_DATA_DAYS", "28"),
+        # Print files copy every attendee's details, so they go sooner: this long after printing.
+        "KEEP_PRINT_FILES_DAYS": _number(env, "LETTERS_KEEP_PRINT_FILES_DAYS", "7"),
         "TASK_QUEUE": env.get("LETTERS_TASK_QUEUE", "letters"),
         # Email. Without a SendGrid key every email is written to the outbox folder instead.
         "FROM_EMAIL": env.get("LETTERS_FROM_EMAIL", "letters@localhost"),
@@ -68,7 +73,37 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "ORGANISER_SESSION_HOURS": float(env.get("LETTERS_ORGANISER_SESSION_HOURS", "12")),
         "ORGANISER_IDLE_MINUTES": float(env.get("LETTERS_ORGANISER_IDLE_MINUTES", "120")),
         "BATCH_WORKERS": int(env.get("LETTERS_BATCH_WORKERS", "0")),  # 0: every usable core
+        # A running print run whose heartbeat is this old lost its process; the sweep fails it.
+        "BATCH_HEARTBEAT_TIMEOUT_SECONDS": _number(
+            env, "LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS", "120"
+        ),
+        # A print run still queued after this long was never started by a worker.
+        "BATCH_QUEUED_TIMEOUT_SECONDS": _number(
+            env, "LETTERS_BATCH_QUEUED_TIMEOUT_SECONDS", "1800"
+        ),
     }
+
+
+def _number(env: Mapping[str, str], variable: str, default: str) -> float:
+    """A numeric setting; a ConfigError naming the variable when it is not a number."""
+    value = env.get(variable, default)
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{variable} must be a number, not {value!r}") from None
+
+
+# Retention periods, in days: each must be a positive, finite number. Zero would remove data
+# an organiser may be downloading at that moment; "inf" would quietly keep it for ever.
+RETENTION_SETTINGS = {
+    "KEEP_PERSONAL_DATA_DAYS": "LETTERS_KEEP_PERSONAL_DATA_DAYS",
+    "KEEP_EVENT_DATA_DAYS": "LETTERS_KEEP_EVENT_DATA_DAYS",
+    "KEEP_PRINT_FILES_DAYS": "LETTERS_KEEP_PRINT_FILES_DAYS",
+}
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 def database_url(url: str) -> str:
@@ -108,6 +143,14 @@ def check(config: Mapping[str, object]) -> None:
     proxies = config.get("TRUSTED_PROXIES", 0)
     if not isinstance(proxies, int) or proxies < 0:
         raise ConfigError(f"LETTERS_TRUSTED_PROXIES must be 0 or more (got {proxies!r})")
+    for key, variable in RETENTION_SETTINGS.items():
+        if not _positive(config[key]):
+            raise ConfigError(f"{variable} must be a positive number of days, not {config[key]!r}")
+    for key in ("BATCH_HEARTBEAT_TIMEOUT_SECONDS", "BATCH_QUEUED_TIMEOUT_SECONDS"):
+        if not _positive(config[key]):
+            raise ConfigError(
+                f"LETTERS_{key} must be a positive number of seconds, not {config[key]!r}"
+            )
     lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
     if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
         raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")

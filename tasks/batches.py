@@ -1,10 +1,29 @@
-"""Batch printing tasks: thin adapters that take a job id and call letters.organiser.printing."""
+"""Batch printing tasks: thin adapters that take a job id and call letters.organiser.printing.
+
+A print run whose process dies is marked failed, and is not retried by itself. Celery's
+acks_late and reject_on_worker_lost (letters/queue.py) still apply to these tasks: when a
+worker dies mid-task its message may be delivered again, but claim() takes only a queued job,
+so a redelivered message skips a run that had started (and starts one that had not). We do not
+retry a run that died because its likely causes repeat: it renders on every core with much
+memory, so it is most often stopped by the out-of-memory killer or by an operator stopping a
+stuck worker, and a second attempt would most likely die the same way and take the worker's
+email sending down with it again. The organiser is watching the progress page, which says the
+run stopped and offers "Print again": one click, when they choose. Nor is redelivery a
+dependable trigger for a retry: the file-system broker loses the message of a worker that is
+killed outright, and Redis returns one only after its visibility timeout, an hour later.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import uuid
+from typing import IO
 
 from celery import shared_task
 
@@ -14,15 +33,70 @@ log = logging.getLogger(__name__)
 @shared_task(name="letters.render_batch")
 def render_event_batch(job_id: str) -> str:
     """Render an event's print run (a wake-up: the job row says what to print)."""
+    from letters.organiser.printing import STOPPED_UNEXPECTEDLY, claim, fail_attempt, heartbeat
+
+    attempt = claim(uuid.UUID(job_id))
+    if attempt is None:
+        return "skipped"
     # A Celery pool process is daemonic and may not start the render pool that uses every
     # core, so the run happens in a fresh interpreter of ours that may. It sees the same
     # settings (the environment) and records progress and errors on the job row itself.
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module, the id is a UUID
-        [sys.executable, "-m", "letters", "organiser", "render-job", job_id],
-        capture_output=True,
-        text=True,
-        check=False,
+    # Meanwhile this process beats too, covering the new interpreter's start-up.
+    with (
+        heartbeat(uuid.UUID(job_id), attempt),
+        tempfile.TemporaryFile() as stdout,
+        tempfile.TemporaryFile() as stderr,
+    ):
+        returncode = _run_render(job_id, attempt, stdout, stderr)
+        stdout.seek(0)
+        stderr.seek(0)
+        output = stdout.read().decode(errors="replace").strip()
+        errors = stderr.read()[-2000:].decode(errors="replace")
+    if returncode != 0:
+        # The render records its own errors and exits 0; anything else means it could not
+        # (killed, out of memory, crashed): fail the attempt now rather than at the sweep.
+        log.error("print run %s exited with %s: %s", job_id, returncode, errors)
+        fail_attempt(uuid.UUID(job_id), attempt, STOPPED_UNEXPECTEDLY)
+        return "failed"
+    return output
+
+
+def _run_render(job_id: str, attempt: int, stdout: IO[bytes], stderr: IO[bytes]) -> int:
+    """Run `letters organiser render-job` to its end; its exit code.
+
+    The render gets a process group of its own, and whatever is left in that group when it
+    ends is killed: a render killed mid-run leaves its pool processes (and their fork server)
+    waiting for work for ever otherwise, each holding a renderer's memory. Its output goes to
+    files rather than pipes for the same reason: those orphans would hold a pipe open, and
+    reading it to its end would wait for them.
+    """
+    render = subprocess.Popen(  # noqa: S603 - our own interpreter and module; a UUID, an int
+        [
+            sys.executable,
+            "-m",
+            "letters",
+            "organiser",
+            "render-job",
+            job_id,
+            "--attempt",
+            str(attempt),
+        ],
+        stdout=stdout,
+        stderr=stderr,
+        process_group=0,
     )
-    if result.returncode != 0:
-        log.error("print run %s failed: %s", job_id, result.stderr[-2000:])
-    return result.stdout.strip()
+    try:
+        return render.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(render.pid, signal.SIGKILL)
+
+
+@shared_task(name="letters.sweep_print_runs")
+def sweep_print_runs() -> dict[str, int]:
+    """Periodic: fail print runs whose process died, or that no worker ever started."""
+    from dataclasses import asdict
+
+    from letters.organiser.printing import sweep_print_runs as sweep
+
+    return asdict(sweep())

@@ -77,8 +77,16 @@ def enqueue(task: object, message_id: uuid.UUID, **kwargs: object) -> bool:
 
 
 @shared_task(name="letters.scrub")
-def scrub() -> int:
-    """Periodic: remove supporters' personal details from long-finished letters."""
-    from letters.retention import scrub as remove_old_personal_data
+def scrub() -> dict[str, int]:
+    """Periodic: remove personal details from long-finished letters and long-past events.
 
-    return remove_old_personal_data()
+    Also deletes print files kept too long. One task, so a deployment that runs the hourly
+    job already had keeps every retention rule without a new schedule entry.
+    """
+    from dataclasses import asdict
+
+    from letters.retention import scrub as remove_old_personal_data
+    from letters.retention import scrub_events
+
+    letters = remove_old_personal_data()
+    return {"letters": letters, **asdict(scrub_events())}

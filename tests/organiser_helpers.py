@@ -102,6 +102,15 @@ def read_batch(path: Path) -> list[Bundle]:
     return bundles
 
 
+@pytest.fixture(name="organiser_client")
+def organiser_client_fixture(app_with_data: Flask) -> FlaskClient:
+    """A client logged in as an organiser, on an app with the fixture member data."""
+    make_organiser(app_with_data)
+    client = app_with_data.test_client()
+    assert login(client).status_code == 303
+    return client
+
+
 @pytest.fixture(name="worker")
 def worker_fixture(app_with_data, tmp_path):
     """A real Celery worker process on the embedded filesystem broker, sharing the test's data."""

@@ -17,24 +17,16 @@ from sqlalchemy import func, select
 from letters.extensions import db
 from letters.models import Attendee, BatchJob
 from tests.conftest import FIXTURES
-from tests.organiser_helpers import (  # worker_fixture provides the `worker` fixture
+from tests.organiser_helpers import (  # the *_fixture names provide fixtures
     csrf,
     login,
     make_organiser,
+    organiser_client_fixture,  # noqa: F401
     read_batch,
     worker_fixture,  # noqa: F401
 )
 
 ATTENDEES = FIXTURES / "attendees"
-
-
-@pytest.fixture
-def organiser_client(app_with_data):
-    """A client logged in as an organiser, on an app with the fixture member data."""
-    make_organiser(app_with_data)
-    client = app_with_data.test_client()
-    assert login(client).status_code == 303
-    return client
 
 
 def create_event(client, name: str = "Letters & tea") -> int:

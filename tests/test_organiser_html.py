@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import urllib.parse
 
 from letters.extensions import db
 from letters.models import BatchJob
+from letters.retention import scrub_events
 from tests.organiser_helpers import csrf, login, make_organiser
 from tests.test_html_valid import _check, _save
 from tests.test_organiser_events import attendees_of, create_event, upload
@@ -49,5 +51,19 @@ def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
         path,
         data={"csrf_token": csrf(tablet, path), "name": "A", "postcode": "2002", "street": "1 St"},
     )
+    with app_with_data.app_context():
+        expired = BatchJob(
+            event_id=event_id, state="expired", files_removed_at=dt.datetime.now(dt.UTC)
+        )
+        db.session.add(expired)
+        db.session.commit()
+        expired_id = expired.id
+    responses["job-expired"] = client.get(f"/organiser/jobs/{expired_id}")
+    past_id = create_event(client, name="Long past")
+    upload(client, past_id, "good.csv")
+    with app_with_data.app_context():
+        scrub_events(dt.datetime(2027, 6, 1, tzinfo=dt.UTC))  # long after the event
+    responses["event-removed"] = client.get(f"/organiser/events/{past_id}")
+    assert "were removed on" in responses["event-removed"].get_data(as_text=True)
     problems = _check(_save(responses, tmp_path))
     assert problems == [], "\n".join(problems)

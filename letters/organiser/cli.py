@@ -191,8 +191,9 @@ def batch_pdf(
 
 @organiser.command("render-job", hidden=True)
 @click.argument("job_id", type=click.UUID)
-def organiser_render_job(job_id: object) -> None:
+@click.option("--attempt", type=int, default=None, help="The attempt the caller claimed.")
+def organiser_render_job(job_id: object, attempt: int | None) -> None:
     """Render one print run (the Celery task runs this in a process of its own)."""
     from letters.organiser.printing import run_batch_job
 
-    click.echo(run_batch_job(job_id))  # type: ignore[arg-type]
+    click.echo(run_batch_job(job_id, attempt=attempt))  # type: ignore[arg-type]

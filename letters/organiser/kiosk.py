@@ -59,6 +59,8 @@ def _event_for(token: str) -> Event:
     event = db.session.get(Event, claims.get("event"))
     if event is None or event.kiosk_nonce != claims.get("nonce"):
         abort(404)
+    if event.personal_data_removed_at is not None:
+        abort(404)  # the event is closed: its attendees' details were removed for privacy
     return event
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Engine, func, select, update
 
 from letters.batch import BatchOptions, Electorate, Targets, electorates, render_batch
 from letters.campaigns import EXTENSION_KEY
@@ -23,9 +27,16 @@ from letters.models import Attendee, BatchJob, Event
 
 log = logging.getLogger(__name__)
 
-# A job still "running" this long after it started lost its worker; another may take it over.
-STALE_AFTER = dt.timedelta(minutes=30)
 PROGRESS_EVERY_SECONDS = 0.5
+# What the organiser reads on a print run that the sweep or the task found dead.
+STOPPED_UNEXPECTEDLY = (
+    "The print run stopped unexpectedly before it finished (its process ended or stopped "
+    "responding). Print again to start it over."
+)
+NEVER_STARTED = (
+    "No worker started this print run in time. Check that the workers are running, "
+    "then print again."
+)
 FILE_NAMES = {
     "pdf": "letters.pdf",
     "zip": "letters-by-electorate.zip",
@@ -70,6 +81,15 @@ def job_folder(job_id: uuid.UUID) -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "batches" / str(job_id)
 
 
+def attempt_folder(job_id: uuid.UUID, attempt: int) -> Path:
+    """One attempt's files, inside the job's folder.
+
+    Each attempt writes its own folder, so a run presumed dead that is in fact still writing
+    can never mix its pages into the files of the attempt that replaced it.
+    """
+    return job_folder(job_id) / str(attempt)
+
+
 def targets_for(folder: Path, options: dict[str, object]) -> Targets:
     """The files a job with these options writes."""
     return Targets(
@@ -80,32 +100,120 @@ def targets_for(folder: Path, options: dict[str, object]) -> Targets:
     )
 
 
-def _claim(job_id: uuid.UUID) -> bool:
-    """Mark the job running, unless another worker already is running it (one UPDATE)."""
+def heartbeat_interval() -> float:
+    """How often a running job says it is alive: several times within the timeout."""
+    return min(15.0, current_app.config["BATCH_HEARTBEAT_TIMEOUT_SECONDS"] / 4)
+
+
+def claim(job_id: uuid.UUID) -> int | None:
+    """Mark a queued job running (one conditional UPDATE); its new attempt number, or None.
+
+    Only a queued job is taken: a running one belongs to a live process, or the sweep will
+    fail it when its heartbeat stops. So a duplicate or redelivered task message is harmless.
+    """
     now = dt.datetime.now(dt.UTC)
-    claimed = db.session.execute(
+    attempt = db.session.execute(
         update(BatchJob)
-        .where(
-            BatchJob.id == job_id,
-            or_(
-                BatchJob.state == "queued",
-                and_(BatchJob.state == "running", BatchJob.started_at < now - STALE_AFTER),
-            ),
+        .where(BatchJob.id == job_id, BatchJob.state == "queued")
+        .values(
+            state="running",
+            attempt=BatchJob.attempt + 1,
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            done=0,
+            stage="letters",
+            error="",
         )
-        .values(state="running", started_at=now, done=0, stage="letters", error="")
+        .returning(BatchJob.attempt)
+    ).scalar_one_or_none()
+    db.session.commit()
+    return attempt
+
+
+def _ours(job_id: uuid.UUID, attempt: int) -> tuple[Any, ...]:
+    """The WHERE clause of every write a run makes: only while its attempt is the live one."""
+    return (BatchJob.id == job_id, BatchJob.attempt == attempt, BatchJob.state == "running")
+
+
+def _beat(engine: Engine, job_id: uuid.UUID, attempt: int) -> bool:
+    """Record that the attempt is alive; False once it no longer is the job's live attempt."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(BatchJob)
+            .where(*_ours(job_id, attempt))
+            .values(heartbeat_at=dt.datetime.now(dt.UTC))
+        )
+        return bool(result.rowcount)
+
+
+@contextmanager
+def heartbeat(job_id: uuid.UUID, attempt: int) -> Iterator[None]:
+    """Update the job's heartbeat from a thread while the body runs.
+
+    Progress reports also beat, but a long stage (labels, envelopes, one big electorate) can go
+    minutes without one. The thread dies with its process, which is what the sweep detects.
+    """
+    engine, interval = db.engine, heartbeat_interval()
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(interval):
+            try:
+                if not _beat(engine, job_id, attempt):
+                    return  # failed by the sweep, expired, or retried: nothing left to keep alive
+            except Exception:
+                log.exception("heartbeat of print run %s failed; trying again", job_id)
+
+    thread = threading.Thread(target=run, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
+    """Mark this attempt failed, if it is still the live one, and remove its partial files."""
+    db.session.rollback()
+    failed = db.session.execute(
+        update(BatchJob)
+        .where(*_ours(job_id, attempt))
+        .values(
+            state="failed",
+            error=error[:2000],
+            stage="",
+            finished_at=dt.datetime.now(dt.UTC),
+        )
     )
     db.session.commit()
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+    if not failed.rowcount:  # type: ignore[attr-defined]
+        return False  # another attempt is live (and owns the job's files), or none is
+    shutil.rmtree(attempt_folder(job_id, attempt), ignore_errors=True)
+    return True
 
 
-def run_batch_job(job_id: uuid.UUID, workers: int | None = None) -> str:
-    """Render a queued job's files and record the outcome on its row; returns its state."""
-    if not _claim(job_id):
-        return "skipped"
+def run_batch_job(job_id: uuid.UUID, workers: int | None = None, attempt: int | None = None) -> str:
+    """Render a job's files and record the outcome on its row; returns what happened.
+
+    With no attempt the job is claimed here; the Celery task claims it first and passes the
+    attempt, so that it can fail the attempt if this process dies.
+    """
+    if attempt is None:
+        attempt = claim(job_id)
+        if attempt is None:
+            return "skipped"
+    with heartbeat(job_id, attempt):
+        return _render(job_id, attempt, workers)
+
+
+def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
     job = db.session.get(BatchJob, job_id)
-    assert job is not None
+    if job is None or (job.attempt, job.state) != (attempt, "running"):
+        return "skipped"  # no longer this attempt's to run
     event = db.session.get(Event, job.event_id)
-    folder = job_folder(job.id)
+    folder = attempt_folder(job.id, attempt)
     try:
         if event is None:
             raise LookupError("the event was deleted")
@@ -130,8 +238,8 @@ def run_batch_job(job_id: uuid.UUID, workers: int | None = None) -> str:
             last = time.monotonic()
             db.session.execute(
                 update(BatchJob)
-                .where(BatchJob.id == job_id)
-                .values(done=done, total=total, stage=stage)
+                .where(*_ours(job_id, attempt))
+                .values(done=done, total=total, stage=stage, heartbeat_at=dt.datetime.now(dt.UTC))
             )
             db.session.commit()
 
@@ -148,21 +256,68 @@ def run_batch_job(job_id: uuid.UUID, workers: int | None = None) -> str:
         )
     except Exception as exc:
         log.exception("batch job %s failed", job_id)
-        db.session.rollback()
-        job = db.session.get(BatchJob, job_id)
-        assert job is not None
-        job.state = "failed"
-        job.error = str(exc)[:2000] or type(exc).__name__
-        job.finished_at = dt.datetime.now(dt.UTC)
-        db.session.commit()
-        shutil.rmtree(folder, ignore_errors=True)
-        return job.state
-    job = db.session.get(BatchJob, job_id)
-    assert job is not None
-    job.state = "done"
-    job.done = job.total = result.letters
-    job.stage = "done"
-    job.files = [path.name for path in result.files]
-    job.finished_at = dt.datetime.now(dt.UTC)
+        fail_attempt(job_id, attempt, str(exc) or type(exc).__name__)
+        return "failed"
+    finished = db.session.execute(
+        update(BatchJob)
+        .where(*_ours(job_id, attempt))
+        .values(
+            state="done",
+            done=result.letters,
+            total=result.letters,
+            stage="done",
+            files=[path.name for path in result.files],
+            finished_at=dt.datetime.now(dt.UTC),
+        )
+    )
     db.session.commit()
-    return job.state
+    if not finished.rowcount:  # type: ignore[attr-defined]
+        # Failed by the sweep or expired meanwhile: nobody will be offered these files.
+        shutil.rmtree(folder, ignore_errors=True)
+        return "abandoned"
+    # Earlier attempts' folders (left by a process that died) hold nothing anyone can fetch.
+    for other in job_folder(job_id).iterdir():
+        if other != folder:
+            shutil.rmtree(other, ignore_errors=True)
+    return "done"
+
+
+@dataclass
+class Sweep:
+    """What one sweep of print runs found."""
+
+    stalled: int = 0  # running, but the heartbeat stopped
+    never_started: int = 0  # queued for longer than a worker should take to start it
+
+
+def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
+    """Fail print runs whose process died (no heartbeat) or that no worker ever started.
+
+    A failed run is not queued again here: the organiser prints again when they choose (see
+    tasks/batches.py for why nothing retries by itself).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    config = current_app.config
+    last_sign = func.coalesce(BatchJob.heartbeat_at, BatchJob.created_at)
+    stalled = db.session.execute(
+        update(BatchJob)
+        .where(
+            BatchJob.state == "running",
+            last_sign < now - dt.timedelta(seconds=config["BATCH_HEARTBEAT_TIMEOUT_SECONDS"]),
+        )
+        .values(state="failed", error=STOPPED_UNEXPECTEDLY, stage="", finished_at=now)
+        .returning(BatchJob.id, BatchJob.attempt)
+    ).all()
+    never_started = db.session.execute(
+        update(BatchJob)
+        .where(
+            BatchJob.state == "queued",
+            last_sign < now - dt.timedelta(seconds=config["BATCH_QUEUED_TIMEOUT_SECONDS"]),
+        )
+        .values(state="failed", error=NEVER_STARTED, stage="", finished_at=now)
+        .returning(BatchJob.id)
+    ).all()
+    db.session.commit()
+    for job_id, attempt in stalled:
+        shutil.rmtree(attempt_folder(job_id, attempt), ignore_errors=True)
+    return Sweep(stalled=len(stalled), never_started=len(never_started))

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -42,10 +43,11 @@ from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
 from letters.organiser.kiosk import kiosk_url
 from letters.organiser.printing import (
+    attempt_folder,
     attendees_in_print_order,
     event_campaign,
-    job_folder,
 )
+from letters.retention import event_data_removal_at
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 ATTENDEES_PER_PAGE = 200
@@ -76,6 +78,22 @@ def _attendee_or_404(event: Event, attendee_id: int) -> Attendee:
 def _job_or_404(job_id: uuid.UUID) -> tuple[BatchJob, Event]:
     job = db.get_or_404(BatchJob, job_id)
     return job, _event_or_404(job.event_id)
+
+
+def _closed(event: Event) -> Response | None:
+    """Back to the event page when its attendees' details are gone; None while it is open.
+
+    Adding or printing then would be surprising: new details would be removed within the hour,
+    and the letters would be signed "(removed)".
+    """
+    if event.personal_data_removed_at is None:
+        return None
+    flash(
+        "This event's attendee details were removed for privacy, so it takes no more "
+        "attendees and prints no letters. Create a new event for new letters.",
+        "error",
+    )
+    return redirect(url_for("organiser.event", event_id=event.id), code=303)
 
 
 def _counts(event_id: int) -> tuple[int, int]:
@@ -183,6 +201,10 @@ def event(event_id: int) -> str:
     return render_template(
         "organiser/event.html",
         event=event,
+        removal_on=_local_date(event_data_removal_at(event.date)),
+        removed_on=_local_date(event.personal_data_removed_at),
+        keep_days=current_app.config["KEEP_EVENT_DATA_DAYS"],
+        print_days=current_app.config["KEEP_PRINT_FILES_DAYS"],
         campaign=_campaigns().get(event.campaign_key),
         total=total,
         unsettled=unsettled,
@@ -197,10 +219,19 @@ def event(event_id: int) -> str:
     )
 
 
+def _local_date(moment: dt.datetime | None) -> dt.date | None:
+    """The day a moment falls on in the site's time zone, as organisers read dates."""
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
 @bp.post("/events/<int:event_id>/import")
 def event_import(event_id: int) -> Response | tuple[str, int]:
     """Import an attendee CSV: every good row is added; every problem is reported."""
     event = _event_or_404(event_id)
+    if closed := _closed(event):
+        return closed
     form = ImportForm()
     if not form.validate_on_submit():
         for message in form.file.errors or ["The form had expired: choose the file again."]:
@@ -352,6 +383,8 @@ def _attendee_form(campaign: Campaign, **kwargs: Any) -> AttendeeForm:
 def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]:
     """Change an attendee's details, choices or division."""
     event = _event_or_404(event_id)
+    if closed := _closed(event):
+        return closed
     attendee = _attendee_or_404(event, attendee_id)
     campaign = event_campaign(event)
     directory = _directory()
@@ -420,6 +453,8 @@ def print_event(event_id: int) -> Response:
     from tasks.batches import render_event_batch
 
     event = _event_or_404(event_id)
+    if closed := _closed(event):
+        return closed
     form = PrintForm()
     total, unsettled = _counts(event.id)
     if not form.validate_on_submit():
@@ -476,7 +511,13 @@ def _job_state(job: BatchJob) -> dict[str, object]:
 def job(job_id: uuid.UUID) -> str:
     """A print run's progress and, when done, its files."""
     job, event = _job_or_404(job_id)
-    return render_template("organiser/job.html", job=job, event=event, confirm_form=ConfirmForm())
+    return render_template(
+        "organiser/job.html",
+        job=job,
+        event=event,
+        files_removed_on=_local_date(job.files_removed_at),
+        confirm_form=ConfirmForm(),
+    )
 
 
 @bp.get("/jobs/<uuid:job_id>.json")
@@ -490,13 +531,17 @@ def job_json(job_id: uuid.UUID) -> Response:
 
 @bp.post("/jobs/<uuid:job_id>/retry")
 def job_retry(job_id: uuid.UUID) -> Response:
-    """Queue a failed (or never started) print run again."""
+    """Queue a failed, never started or expired print run again."""
     from tasks.batches import render_event_batch
 
-    job, _ = _job_or_404(job_id)
-    if ConfirmForm().validate_on_submit() and job.state in ("failed", "queued"):
+    job, event = _job_or_404(job_id)
+    if ConfirmForm().validate_on_submit() and job.state in ("failed", "queued", "expired"):
+        if closed := _closed(event):
+            return closed
         job.state = "queued"
         job.error = ""
+        # Queued now: the sweep counts a queued job's wait from its last sign of life.
+        job.heartbeat_at = dt.datetime.now(dt.UTC)
         db.session.commit()
         _enqueue(render_event_batch, job.id)
     return redirect(url_for("organiser.job", job_id=job.id), code=303)
@@ -508,7 +553,7 @@ def job_file(job_id: uuid.UUID, name: str) -> Response:
     job, _ = _job_or_404(job_id)
     if job.state != "done" or name not in job.files:
         abort(404)
-    path = job_folder(job.id) / name
+    path = attempt_folder(job.id, job.attempt) / name
     if not path.is_file():
         abort(404)
     response = send_file(path, as_attachment=True, download_name=name)

@@ -1,0 +1,415 @@
+"""Print runs that lose their process are failed, clean up, and can be printed again."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import insert, update
+
+from letters import settings
+from letters.extensions import db
+from letters.models import Attendee, BatchJob, Event
+from letters.organiser import printing
+from letters.organiser.printing import (
+    NEVER_STARTED,
+    STOPPED_UNEXPECTEDLY,
+    attempt_folder,
+    claim,
+    heartbeat,
+    job_folder,
+    run_batch_job,
+    sweep_print_runs,
+)
+from letters.queue import celery_settings
+from tests.conftest import TEST_DATABASE_URL
+from tests.organiser_helpers import csrf, login, make_organiser, read_batch
+from tests.test_worker import Worker, wait_for
+
+NOW = dt.datetime(2026, 12, 5, 10, tzinfo=dt.UTC)
+TIMEOUT = dt.timedelta(seconds=120)  # the default heartbeat timeout
+QUEUED_TIMEOUT = dt.timedelta(seconds=1800)
+
+
+def _event(app: Flask, attendees: int = 3) -> int:
+    """An organiser's event whose attendees are all settled, ready to print."""
+    organiser_id = make_organiser(app)
+    with app.app_context():
+        event = Event(
+            organiser_id=organiser_id,
+            name="Letters & tea",
+            date=dt.date(2026, 12, 5),
+            campaign_key="tougher-on-tech",
+        )
+        db.session.add(event)
+        db.session.commit()
+        rows = [
+            {
+                "event_id": event.id,
+                "name": f"Person{n:03d} Writer",
+                "postcode": "2001",
+                "division": "Wattle",
+                "division_state": "NSW",
+                "member_name": "Harry Fernsby",
+            }
+            for n in range(attendees)
+        ]
+        db.session.execute(insert(Attendee), rows)
+        db.session.commit()
+        return event.id
+
+
+def _job(app: Flask, job_id: uuid.UUID) -> BatchJob:
+    with app.app_context():
+        found = db.session.get(BatchJob, job_id)
+        assert found is not None
+        db.session.expunge(found)
+        return found
+
+
+def _add_job(app: Flask, event_id: int, **values: object) -> uuid.UUID:
+    with app.app_context():
+        job = BatchJob(event_id=event_id, **values)
+        db.session.add(job)
+        db.session.commit()
+        return job.id
+
+
+def test_the_sweep_fails_runs_whose_heartbeat_stopped_and_removes_their_files(app_with_data):
+    app = app_with_data
+    event_id = _event(app)
+    old, fresh = NOW - TIMEOUT - dt.timedelta(seconds=1), NOW - TIMEOUT + dt.timedelta(seconds=5)
+    ids = {
+        "dead": _add_job(app, event_id, state="running", attempt=2, heartbeat_at=old),
+        "alive": _add_job(app, event_id, state="running", attempt=1, heartbeat_at=fresh),
+        "no-beat-yet": _add_job(app, event_id, state="running", attempt=1, created_at=old),
+        "waiting": _add_job(app, event_id, state="queued", created_at=NOW - TIMEOUT * 5),
+        "forgotten": _add_job(
+            app, event_id, state="queued", created_at=NOW - QUEUED_TIMEOUT - TIMEOUT
+        ),
+        "done": _add_job(app, event_id, state="done", heartbeat_at=old, files=["letters.pdf"]),
+        "failed": _add_job(app, event_id, state="failed", heartbeat_at=old, error="boom"),
+    }
+    with app.app_context():
+        for name in ("dead", "alive", "done"):
+            job = _job(app, ids[name])
+            folder = attempt_folder(job.id, job.attempt)
+            folder.mkdir(parents=True)
+            (folder / "letters.pdf").write_bytes(b"%PDF- partial")
+        found = sweep_print_runs(NOW)
+        assert (found.stalled, found.never_started) == (2, 1)
+        again = sweep_print_runs(NOW + dt.timedelta(seconds=1))
+        assert (again.stalled, again.never_started) == (0, 0)
+        dead_folder = attempt_folder(ids["dead"], 2)
+        alive_folder = attempt_folder(ids["alive"], 1)
+        done_folder = attempt_folder(ids["done"], 0)
+
+    states = {name: (_job(app, i).state, _job(app, i).error) for name, i in ids.items()}
+    assert states == {
+        "dead": ("failed", STOPPED_UNEXPECTEDLY),
+        "alive": ("running", ""),
+        "no-beat-yet": ("failed", STOPPED_UNEXPECTEDLY),
+        "waiting": ("queued", ""),
+        "forgotten": ("failed", NEVER_STARTED),
+        "done": ("done", ""),
+        "failed": ("failed", "boom"),
+    }
+    assert not dead_folder.exists()
+    assert alive_folder.exists() and done_folder.exists()
+
+
+def test_the_heartbeat_beats_while_running_and_stops_with_its_attempt(make_app):
+    app = make_app(BATCH_HEARTBEAT_TIMEOUT_SECONDS=0.2)  # a beat every 0.05 s
+    event_id = _event(app)
+    job_id = _add_job(app, event_id)
+    with app.app_context():
+        attempt = claim(job_id)
+        assert attempt == 1
+        assert claim(job_id) is None  # a second message for the same run is skipped
+        first = _job(app, job_id).heartbeat_at
+        with heartbeat(job_id, attempt):
+            wait_for(lambda: _job(app, job_id).heartbeat_at > first, 10, "a heartbeat")
+            thread = next(t for t in threading.enumerate() if t.name == f"heartbeat-{job_id}")
+            # Once the attempt is no longer the live one, its thread gives up by itself.
+            db.session.execute(update(BatchJob).where(BatchJob.id == job_id).values(state="failed"))
+            db.session.commit()
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+        last = _job(app, job_id).heartbeat_at
+    assert _job(app, job_id).heartbeat_at == last
+
+
+def test_an_old_attempt_cannot_touch_the_live_one(app_with_data):
+    app = app_with_data
+    job_id = _add_job(app, _event(app))
+    with app.app_context():
+        assert claim(job_id) == 1
+        assert sweep_print_runs(dt.datetime.now(dt.UTC) + TIMEOUT * 2).stalled == 1
+        db.session.execute(update(BatchJob).where(BatchJob.id == job_id).values(state="queued"))
+        db.session.commit()
+        assert claim(job_id) == 2
+        live = attempt_folder(job_id, 2)
+        live.mkdir(parents=True)
+        # The first attempt's process was only slow, and now reports its own failure.
+        assert not printing.fail_attempt(job_id, 1, "late news from a slow process")
+        assert live.exists()
+    job = _job(app, job_id)
+    assert (job.state, job.attempt, job.error) == ("running", 2, "")
+
+
+def _print(app: Flask, client, event_id: int) -> uuid.UUID:
+    response = client.post(
+        f"/organiser/events/{event_id}/print",
+        data={"csrf_token": csrf(client, f"/organiser/events/{event_id}"), "zip": "y"},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return uuid.UUID(response.location.rsplit("/", 1)[1])
+
+
+def test_a_run_presumed_dead_cannot_overwrite_its_replacement(app_with_data, monkeypatch):
+    app = app_with_data
+    event_id = _event(app, attendees=3)
+    client = app.test_client()
+    login(client)
+    job_id = _print(app, client, event_id)
+    real_render = printing.render_batch
+
+    def render_while_the_sweep_gives_up(*args, **kwargs):
+        # The sweep runs while this attempt still renders (a stall longer than the timeout).
+        sweep_print_runs(dt.datetime.now(dt.UTC) + TIMEOUT * 2)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(printing, "render_batch", render_while_the_sweep_gives_up)
+    with app.app_context():
+        assert run_batch_job(job_id, workers=1) == "abandoned"
+        assert not attempt_folder(job_id, 1).exists()
+    failed = _job(app, job_id)
+    assert (failed.state, failed.error, failed.files) == ("failed", STOPPED_UNEXPECTEDLY, [])
+
+    url = f"/organiser/jobs/{job_id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Printing failed: The print run stopped unexpectedly" in page
+    assert "Print again</button>" in page
+    assert client.post(f"{url}/retry", data={}).status_code == 400
+    assert _job(app, job_id).state == "failed"  # no CSRF token, no retry
+    with app.app_context():
+        # Printed yesterday: printing again must not look like a day's wait for a worker.
+        yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        db.session.execute(
+            update(BatchJob)
+            .where(BatchJob.id == job_id)
+            .values(created_at=yesterday, heartbeat_at=yesterday)
+        )
+        db.session.commit()
+    again = client.post(f"{url}/retry", data={"csrf_token": csrf(client, url)})
+    assert again.status_code == 303
+    assert _job(app, job_id).state == "queued"
+    with app.app_context():
+        assert sweep_print_runs().never_started == 0
+
+    monkeypatch.setattr(printing, "render_batch", real_render)
+    with app.app_context():
+        assert run_batch_job(job_id, workers=1) == "done"
+        # The attempt that gave up cannot finish after its replacement either.
+        assert run_batch_job(job_id, workers=1, attempt=1) == "skipped"
+    done = _job(app, job_id)
+    assert (done.state, done.attempt, done.error) == ("done", 2, "")
+    with client.get(f"{url}/files/letters.pdf") as download:
+        assert download.status_code == 200
+        target = Path(app.config["INSTANCE_DIR"]) / "printed.pdf"
+        target.write_bytes(download.get_data())
+    assert sum(bundle.count for bundle in read_batch(target)) == 3
+
+
+def test_a_run_that_fails_removes_its_partial_files(app_with_data, monkeypatch):
+    app = app_with_data
+    event_id = _event(app)
+    job_id = _add_job(app, event_id, options={"zip": True})
+
+    def half_written(groups, targets, *args, **kwargs):
+        targets.pdf.write_bytes(b"%PDF-1.7 the first electorates")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(printing, "render_batch", half_written)
+    with app.app_context():
+        assert run_batch_job(job_id, workers=1) == "failed"
+        assert not attempt_folder(job_id, 1).exists()
+    failed = _job(app, job_id)
+    assert (failed.state, failed.error) == ("failed", "No space left on device")
+
+
+def test_the_sweep_is_on_the_beat_schedule(app):
+    schedule = celery_settings(app.config)["beat_schedule"]
+    entry = next(e for e in schedule.values() if e["task"] == "letters.sweep_print_runs")
+    assert entry["schedule"] == app.config["SWEEP_INTERVAL_SECONDS"]
+
+
+@pytest.mark.parametrize(
+    "variable", ["LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS", "LETTERS_BATCH_QUEUED_TIMEOUT_SECONDS"]
+)
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_print_run_timeouts_must_be_positive_numbers(variable, value, tmp_path):
+    with pytest.raises(settings.ConfigError, match=variable):
+        settings.check(
+            settings.from_environment({"LETTERS_INSTANCE_DIR": str(tmp_path), variable: value})
+        )
+
+
+# --- Real processes: a Celery worker renders, and is killed mid-render -------------------------
+
+
+@pytest.fixture
+def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start `letters worker` processes (each its own process group) sharing the test's data."""
+    config = app_with_data.config
+    env = {
+        **os.environ,
+        "LETTERS_INSTANCE_DIR": str(config["INSTANCE_DIR"]),
+        "LETTERS_DATA_DIR": str(config["DATA_DIR"]),
+        "LETTERS_DATABASE_URL": TEST_DATABASE_URL or config["SQLALCHEMY_DATABASE_URI"],
+        "LETTERS_SECRET_KEY": config["SECRET_KEY"],
+        "LETTERS_TASK_QUEUE": config["TASK_QUEUE"],
+        "LETTERS_BATCH_WORKERS": "2",
+        "LETTERS_SWEEP_INTERVAL_SECONDS": "0.5",
+        "LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS": "3",
+    }
+    workers: list[Worker] = []
+
+    def start(*args: str) -> Worker:
+        worker = Worker(env, tmp_path / "worker.log", "--concurrency", "1", *args)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    # A render runs in a process group of its own: end any this test left behind.
+    for render in _renders_using(config["INSTANCE_DIR"]):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(render, signal.SIGKILL)
+
+
+def _renders_using(instance_dir: Path) -> list[int]:
+    """Render processes started with this instance folder (Linux /proc)."""
+    marker = f"LETTERS_INSTANCE_DIR={instance_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if b"render-job" in command and marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue  # not a process, or ended meanwhile
+    return found
+
+
+def _render_processes(job_id: uuid.UUID) -> list[int]:
+    """The pids of `letters organiser render-job JOB_ID` processes (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if b"render-job" in command and str(job_id).encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _group(pgid: int) -> list[int]:
+    """Live (not zombie) processes in a process group (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # pid (comm) state ppid pgrp ...; comm may hold spaces, so split after its ")".
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found
+
+
+def _running_midway(client, url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        state = client.get(f"{url}.json").get_json()
+        assert state["state"] in ("queued", "running"), f"finished before the kill: {state}"
+        return state["state"] == "running" and 0 < state["done"] < state["total"]
+
+    return check
+
+
+LETTERS = 100  # five chunks of 20 on two processes: several seconds to catch it midway
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
+    app_with_data, start_worker
+):
+    app = app_with_data
+    event_id = _event(app, attendees=LETTERS)
+    client = app.test_client()
+    login(client)
+    first = start_worker()  # no beat: nothing sweeps until the second worker starts
+    job_id = _print(app, client, event_id)
+    url = f"/organiser/jobs/{job_id}"
+    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
+    with app.app_context():
+        partial = attempt_folder(job_id, 1)
+    assert partial.exists()
+    renders = _render_processes(job_id)
+    assert renders, "no render process found"
+    # Every process goes at once, as when a container is killed or the machine stops: the
+    # worker's process group, and the render's own (its leader is the render).
+    first.kill()
+    for render in renders:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(render, signal.SIGKILL)
+    wait_for(lambda: _render_processes(job_id) == [], 10, "the render process to end")
+    assert _job(app, job_id).state == "running"  # nobody is left to say otherwise
+
+    start_worker("--beat")
+    wait_for(lambda: _job(app, job_id).state == "failed", 60, "the sweep to fail the run")
+    assert _job(app, job_id).error == STOPPED_UNEXPECTEDLY
+    assert not partial.exists()
+    page = client.get(url).get_data(as_text=True)
+    assert "The print run stopped unexpectedly" in page and "Print again</button>" in page
+
+    assert client.post(f"{url}/retry", data={"csrf_token": csrf(client, url)}).status_code == 303
+    wait_for(lambda: _job(app, job_id).state == "done", 120, "the run printed again")
+    done = _job(app, job_id)
+    assert (done.attempt, done.done, done.total) == (2, LETTERS, LETTERS)
+    with app.app_context():
+        assert [p.name for p in job_folder(job_id).iterdir()] == ["2"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_worker):
+    app = app_with_data
+    event_id = _event(app, attendees=LETTERS)
+    client = app.test_client()
+    login(client)
+    start_worker()  # no beat: the task itself notices, not the sweep
+    job_id = _print(app, client, event_id)
+    url = f"/organiser/jobs/{job_id}"
+    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
+    (render,) = _render_processes(job_id)
+    assert len(_group(render)) > 1  # the render and its pool of processes
+    os.kill(render, signal.SIGKILL)  # the render alone: its pool is orphaned
+    wait_for(lambda: _job(app, job_id).state == "failed", 30, "the task to fail the run")
+    wait_for(lambda: _group(render) == [], 10, "the orphaned pool processes to be gone")
+    assert _job(app, job_id).error == STOPPED_UNEXPECTEDLY
+    with app.app_context():
+        assert not attempt_folder(job_id, 1).exists()
