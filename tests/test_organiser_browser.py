@@ -61,6 +61,7 @@ def page():
         yield page
 
 
+@pytest.mark.once
 def test_an_organiser_prints_an_event_from_a_spreadsheet(
     app_with_data, live_server, page, worker, tmp_path
 ):

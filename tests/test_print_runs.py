@@ -354,6 +354,7 @@ def _running_midway(client, url: str) -> Callable[[], bool]:
 LETTERS = 100  # five chunks of 20 on two processes: several seconds to catch it midway
 
 
+@pytest.mark.once
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     app_with_data, start_worker
@@ -395,6 +396,7 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
         assert [p.name for p in job_folder(job_id).iterdir()] == ["2"]
 
 
+@pytest.mark.once
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_worker):
     app = app_with_data
