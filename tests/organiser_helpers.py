@@ -6,8 +6,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -111,18 +113,25 @@ def organiser_client_fixture(app_with_data: Flask) -> FlaskClient:
     return client
 
 
-@pytest.fixture(name="worker")
-def worker_fixture(app_with_data, tmp_path):
-    """A real Celery worker process on the embedded filesystem broker, sharing the test's data."""
-    config = app_with_data.config
-    env = {
+def worker_env(config: Mapping[str, Any], **extra: str) -> dict[str, str]:
+    """The environment for a worker process that shares a test app's database and files."""
+    return {
         **os.environ,
         "LETTERS_INSTANCE_DIR": str(config["INSTANCE_DIR"]),
         "LETTERS_DATA_DIR": str(config["DATA_DIR"]),
         "LETTERS_DATABASE_URL": TEST_DATABASE_URL or config["SQLALCHEMY_DATABASE_URI"],
         "LETTERS_SECRET_KEY": config["SECRET_KEY"],
+        "LETTERS_TASK_QUEUE": config["TASK_QUEUE"],
         "LETTERS_BATCH_WORKERS": "2",
+        **extra,
     }
+
+
+@pytest.fixture(name="worker")
+def worker_fixture(app_with_data, tmp_path):
+    """A real Celery worker process on the embedded filesystem broker, sharing the test's data."""
+    config = app_with_data.config
+    env = worker_env(config)
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
         [

@@ -30,8 +30,7 @@ from letters.organiser.printing import (
     sweep_print_runs,
 )
 from letters.queue import celery_settings
-from tests.conftest import TEST_DATABASE_URL
-from tests.organiser_helpers import csrf, login, make_organiser, read_batch
+from tests.organiser_helpers import csrf, login, make_organiser, read_batch, worker_env
 from tests.test_worker import Worker, wait_for
 
 NOW = dt.datetime(2026, 12, 5, 10, tzinfo=dt.UTC)
@@ -270,17 +269,9 @@ def test_print_run_timeouts_must_be_positive_numbers(variable, value, tmp_path):
 def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Start `letters worker` processes (each its own process group) sharing the test's data."""
     config = app_with_data.config
-    env = {
-        **os.environ,
-        "LETTERS_INSTANCE_DIR": str(config["INSTANCE_DIR"]),
-        "LETTERS_DATA_DIR": str(config["DATA_DIR"]),
-        "LETTERS_DATABASE_URL": TEST_DATABASE_URL or config["SQLALCHEMY_DATABASE_URI"],
-        "LETTERS_SECRET_KEY": config["SECRET_KEY"],
-        "LETTERS_TASK_QUEUE": config["TASK_QUEUE"],
-        "LETTERS_BATCH_WORKERS": "2",
-        "LETTERS_SWEEP_INTERVAL_SECONDS": "0.5",
-        "LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS": "3",
-    }
+    env = worker_env(
+        config, LETTERS_SWEEP_INTERVAL_SECONDS="0.5", LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS="3"
+    )
     workers: list[Worker] = []
 
     def start(*args: str) -> Worker:
