@@ -269,3 +269,6 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     # The job's last sign of life: when it was queued, then its running process's heartbeat.
     # The sweep fails a job whose sign is too old (letters/organiser/printing.py).
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the running attempt last finished a piece of work. A live process that stops
+    # progressing is hung: the sweep fails it (and its task then stops the render).
+    progress_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -77,6 +77,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "BATCH_HEARTBEAT_TIMEOUT_SECONDS": _number(
             env, "LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS", "120"
         ),
+        # A print run alive but with no letter, label or envelope done for this long is hung
+        # (a chunk takes seconds); the sweep fails it and its task stops the render.
+        "BATCH_PROGRESS_TIMEOUT_SECONDS": _number(
+            env, "LETTERS_BATCH_PROGRESS_TIMEOUT_SECONDS", "600"
+        ),
         # A print run still queued after this long was never started by a worker.
         "BATCH_QUEUED_TIMEOUT_SECONDS": _number(
             env, "LETTERS_BATCH_QUEUED_TIMEOUT_SECONDS", "1800"
@@ -146,7 +151,11 @@ def check(config: Mapping[str, object]) -> None:
     for key, variable in RETENTION_SETTINGS.items():
         if not _positive(config[key]):
             raise ConfigError(f"{variable} must be a positive number of days, not {config[key]!r}")
-    for key in ("BATCH_HEARTBEAT_TIMEOUT_SECONDS", "BATCH_QUEUED_TIMEOUT_SECONDS"):
+    for key in (
+        "BATCH_HEARTBEAT_TIMEOUT_SECONDS",
+        "BATCH_PROGRESS_TIMEOUT_SECONDS",
+        "BATCH_QUEUED_TIMEOUT_SECONDS",
+    ):
         if not _positive(config[key]):
             raise ConfigError(
                 f"LETTERS_{key} must be a positive number of seconds, not {config[key]!r}"

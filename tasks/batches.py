@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from typing import IO
 
 from celery import shared_task
@@ -33,7 +34,14 @@ log = logging.getLogger(__name__)
 @shared_task(name="letters.render_batch")
 def render_event_batch(job_id: str) -> str:
     """Render an event's print run (a wake-up: the job row says what to print)."""
-    from letters.organiser.printing import STOPPED_UNEXPECTEDLY, claim, fail_attempt, heartbeat
+    from letters.organiser.printing import (
+        STOPPED_UNEXPECTEDLY,
+        claim,
+        fail_attempt,
+        heartbeat,
+        heartbeat_interval,
+        render_wanted,
+    )
 
     attempt = claim(uuid.UUID(job_id))
     if attempt is None:
@@ -47,7 +55,14 @@ def render_event_batch(job_id: str) -> str:
         tempfile.TemporaryFile() as stdout,
         tempfile.TemporaryFile() as stderr,
     ):
-        returncode = _run_render(job_id, attempt, stdout, stderr)
+        returncode = _run_render(
+            job_id,
+            attempt,
+            stdout,
+            stderr,
+            still_wanted=lambda: render_wanted(uuid.UUID(job_id), attempt),
+            check_every=heartbeat_interval(),
+        )
         stdout.seek(0)
         stderr.seek(0)
         output = stdout.read().decode(errors="replace").strip()
@@ -61,8 +76,20 @@ def render_event_batch(job_id: str) -> str:
     return output
 
 
-def _run_render(job_id: str, attempt: int, stdout: IO[bytes], stderr: IO[bytes]) -> int:
-    """Run `letters organiser render-job` to its end; its exit code.
+def _run_render(
+    job_id: str,
+    attempt: int,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    *,
+    still_wanted: Callable[[], bool],
+    check_every: float,
+) -> int:
+    """Run `letters organiser render-job` to its end, or until its run is no longer wanted.
+
+    The run stops being wanted when the sweep fails it (hung: alive but making no progress),
+    when the event's details expire, or when it was replaced: the render is then stopped
+    rather than left holding a worker and every core. Its exit code (negative: killed).
 
     The render gets a process group of its own, and whatever is left in that group when it
     ends is killed: a render killed mid-run leaves its pool processes (and their fork server)
@@ -86,7 +113,14 @@ def _run_render(job_id: str, attempt: int, stdout: IO[bytes], stderr: IO[bytes])
         process_group=0,
     )
     try:
-        return render.wait()
+        while True:
+            try:
+                return render.wait(timeout=check_every)
+            except subprocess.TimeoutExpired:
+                if not still_wanted():
+                    log.warning("print run %s is no longer wanted; stopping its render", job_id)
+                    os.killpg(render.pid, signal.SIGKILL)
+                    return render.wait()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(render.pid, signal.SIGKILL)

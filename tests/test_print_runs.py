@@ -20,6 +20,7 @@ from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import printing
 from letters.organiser.printing import (
+    HUNG,
     NEVER_STARTED,
     STOPPED_UNEXPECTEDLY,
     attempt_folder,
@@ -36,6 +37,7 @@ from tests.test_worker import Worker, wait_for
 NOW = dt.datetime(2026, 12, 5, 10, tzinfo=dt.UTC)
 TIMEOUT = dt.timedelta(seconds=120)  # the default heartbeat timeout
 QUEUED_TIMEOUT = dt.timedelta(seconds=1800)
+PROGRESS_TIMEOUT = dt.timedelta(seconds=600)
 
 
 def _event(app: Flask, attendees: int = 3) -> int:
@@ -123,6 +125,50 @@ def test_the_sweep_fails_runs_whose_heartbeat_stopped_and_removes_their_files(ap
     }
     assert not dead_folder.exists()
     assert alive_folder.exists() and done_folder.exists()
+
+
+def test_the_sweep_fails_runs_that_beat_but_make_no_progress(app_with_data):
+    app = app_with_data
+    event_id = _event(app)
+    beating = NOW - dt.timedelta(seconds=5)
+    ids = {
+        "hung": _add_job(
+            app,
+            event_id,
+            state="running",
+            attempt=1,
+            heartbeat_at=beating,
+            progress_at=NOW - PROGRESS_TIMEOUT - dt.timedelta(seconds=1),
+        ),
+        "busy": _add_job(
+            app,
+            event_id,
+            state="running",
+            attempt=1,
+            heartbeat_at=beating,
+            progress_at=NOW - PROGRESS_TIMEOUT + dt.timedelta(seconds=5),
+        ),
+        "slow-start": _add_job(
+            app,
+            event_id,
+            state="running",
+            attempt=1,
+            heartbeat_at=beating,
+            started_at=NOW - PROGRESS_TIMEOUT - dt.timedelta(seconds=1),
+        ),
+    }
+    with app.app_context():
+        hung_folder = attempt_folder(ids["hung"], 1)
+        hung_folder.mkdir(parents=True)
+        found = sweep_print_runs(NOW)
+        assert (found.stalled, found.hung, found.never_started) == (0, 2, 0)
+    states = {name: (_job(app, i).state, _job(app, i).error) for name, i in ids.items()}
+    assert states == {
+        "hung": ("failed", HUNG),
+        "busy": ("running", ""),
+        "slow-start": ("failed", HUNG),
+    }
+    assert not hung_folder.exists()
 
 
 def test_the_heartbeat_beats_while_running_and_stops_with_its_attempt(make_app):
@@ -252,7 +298,12 @@ def test_the_sweep_is_on_the_beat_schedule(app):
 
 
 @pytest.mark.parametrize(
-    "variable", ["LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS", "LETTERS_BATCH_QUEUED_TIMEOUT_SECONDS"]
+    "variable",
+    [
+        "LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS",
+        "LETTERS_BATCH_PROGRESS_TIMEOUT_SECONDS",
+        "LETTERS_BATCH_QUEUED_TIMEOUT_SECONDS",
+    ],
 )
 @pytest.mark.parametrize("value", ["0", "-5", "soon"])
 def test_print_run_timeouts_must_be_positive_numbers(variable, value, tmp_path):
@@ -274,8 +325,8 @@ def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[...,
     )
     workers: list[Worker] = []
 
-    def start(*args: str) -> Worker:
-        worker = Worker(env, tmp_path / "worker.log", "--concurrency", "1", *args)
+    def start(*args: str, **extra_env: str) -> Worker:
+        worker = Worker({**env, **extra_env}, tmp_path / "worker.log", "--concurrency", "1", *args)
         workers.append(worker)
         return worker
 
@@ -406,3 +457,31 @@ def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_work
     assert _job(app, job_id).error == STOPPED_UNEXPECTEDLY
     with app.app_context():
         assert not attempt_folder(job_id, 1).exists()
+
+
+@pytest.mark.once
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_data, start_worker):
+    app = app_with_data
+    event_id = _event(app, attendees=LETTERS)
+    client = app.test_client()
+    login(client)
+    worker = start_worker()  # no beat: nothing sweeps until the second worker starts
+    job_id = _print(app, client, event_id)
+    url = f"/organiser/jobs/{job_id}"
+    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
+    (render,) = _render_processes(job_id)
+    # A render stopped with SIGSTOP is as hung as one can be: alive, doing nothing, while its
+    # task's heartbeat goes on. A second worker's sweep finds it (the first one's only pool
+    # process is busy waiting on the render); the first one's task then stops the render.
+    os.killpg(render, signal.SIGSTOP)
+    start_worker("--beat", LETTERS_BATCH_PROGRESS_TIMEOUT_SECONDS="3")
+
+    wait_for(lambda: _job(app, job_id).state == "failed", 60, "the sweep to fail the hung run")
+    assert _job(app, job_id).error == HUNG
+    wait_for(lambda: _group(render) == [], 30, "the task to stop the hung render")
+    assert worker.process.poll() is None  # the worker goes on, free for the next run
+    with app.app_context():
+        assert not attempt_folder(job_id, 1).exists()
+    page = client.get(url).get_data(as_text=True)
+    assert "stopped making progress" in page and "Print again</button>" in page

@@ -33,6 +33,10 @@ STOPPED_UNEXPECTEDLY = (
     "The print run stopped unexpectedly before it finished (its process ended or stopped "
     "responding). Print again to start it over."
 )
+HUNG = (
+    "The print run stopped making progress, so it was stopped. Print again to start it over; "
+    "if it stops again, tell whoever runs this site."
+)
 NEVER_STARTED = (
     "No worker started this print run in time. Check that the workers are running, "
     "then print again."
@@ -120,6 +124,7 @@ def claim(job_id: uuid.UUID) -> int | None:
             attempt=BatchJob.attempt + 1,
             started_at=now,
             heartbeat_at=now,
+            progress_at=now,
             finished_at=None,
             done=0,
             stage="letters",
@@ -172,6 +177,17 @@ def heartbeat(job_id: uuid.UUID, attempt: int) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def render_wanted(job_id: uuid.UUID, attempt: int) -> bool:
+    """Whether this attempt's render should go on: it is the job's current attempt, running
+    (or just done: it is exiting). Not when the sweep failed it, its event's details went,
+    or a retry replaced it."""
+    db.session.rollback()  # a fresh read, not what this session saw before
+    state = db.session.execute(
+        select(BatchJob.state).where(BatchJob.id == job_id, BatchJob.attempt == attempt)
+    ).scalar_one_or_none()
+    return state in ("running", "done")
 
 
 def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
@@ -236,10 +252,11 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
             if stage != "done" and time.monotonic() - last < PROGRESS_EVERY_SECONDS:
                 return
             last = time.monotonic()
+            now = dt.datetime.now(dt.UTC)
             db.session.execute(
                 update(BatchJob)
                 .where(*_ours(job_id, attempt))
-                .values(done=done, total=total, stage=stage, heartbeat_at=dt.datetime.now(dt.UTC))
+                .values(done=done, total=total, stage=stage, heartbeat_at=now, progress_at=now)
             )
             db.session.commit()
 
@@ -287,11 +304,12 @@ class Sweep:
     """What one sweep of print runs found."""
 
     stalled: int = 0  # running, but the heartbeat stopped
+    hung: int = 0  # running and beating, but nothing done for too long
     never_started: int = 0  # queued for longer than a worker should take to start it
 
 
 def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
-    """Fail print runs whose process died (no heartbeat) or that no worker ever started.
+    """Fail print runs whose process died (no heartbeat) or hung, or that no worker started.
 
     A failed run is not queued again here: the organiser prints again when they choose (see
     tasks/batches.py for why nothing retries by itself).
@@ -308,6 +326,18 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
         .values(state="failed", error=STOPPED_UNEXPECTEDLY, stage="", finished_at=now)
         .returning(BatchJob.id, BatchJob.attempt)
     ).all()
+    # The render's process is alive (its heartbeat goes on) but stuck; its task sees the row
+    # fail and stops it (tasks/batches.py).
+    hung = db.session.execute(
+        update(BatchJob)
+        .where(
+            BatchJob.state == "running",
+            func.coalesce(BatchJob.progress_at, BatchJob.started_at)
+            < now - dt.timedelta(seconds=config["BATCH_PROGRESS_TIMEOUT_SECONDS"]),
+        )
+        .values(state="failed", error=HUNG, stage="", finished_at=now)
+        .returning(BatchJob.id, BatchJob.attempt)
+    ).all()
     never_started = db.session.execute(
         update(BatchJob)
         .where(
@@ -318,6 +348,6 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
         .returning(BatchJob.id)
     ).all()
     db.session.commit()
-    for job_id, attempt in stalled:
+    for job_id, attempt in [*stalled, *hung]:
         shutil.rmtree(attempt_folder(job_id, attempt), ignore_errors=True)
-    return Sweep(stalled=len(stalled), never_started=len(never_started))
+    return Sweep(stalled=len(stalled), hung=len(hung), never_started=len(never_started))
