@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pypdf import PdfReader
 
+from benchmarks.sample_people import FIRST_NAMES, LAST_NAMES, NOTE_SENTENCES, STREETS
 from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_order
 from letters.domain.campaign import load_campaign
 from letters.domain.compose import Letter
@@ -45,60 +46,6 @@ CAMPAIGN = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
 SEED = 20261205
 TARGET_RATE = 100.0
 TARGET_PEAK_MB = 300.0
-
-FIRST = [
-    "Jane",
-    "Mohammed",
-    "Mei",
-    "Aroha",
-    "Siobhan",
-    "Tuan",
-    "Priya",
-    "Jack",
-    "Olivia",
-    "Bartholomew",
-    "Zoë",
-    "Kwame",
-    "Anneliese",
-    "Isabella-Rose",
-    "Liam",
-    "Ngaio",
-    "Dimitri",
-    "Fatima",
-    "Hamish",
-    "Yuki",
-]
-LAST = [
-    "Citizen",
-    "Nguyen",
-    "O'Brien",
-    "Papadopoulos",
-    "Smith",
-    "Wiradjuri-Jones",
-    "Kowalski",
-    "Fitzgerald-Montgomery",
-    "Tran",
-    "Al-Hassan",
-    "Lee",
-    "Chen",
-    "Murphy",
-    "Singh",
-    "Williams",
-    "Brown",
-    "Taylor",
-    "Wilson",
-    "Martin",
-    "Anderson",
-]
-STREETS = ("Example Street", "Wattle Avenue", "Banksia Crescent", "Old Coach Road", "Esplanade")
-NOTE_SENTENCES = (
-    "I have two children at the local primary school.",
-    "I worry about who can reach them online.",
-    "Our teachers tell me they see the harm every week.",
-    "Please make the tech companies take responsibility for what happens on their platforms.",
-    "I would be grateful for a reply setting out what you will do.",
-    "This matters to me and to many people in our community.",
-)
 
 
 def load_real_directory(folder: Path) -> Directory:
@@ -135,7 +82,7 @@ def make_attendees(directory: Directory, count: int) -> list[AttendeeRow]:
         recs = campaign.recommendation_keys
         row = AttendeeRow(
             row=index + 2,
-            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
             postcode=postcode,
             email=f"attendee{index}@example.org" if index % 3 else "",
             street=f"{rng.randint(1, 240)} {rng.choice(STREETS)}",

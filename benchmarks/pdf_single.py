@@ -25,6 +25,7 @@ from pypdf import PdfReader  # a test dependency; only for the summary line
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.sample_people import FIRST_NAMES, LAST_NAMES, NOTE_SENTENCES, STREETS
 from letters.domain.compose import (
     Block,
     BulletList,
@@ -40,37 +41,6 @@ ROUNDS = 3  # each letter is rendered this many times each way: 150 samples stea
 SEED = 20261127
 TARGET_P95_MS = 50.0
 
-FIRST_NAMES = (
-    "Jane",
-    "Mohammed",
-    "Mei",
-    "Aroha",
-    "Siobhan",
-    "Tuan",
-    "Priya",
-    "Jack",
-    "Olivia",
-    "Bartholomew",
-    "Zoë",
-    "Nguyen",
-    "Isabella-Rose",
-    "Kwame",
-    "Anneliese",
-)
-LAST_NAMES = (
-    "Citizen",
-    "Nguyen",
-    "O'Brien",
-    "Papadopoulos",
-    "Smith",
-    "Wiradjuri-Jones",
-    "Kowalski",
-    "Fitzgerald-Montgomery",
-    "Tran",
-    "Al-Hassan",
-    "Lee",
-    "Van der Berg",
-)
 MEMBERS = (
     ("David Smith", "Bean", "ACT"),
     ("Alicia Payne", "Canberra", "ACT"),
@@ -96,7 +66,6 @@ PLACES = (
     ("Alice Springs", "NT", "0870"),
     ("Bondi", "NSW", "2026"),
 )
-STREETS = ("Example Street", "Wattle Avenue", "Banksia Crescent", "Old Coach Road", "Esplanade")
 
 STATISTICS = (
     "The US-based National Center for Missing & Exploited Children received 36.2 million "
@@ -129,14 +98,6 @@ RECOMMENDATIONS = (
         "sure their platform design, algorithms and business models do not facilitate the "
         "sexual exploitation or abuse of children.",
     ),
-)
-NOTE_SENTENCES = (
-    "I have two children at the local primary school.",
-    "I worry about who can reach them online.",
-    "Our teachers tell me they see the harm every week.",
-    "Please make the tech companies take responsibility for what happens on their platforms.",
-    "I would be grateful for a reply setting out what you will do.",
-    "This matters to me and to many people in our community.",
 )
 
 
