@@ -396,24 +396,34 @@ def _running_midway(client, url: str) -> Callable[[], bool]:
 LETTERS = 100  # five chunks of 20 on two processes: several seconds to catch it midway
 
 
+def _print_midway(app: Flask, start_worker: Callable[..., Worker]):
+    """An organiser prints LETTERS letters; a worker (without beat) is part-way through them.
+
+    Returns the logged-in client, the job, its page's URL, the worker and the render's pids.
+    """
+    event_id = _event(app, attendees=LETTERS)
+    client = app.test_client()
+    login(client)
+    worker = start_worker()
+    job_id = _print(app, client, event_id)
+    url = f"/organiser/jobs/{job_id}"
+    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
+    renders = _render_processes(job_id)
+    assert renders, "no render process found"
+    return client, job_id, url, worker, renders
+
+
 @pytest.mark.once
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     app_with_data, start_worker
 ):
     app = app_with_data
-    event_id = _event(app, attendees=LETTERS)
-    client = app.test_client()
-    login(client)
-    first = start_worker()  # no beat: nothing sweeps until the second worker starts
-    job_id = _print(app, client, event_id)
-    url = f"/organiser/jobs/{job_id}"
-    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
+    # No beat: nothing sweeps until the second worker starts.
+    client, job_id, url, first, renders = _print_midway(app, start_worker)
     with app.app_context():
         partial = attempt_folder(job_id, 1)
     assert partial.exists()
-    renders = _render_processes(job_id)
-    assert renders, "no render process found"
     # Every process goes at once, as when a container is killed or the machine stops: the
     # worker's process group, and the render's own (its leader is the render).
     first.kill()
@@ -442,14 +452,8 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_worker):
     app = app_with_data
-    event_id = _event(app, attendees=LETTERS)
-    client = app.test_client()
-    login(client)
-    start_worker()  # no beat: the task itself notices, not the sweep
-    job_id = _print(app, client, event_id)
-    url = f"/organiser/jobs/{job_id}"
-    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
-    (render,) = _render_processes(job_id)
+    # No beat: the task itself notices, not the sweep.
+    _, job_id, _, _, (render,) = _print_midway(app, start_worker)
     assert len(_group(render)) > 1  # the render and its pool of processes
     os.kill(render, signal.SIGKILL)  # the render alone: its pool is orphaned
     wait_for(lambda: _job(app, job_id).state == "failed", 30, "the task to fail the run")
@@ -463,14 +467,7 @@ def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_work
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_data, start_worker):
     app = app_with_data
-    event_id = _event(app, attendees=LETTERS)
-    client = app.test_client()
-    login(client)
-    worker = start_worker()  # no beat: nothing sweeps until the second worker starts
-    job_id = _print(app, client, event_id)
-    url = f"/organiser/jobs/{job_id}"
-    wait_for(_running_midway(client, url), 90, "the render to be part-way through")
-    (render,) = _render_processes(job_id)
+    client, job_id, url, worker, (render,) = _print_midway(app, start_worker)
     # A render stopped with SIGSTOP is as hung as one can be: alive, doing nothing, while its
     # task's heartbeat goes on. A second worker's sweep finds it (the first one's only pool
     # process is busy waiting on the render); the first one's task then stops the render.
