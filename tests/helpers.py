@@ -22,7 +22,11 @@ GOOD_FORM = {
 
 def csrf_token(client: FlaskClient, url: str = "/write") -> str:
     """The CSRF token from a page's form, as a browser would submit it."""
-    page = client.get(url).get_data(as_text=True)
+    return csrf_token_in(client.get(url).get_data(as_text=True))
+
+
+def csrf_token_in(page: str) -> str:
+    """The CSRF token in a page's HTML."""
     tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page)
     found = tag and re.search(r'value="([^"]+)"', tag.group(0))
     assert found, "no CSRF token on the page"

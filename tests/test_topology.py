@@ -31,7 +31,7 @@ import yaml
 
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, post_events
-from tests.helpers import GOOD_FORM
+from tests.helpers import GOOD_FORM, csrf_token_in
 from tests.services import REDIS_URL, require_redis, scratch_postgres
 
 pytestmark = pytest.mark.postgres
@@ -106,11 +106,7 @@ class Browser:
     def csrf(self, path: str) -> str:
         status, _, page = self.request("GET", path)
         assert status == 200, (path, status)
-        tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page)
-        assert tag, f"no CSRF token on {path}"
-        value = re.search(r'value="([^"]+)"', tag.group(0))
-        assert value
-        return value.group(1)
+        return csrf_token_in(page)
 
 
 def free_port() -> int:
