@@ -9,11 +9,13 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 import weasyprint
+from PIL import Image
 from pypdf import PdfReader
 from weasyprint import HTML
 from weasyprint.urls import URLFetcherResponse
@@ -296,6 +298,60 @@ def test_recipient_block_sits_in_the_dl_envelope_window(
         assert 54 <= baseline <= 82
 
 
+PRINT_ASSETS = {f"{ASSET_SCHEME}:bullet.svg", f"{ASSET_SCHEME}:fold-marks.svg"}
+
+
+def page_picture(data: bytes, dpi: int = 200) -> tuple[Image.Image, Callable[[float], int]]:
+    """Page 1 in greyscale, and a function turning millimetres into its pixels."""
+    document = pdfium.PdfDocument(data)
+    try:
+        picture = document[0].render(scale=dpi / 72).to_pil().convert("L")
+    finally:
+        document.close()
+    return picture, lambda mm: round(mm * dpi / 25.4)
+
+
+def test_fold_marks_and_bullets_are_drawn_where_print_css_puts_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fetcher = RecordingFetcher()
+    letter = make_letter()
+    with caplog.at_level(logging.WARNING, logger="letters.pdf"):
+        data = PdfRenderer(url_fetcher=fetcher).render(letter)
+    assert set(fetcher.requested) == PRINT_ASSETS
+    assert not [record for record in caplog.records if "refused" in record.getMessage()]
+
+    picture, px = page_picture(data)
+
+    def ink(left: float, top: float, right: float, bottom: float) -> int:
+        """The darkest pixel (0 black, 255 white) in a box given in mm from the top-left."""
+        box = picture.crop((px(left), px(top), px(right) + 1, px(bottom) + 1))
+        darkest, _ = box.getextrema()
+        return int(darkest)
+
+    # Fold marks: grey strokes 4-9 mm across at a third and two thirds of the sheet's height.
+    for third in (99.0, 198.0):
+        assert ink(5, third - 0.1, 8, third + 0.3) < 200
+        assert ink(5, third - 1.5, 8, third - 0.5) == 255  # a thin line, not a band
+        assert ink(0, third - 0.1, 3, third + 0.3) == 255
+    assert ink(0, 120, 15, 180) == 255  # nothing else in the left margin
+
+    # Bullets: a black dot just left of the first line of each point, and of nothing else.
+    points = [item for block in BODY if isinstance(block, BulletList) for item in block.items]
+    runs = text_positions(data)
+    firsts = [
+        next(run for run in runs if (item.lead or item.text).startswith(run[0][:15]))
+        for item in points
+    ]
+
+    def dotted(run: tuple[str, float, float]) -> bool:
+        _, x, baseline = run
+        return ink(x - 3.6, baseline - 2.0, x - 2.4, baseline - 0.5) < 60
+
+    line_starts = [run for run in runs if not any(o[2] == run[2] and o[1] < run[1] for o in runs)]
+    assert [run for run in line_starts if dotted(run)] == firsts
+
+
 def test_minimal_letter_renders(renderer: PdfRenderer) -> None:
     letter = make_letter(
         sender=Sender(name="Sam"),
@@ -351,7 +407,8 @@ def test_hostile_input_is_literal_text_and_nothing_is_fetched(
     for snippet in hostile_strings(base_url):
         assert squash(snippet) in flat
     assert requests == []
-    assert fetcher.requested == []
+    # Only the print stylesheet's own pictures (bullets, fold marks) were asked for.
+    assert set(fetcher.requested) <= PRINT_ASSETS
     if field == "name":
         metadata = PdfReader(io.BytesIO(data)).metadata
         assert metadata is not None
