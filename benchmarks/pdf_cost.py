@@ -12,6 +12,8 @@ how fast can a batch of this campaign's letters be, if every letter is laid out 
      the same width gives the same lines in every letter; a writer's own lines cannot be
      shared with anyone, so laying them out is the least any renderer must do per letter.
   3. What that means per core at the batch target of 100 letters/s.
+  4. Where a letter's time goes, part by part: the same letters with one part of
+     templates/letters/_letter.html left out at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import io
+import re
 import statistics
 import sys
 import tempfile
@@ -94,6 +97,25 @@ def pdf_lines(data: bytes) -> list[str]:
     return lines
 
 
+# Parts of a letter's HTML (templates/letters/_letter.html), as patterns that cut them out.
+PARTS = {
+    "page 1 head (sender, date, recipient)": r'<header class="letter-head">.*?</header>',
+    "greeting, subject and body": r"(?<=</header>).*?(?=<footer)",
+    "sign-off and signature": r'<footer class="letter-signoff">.*?</footer>',
+}
+
+
+def part_costs(htmls: list[str], whole_ms: float, rounds: int) -> None:
+    """Print what each part of the letter adds, by leaving it out."""
+    for name, pattern in PARTS.items():
+        without = [re.sub(pattern, "", html, count=1, flags=re.S) for html in htmls]
+        assert without != htmls, f"{name}: pattern no longer matches the template"
+        cost = whole_ms - time_documents(without, rounds)
+        print(f"   {name:<40} {cost:5.1f} ms ({cost / whole_ms:4.0%})")
+    empty = [re.sub(r"<article.*?</article>", "", html, flags=re.S) for html in htmls]
+    print(f"   {'a document with no letter in it':<40} {time_documents(empty, rounds):5.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--letters", type=int, default=200, help="letters in the sample")
@@ -139,6 +161,9 @@ def main() -> None:
         f"   Only the writer's own lines (all shared text free): {floor:.0f} ms, "
         f"{cores * 1000 / floor:.0f}/s at best"
     )
+
+    print(f"\n4. Where a letter's {letter_ms:.1f} ms go, each part measured by leaving it out:")
+    part_costs(htmls, letter_ms, args.rounds)
 
 
 if __name__ == "__main__":
