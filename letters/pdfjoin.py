@@ -4,17 +4,24 @@ pypdf's PdfWriter keeps every page of the result in memory until it writes, so i
 grows with the batch. PdfJoiner reads each part with pypdf, renumbers the objects its pages
 reach, writes them to the output straight away and keeps only their offsets (a few bytes an
 object); the page tree, the bookmarks and the cross-reference table are written at the end.
+
+It can also draw pages of "sheet" PDFs over the pages it copies (letters/stamps.py prints a
+batch's campaign paragraphs that way): each sheet page becomes one form XObject in the output,
+written the first time a page uses it, and each use costs a few bytes of content.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from pypdf import PdfReader
 from pypdf.generic import (
     ArrayObject,
+    DecodedStreamObject,
     DictionaryObject,
     IndirectObject,
     NameObject,
@@ -31,11 +38,38 @@ def _ref(number: int) -> IndirectObject:
     return IndirectObject(number, 0, None)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """Draw a page of one of the joiner's sheets over a page, moved by (dx, dy) points."""
+
+    sheet: int  # index in the joiner's sheets
+    sheet_page: int
+    dx: float
+    dy: float
+
+
+Overlays = Mapping[int, Sequence[Overlay]]  # by index of the page in the appended PDF
+
+
+class _Written(IndirectObject):
+    """A reference to an object already in the output: _remap() leaves it as it is."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number, 0, None)  # type: ignore[arg-type]
+
+
 class PdfJoiner:
     """Append whole PDFs (or their pages) to one output stream; close() finishes the file."""
 
-    def __init__(self, out: BinaryIO, title: str = "") -> None:
+    def __init__(
+        self, out: BinaryIO, title: str = "", sheets: Sequence[bytes | str | Path] = ()
+    ) -> None:
         self._out = out
+        self._sheets = list(sheets)
+        self._sheet_readers: dict[int, PdfReader] = {}  # opened on first use
+        self._sheet_renumbered: dict[int, dict[int, int]] = {}
+        self._forms: dict[tuple[int, int], int] = {}  # (sheet, page) -> form XObject
+        self._save_state: int | None = None  # a "q" content stream, written on first use
         self._start = out.tell()
         self._offsets: list[int] = [0]  # by object number; 0 is the free-list head
         self._pages: list[int] = []
@@ -50,9 +84,14 @@ class PdfJoiner:
     def page_count(self) -> int:
         return len(self._pages)
 
-    def append(self, source: bytes | str | Path, bookmark: str = "") -> int:
-        """Copy every page of a PDF to the end; a bookmark opens at its first page."""
-        reader = PdfReader(io.BytesIO(source) if isinstance(source, bytes) else source)
+    def append(
+        self, source: bytes | str | Path, bookmark: str = "", overlays: Overlays | None = None
+    ) -> int:
+        """Copy every page of a PDF to the end; a bookmark opens at its first page.
+
+        `overlays` draws pages of the sheets over some of the copied pages.
+        """
+        reader = _reader(source)
         first = len(self._pages)
         renumbered: dict[int, int] = {}
         queue: list[tuple[IndirectObject, int]] = []
@@ -65,18 +104,97 @@ class PdfJoiner:
             number = self._renumber(ref, renumbered, queue)
             self._pages.append(number)
             page_numbers.add(number)
+        for index, drawn in (overlays or {}).items():
+            ref = reader.pages[index].indirect_reference
+            page = ref.get_object() if ref is not None else None
+            if drawn and isinstance(page, DictionaryObject):
+                # The very object the queue below copies (reader.pages may wrap a copy of it).
+                self._add_overlays(page, drawn)
         while queue:
             ref, number = queue.pop()
             obj = ref.get_object()
-            if number in page_numbers:
+            is_page = number in page_numbers
+            if is_page:
                 assert isinstance(obj, DictionaryObject)
                 obj[NameObject("/Parent")] = _ref(self._pages_root)
-            self._write(
-                number, self._remap(obj, renumbered, queue, skip_parent=number in page_numbers)
-            )
+            self._write(number, self._remap(obj, renumbered, queue, skip_parent=is_page))
         if bookmark and len(self._pages) > first:
             self._bookmarks.append((bookmark, first))
         return len(self._pages) - first
+
+    def _add_overlays(self, page: DictionaryObject, drawn: Sequence[Overlay]) -> None:
+        """Before a page is copied: name the overlays' forms in its resources, draw them last."""
+        # The forms are written first, so the page refers to them as _Written references. The
+        # resources may be shared with other pages of the PDF, which is harmless: a name that
+        # a page does not use costs a few bytes.
+        resources = page["/Resources"]
+        assert isinstance(resources, DictionaryObject)
+        xobjects = resources.get("/XObject")
+        if xobjects is None:
+            xobjects = resources[NameObject("/XObject")] = DictionaryObject()
+        assert isinstance(xobjects, DictionaryObject)
+        operations = [b"Q"]  # ends the "q" put before the page's own content
+        for overlay in drawn:
+            name = f"/LetterSheet{overlay.sheet}-{overlay.sheet_page}"
+            xobjects[NameObject(name)] = _Written(self._form(overlay.sheet, overlay.sheet_page))
+            operations.append(
+                f"q 1 0 0 1 {overlay.dx:.4f} {overlay.dy:.4f} cm {name} Do Q".encode("ascii")
+            )
+        if self._save_state is None:
+            self._save_state = self._write_stream(b"q\n")
+        contents = page.raw_get("/Contents")
+        own = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        # The page's own content may leave its coordinates changed (WeasyPrint's does), so it
+        # runs between q and Q and the overlays start from the page's default coordinates.
+        page[NameObject("/Contents")] = ArrayObject(
+            [
+                _Written(self._save_state),
+                *own,
+                _Written(self._write_stream(b"\n".join(operations))),
+            ]
+        )
+
+    def _form(self, sheet: int, sheet_page: int) -> int:
+        """The output object of a sheet page as a form XObject, written on first use."""
+        number = self._forms.get((sheet, sheet_page))
+        if number is not None:
+            return number
+        reader = self._sheet_readers.get(sheet)
+        if reader is None:
+            reader = self._sheet_readers[sheet] = _reader(self._sheets[sheet])
+        renumbered = self._sheet_renumbered.setdefault(sheet, {})
+        page = reader.pages[sheet_page]
+        contents = page.raw_get("/Contents")
+        streams = contents.get_object() if contents is not None else ArrayObject()
+        if not isinstance(streams, ArrayObject):
+            streams = ArrayObject([streams])
+        form = DecodedStreamObject()
+        form.set_data(b"\n".join(stream.get_object().get_data() for stream in streams))
+        form = form.flate_encode()
+        form.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Form"),
+                NameObject("/BBox"): ArrayObject(page.mediabox),
+                # raw_get keeps the reference: the sheet's pages share one resources object.
+                NameObject("/Resources"): page.raw_get("/Resources"),
+            }
+        )
+        queue: list[tuple[IndirectObject, int]] = []
+        form = self._remap(form, renumbered, queue)
+        while queue:
+            ref, queued = queue.pop()
+            self._write(queued, self._remap(ref.get_object(), renumbered, queue))
+        number = self._forms[sheet, sheet_page] = self._reserve()
+        self._write(number, form)
+        return number
+
+    def _write_stream(self, data: bytes) -> int:
+        stream = DecodedStreamObject()
+        stream.set_data(data)
+        number = self._reserve()
+        self._write(number, stream)
+        return number
 
     def close(self) -> None:
         """Write the page tree, bookmarks, document information and cross-reference table."""
@@ -145,6 +263,8 @@ class PdfJoiner:
         skip_parent: bool = False,
     ) -> PdfObject:
         """The object with every reference pointing at its new number (changed in place)."""
+        if isinstance(obj, _Written):
+            return obj
         if isinstance(obj, IndirectObject):
             return _ref(self._renumber(obj, renumbered, queue))
         if isinstance(obj, DictionaryObject):  # streams too: their data is copied as it is
@@ -201,3 +321,7 @@ class PdfJoiner:
             ),
         )
         return outline
+
+
+def _reader(source: bytes | str | Path) -> PdfReader:
+    return PdfReader(io.BytesIO(source) if isinstance(source, bytes) else source)
