@@ -2,12 +2,15 @@
 
 The work is cut into chunks (never spanning two electorates) that a pool of processes, one per
 core, renders with one font configuration each; the parent joins the chunks in order with
-PdfJoiner as they arrive, so memory stays flat however long the batch. No Flask: the Celery
-task, `letters batch-pdf` and the benchmarks call render_batch().
+PdfJoiner as they arrive, so memory stays flat however long the batch. Campaign paragraphs
+that several letters print are laid out once, on stamp sheets rendered before the letters,
+and drawn into each letter as it is joined (letters/stamps.py). No Flask: the Celery task,
+`letters batch-pdf` and the benchmarks call render_batch().
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -22,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from letters import stamps as stamping
 from letters.domain.compose import Letter, Recipient
 from letters.pdfjoin import PdfJoiner
+from letters.stamps import Placement, Stamp, StampMap
 
 if TYPE_CHECKING:
     from weasyprint import CSS, Document
@@ -32,13 +37,14 @@ if TYPE_CHECKING:
 
 # WeasyPrint is imported only where pages are rendered (the pool's processes, which fork from
 # a server process that preloaded it): the process that plans and joins stays ~40 MB smaller.
-RENDER_MODULES = ["letters.batch", "letters.pdf"]
+RENDER_MODULES = ["letters.batch", "letters.pdf", "letters.stamps"]
 BATCH_STYLESHEET = Path(__file__).resolve().parent.parent / "templates" / "letters" / "batch.css"
 CHUNK_LETTERS = 20  # letters per chunk: big enough to share a PDF write, small enough to spread
 LABELS_PER_SHEET = 21  # Avery L7160: 3 across, 7 down, 63.5 x 38.1 mm
 LABEL_SHEETS_PER_CHUNK = 8
 ENVELOPES_PER_CHUNK = 40
 SENDERS_LISTED = 150  # names listed on a cover sheet before "and N more"
+STAMPS_PER_SHEET = 40  # a sheet job: short enough to spread over the pool, and to stay small
 
 Progress = Callable[[int, int, str], None]  # (letters done, letters in all, stage)
 
@@ -116,6 +122,24 @@ class Job:
     blank: int = 0
     recipient: Recipient | None = None  # for blank letters
     addresses: tuple[Address, ...] = ()
+    stamps: StampMap | None = None  # the stamps its letters print, by number
+    stamp_css: str = ""  # the batch's stamps' heights, for their empty blocks
+
+
+@dataclass(frozen=True)
+class Part:
+    """A rendered job: its PDF file, and where its letters' stamps go."""
+
+    path: str
+    placements: tuple[Placement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A rendered stamp sheet: its PDF file, and each of its stamps' place on it."""
+
+    path: str
+    stamps: dict[int, Stamp]
 
 
 def electorates(letters: Iterable[Letter], blank: int = 0) -> list[Electorate]:
@@ -212,8 +236,20 @@ class BatchRenderer:
             for name in ("cover", "blank", "labels", "envelopes")
         }
         self._cache: dict[str, object] = {}
+        self._extra_css: dict[str, CSS] = {}
 
-    def _layout(self, html: str, stylesheet: CSS) -> Document:
+    def _css(self, text: str) -> CSS:
+        """A stylesheet from text, parsed once per process (a batch sends the same each job)."""
+        from weasyprint import CSS
+
+        found = self._extra_css.get(text)
+        if found is None:
+            if len(self._extra_css) > 8:
+                self._extra_css.clear()
+            found = self._extra_css[text] = CSS(string=text, font_config=self.letters.font_config)
+        return found
+
+    def _layout(self, html: str, *stylesheets: CSS) -> Document:
         from weasyprint import HTML
 
         from letters.pdf import ASSET_SCHEME
@@ -221,27 +257,40 @@ class BatchRenderer:
         return HTML(
             string=html, base_url=f"{ASSET_SCHEME}:", url_fetcher=self.letters.url_fetcher
         ).render(
-            stylesheets=[stylesheet],
+            stylesheets=list(stylesheets),
             font_config=self.letters.font_config,
             cache=self._cache,
         )
 
+    def render_sheet(self, stamps: StampMap, index: int) -> tuple[bytes, dict[int, Stamp]]:
+        """The batch's `index`th stamp sheet as PDF bytes, and where each stamp sits on it."""
+        html = self.letters.environment.get_template("letters/stamps.html").render(
+            blocks=stamps.blocks()
+        )
+        sheet = self._layout(html, self.letters.stylesheet, self._css(stamping.SHEET_CSS))
+        return sheet.write_pdf(), stamping.measure(sheet, index)
+
     def _page(self, template: str, **context: object) -> Document:
         return self._layout(self.templates[template].render(**context), self.stylesheet)
 
-    def render(self, job: Job) -> bytes:
-        """One job as PDF bytes: its documents laid out one by one, written as one PDF."""
+    def render(self, job: Job) -> tuple[bytes, list[Placement]]:
+        """One job as PDF bytes, its documents laid out one by one; where its stamps go."""
         documents: list[Document] = []
         pages = []
+        found: list[Placement] = []
         if job.kind == "letters":
             if job.cover is not None:
                 documents.append(self._page("cover", cover=job.cover))
+            sheets = [self.letters.stylesheet]
+            if job.stamps:
+                sheets.append(self._css(job.stamp_css))
             for letter in job.letters:
                 # One document per letter: its own "page 2 of 3" and first-page layout.
-                documents.append(
-                    self._layout(self.letters.render_html(letter), self.letters.stylesheet)
-                )
+                html = self.letters.render_html(letter, job.stamps)
+                documents.append(self._layout(html, *sheets))
             pages = [page for document in documents for page in document.pages]
+            if job.stamps:
+                found = stamping.placements(pages)
             if job.blank and job.recipient is not None:
                 blank = self._page("blank", recipient=job.recipient)
                 documents.append(blank)
@@ -250,7 +299,7 @@ class BatchRenderer:
         else:
             documents.append(self._page(job.kind, addresses=job.addresses))
             pages = list(documents[0].pages)
-        return documents[0].copy(pages).write_pdf()
+        return documents[0].copy(pages).write_pdf(), found
 
     def warm_up(self) -> None:
         """Load fonts and templates before the first real job."""
@@ -271,22 +320,35 @@ def _init_worker() -> None:
     gc.freeze()
 
 
-def run_job(job: Job, folder: str) -> str:
-    """Render a job to a file in folder (a path crosses processes more cheaply than bytes)."""
+def _renderer() -> BatchRenderer:
     global _worker_renderer
     if _worker_renderer is None:
         _worker_renderer = BatchRenderer()
+    return _worker_renderer
+
+
+def run_job(job: Job, folder: str) -> Part:
+    """Render a job to a file in folder (a path crosses processes more cheaply than bytes)."""
+    renderer = _renderer()
     # WeasyPrint allocates fast enough that the collector runs every few milliseconds and finds
     # little; one collection per chunk instead is ~7% faster and frees the same memory.
     gc.disable()
     try:
-        data = _worker_renderer.render(job)
+        data, found = renderer.render(job)
     finally:
         gc.enable()
         gc.collect()
     path = Path(folder) / f"part-{job.index:06d}.pdf"
     path.write_bytes(data)
-    return str(path)
+    return Part(str(path), tuple(found))
+
+
+def run_sheet(stamps: StampMap, index: int, folder: str) -> Sheet:
+    """Render a batch's `index`th stamp sheet to a file in folder."""
+    data, found = _renderer().render_sheet(stamps, index)
+    path = Path(folder) / f"stamps-{index:04d}.pdf"
+    path.write_bytes(data)
+    return Sheet(str(path), found)
 
 
 def usable_cores() -> int:
@@ -312,12 +374,18 @@ class _Outputs:
     """The open output files; takes rendered parts in order and joins them."""
 
     def __init__(
-        self, targets: Targets, groups: Sequence[Electorate], options: BatchOptions
+        self,
+        targets: Targets,
+        groups: Sequence[Electorate],
+        options: BatchOptions,
+        sheets: Sequence[Sheet] = (),
     ) -> None:
         self.targets = targets
         self.groups = groups
+        self.sheets = [sheet.path for sheet in sheets]
+        self.stamps = {n: stamp for sheet in sheets for n, stamp in sheet.stamps.items()}
         self.files: list[BinaryIO] = []
-        self.main = PdfJoiner(self._open(targets.pdf), title=options.title)
+        self.main = self._joiner(self._open(targets.pdf), options.title)
         self.zip = zipfile.ZipFile(targets.zip, "w", zipfile.ZIP_STORED) if targets.zip else None
         self.group: int = -1
         self.group_file: Path | None = None
@@ -330,7 +398,11 @@ class _Outputs:
         self.files.append(handle)
         return handle
 
-    def add(self, job: Job, part: Path) -> None:
+    def _joiner(self, handle: BinaryIO, title: str) -> PdfJoiner:
+        return PdfJoiner(handle, title=title, sheets=self.sheets)
+
+    def add(self, job: Job, rendered: Part) -> None:
+        part = Path(rendered.path)
         if job.kind != "letters":
             target = self.targets.labels if job.kind == "labels" else self.targets.envelopes
             assert target is not None
@@ -342,13 +414,16 @@ class _Outputs:
         if job.cover is not None:
             recipient = job.cover.recipient
             bookmark = f"{recipient.division} ({recipient.state}): {job.cover.count} letters"
-        self.pages += self.main.append(part, bookmark=bookmark)
+        overlays = None
+        if rendered.placements:
+            overlays = stamping.overlays(rendered.placements, self.stamps)
+        self.pages += self.main.append(part, bookmark=bookmark, overlays=overlays)
         if self.zip is not None:
             if job.group != self.group:
                 self._finish_group()
                 self._start_group(job.group)
             assert self.group_joiner is not None
-            self.group_joiner.append(part)
+            self.group_joiner.append(part, overlays=overlays)
 
     def _start_group(self, number: int) -> None:
         assert self.targets.zip is not None
@@ -356,7 +431,7 @@ class _Outputs:
         self.group_file = self.targets.zip.with_name(f".{self.targets.zip.name}.{number}.pdf")
         handle = self.group_file.open("wb")
         recipient = self.groups[number].recipient
-        self.group_joiner = PdfJoiner(handle, title=f"Letters to {recipient.name} MP")
+        self.group_joiner = self._joiner(handle, f"Letters to {recipient.name} MP")
 
     def _finish_group(self) -> None:
         if self.group_joiner is None or self.group_file is None or self.zip is None:
@@ -405,21 +480,30 @@ def render_batch(
     result = BatchResult(letters=total, electorates=len(groups))
     targets.pdf.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".batch-", dir=targets.pdf.parent))
-    outputs = _Outputs(targets, groups, options)
+    pool = executor or (process_pool(workers) if workers > 1 else None)
+    outputs: _Outputs | None = None
     done = 0
     report(0, total, "letters")
     try:
-        for job, part in _run(jobs, str(folder), workers, executor):
-            outputs.add(job, Path(part))
-            Path(part).unlink()
+        stamps = stamping.plan(letter for group in groups for letter in group.letters)
+        sheets = _render_sheets(stamps, str(folder), pool) if stamps else []
+        if sheets:
+            jobs = _with_stamps(jobs, stamps, sheets)
+        outputs = _Outputs(targets, groups, options, sheets)
+        for job, part in _run(jobs, str(folder), pool, workers):
+            outputs.add(job, part)
+            Path(part.path).unlink()
             if job.kind == "letters":
                 done += len(job.letters)
             report(done, total, job.kind)
         outputs.close()
     except BaseException:
-        outputs.abort()
+        if outputs is not None:
+            outputs.abort()
         raise
     finally:
+        if pool is not None and executor is None:
+            pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(folder, ignore_errors=True)
     result.pages = outputs.pages
     result.files = [p for p in (targets.pdf, targets.zip, targets.labels, targets.envelopes) if p]
@@ -427,31 +511,47 @@ def render_batch(
     return result
 
 
+def _render_sheets(stamps: StampMap, folder: str, pool: Executor | None) -> list[Sheet]:
+    """The batch's stamp sheets, rendered before any letter (their jobs need the heights)."""
+    groups = stamps.split(STAMPS_PER_SHEET)
+    if pool is None:
+        return [run_sheet(group, index, folder) for index, group in enumerate(groups)]
+    futures = [pool.submit(run_sheet, group, index, folder) for index, group in enumerate(groups)]
+    return [future.result() for future in futures]
+
+
+def _with_stamps(jobs: Sequence[Job], stamps: StampMap, sheets: Sequence[Sheet]) -> list[Job]:
+    """Each letters job with the stamps its letters print, and every stamp's height."""
+    # One stylesheet for the whole batch, so each process parses it once.
+    css = stamping.placeholder_css(stamp for sheet in sheets for stamp in sheet.stamps.values())
+    return [
+        dataclasses.replace(job, stamps=stamps.for_letters(job.letters), stamp_css=css)
+        if job.kind == "letters" and job.letters
+        else job
+        for job in jobs
+    ]
+
+
 def _run(
-    jobs: Sequence[Job], folder: str, workers: int, executor: Executor | None
-) -> Iterator[tuple[Job, str]]:
-    """Jobs' output files, in job order; rendered in this process or by a pool."""
-    if executor is None and workers <= 1:
+    jobs: Sequence[Job], folder: str, pool: Executor | None, workers: int
+) -> Iterator[tuple[Job, Part]]:
+    """Jobs' rendered parts, in job order; rendered in this process or by a pool."""
+    if pool is None:
         for job in jobs:
             yield job, run_job(job, folder)
         return
-    pool = executor or process_pool(workers)
-    try:
-        # A few jobs ahead per process keeps both busy without piling up finished parts.
-        ahead = 2 * workers
-        pending: deque[tuple[Job, Future[str]]] = deque()
-        upcoming = iter(jobs)
-        for job in upcoming:
-            pending.append((job, pool.submit(run_job, job, folder)))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            job, future = pending.popleft()
-            path = future.result()
-            following = next(upcoming, None)
-            if following is not None:
-                pending.append((following, pool.submit(run_job, following, folder)))
-            yield job, path
-    finally:
-        if executor is None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    # A few jobs ahead per process keeps every process busy without piling up finished parts.
+    ahead = 2 * workers
+    pending: deque[tuple[Job, Future[Part]]] = deque()
+    upcoming = iter(jobs)
+    for job in upcoming:
+        pending.append((job, pool.submit(run_job, job, folder)))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        job, future = pending.popleft()
+        part = future.result()
+        following = next(upcoming, None)
+        if following is not None:
+            pending.append((following, pool.submit(run_job, following, folder)))
+        yield job, part

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
@@ -19,6 +20,9 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from letters.domain.compose import BulletList, Letter, Paragraph, Recipient, Sender
+
+if TYPE_CHECKING:
+    from letters.stamps import StampMap
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +182,10 @@ class PdfRenderer:
         # the process owner rather than done here.
         self.render(sample_letter())
 
-    def render_html(self, letter: Letter) -> str:
-        """The HTML document that render() lays out."""
+    def render_html(self, letter: Letter, stamps: StampMap | None = None) -> str:
+        """The HTML document that render() lays out; a batch's stamps leave empty blocks."""
+        if stamps:
+            return self.template.render(letter=letter, stamps=stamps)
         return self.template.render(letter=letter)
 
     def render(self, letter: Letter) -> bytes:

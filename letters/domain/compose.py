@@ -64,10 +64,16 @@ class Choices:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One paragraph; `lead` is a short bold lead-in such as a recommendation's title."""
+    """One paragraph; `lead` is a short bold lead-in such as a recommendation's title.
+
+    `own` marks the supporter's own words. The campaign's paragraphs are never split across
+    printed pages, so a batch can lay each one out once and print it in every letter
+    (letters/stamps.py); the supporter's may be any length, so they flow across pages.
+    """
 
     text: str
     lead: str = ""
+    own: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ def compose(
     ]
     own_words = split_paragraphs(choices.personal_note)
     if own_words:
-        body += [*para(text.personal_intro), *(Paragraph(p) for p in own_words)]
+        body += [*para(text.personal_intro), *(Paragraph(p, own=True) for p in own_words)]
     body += [*statements(Section.ASK), *para(text.ask), *para(text.thanks)]
     return Letter(
         subject=campaign.subject,

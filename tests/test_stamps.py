@@ -1,0 +1,218 @@
+"""Stamps: a batch lays campaign paragraphs out once, and prints exactly the letters it would."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image, ImageChops
+from pypdf import PdfReader
+from weasyprint import HTML
+
+from letters import stamps
+from letters.batch import BatchOptions, Targets, electorates, render_batch
+from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_order
+from letters.domain.compose import BulletList, Letter, Paragraph
+from letters.pdf import default_renderer
+from letters.pdfjoin import Overlay, PdfJoiner
+from tests.test_batch import CAMPAIGN, MEMBERS, SURNAMES
+
+SENTENCE = "My children's school asked us to talk about this at home, and we did. "
+# A campaign paragraph of about eight lines: orphans and widows alone would let it break.
+LONG_POINT = Paragraph(
+    "Every platform that reaches Australian children should have to show, each year, what it "
+    "has done to find and remove child sexual abuse material. " * 6,
+    lead="Report every year.",
+)
+
+
+def attendees(count: int) -> list[AttendeeRow]:
+    """Attendees over four electorates whose own words grow a line or two at a time, so that
+    page breaks fall before, after and (but for print.css) inside every campaign paragraph."""
+    rows = []
+    divisions = list(MEMBERS)
+    recommendations = CAMPAIGN.recommendation_keys
+    for index in range(count):
+        division = divisions[index % len(divisions)]
+        state, member = MEMBERS[division]
+        row = AttendeeRow(
+            row=index + 2,
+            name=f"Writer{index:02d} {SURNAMES[index % len(SURNAMES)]}",
+            postcode="2001",
+            street=f"{index} Example St",
+            suburb="Sampleton",
+            recommendations=tuple(recommendations[: 1 + index % len(recommendations)]),
+            personal_note=SENTENCE * (index * 2) if index % 3 else "",
+        )
+        row.division, row.division_state, row.member_name = division, state, member
+        rows.append(row)
+    return rows
+
+
+def letters_in_order(rows: list[AttendeeRow]) -> list[Letter]:
+    """The attendees' letters in print order, each with LONG_POINT near its end."""
+    ordered = sorted(rows, key=lambda r: (*print_order(r), r.row))
+    letters = [letter_for_attendee(CAMPAIGN, r, dt.date(2026, 12, 5)) for r in ordered]
+    return [
+        dataclasses.replace(letter, body=(*letter.body[:-2], LONG_POINT, *letter.body[-2:]))
+        for letter in letters
+    ]
+
+
+def pictures(data: bytes, dpi: int = 60) -> list[Image.Image]:
+    document = pdfium.PdfDocument(data)
+    try:
+        return [page.render(scale=dpi / 72).to_pil().convert("L") for page in document]
+    finally:
+        document.close()
+
+
+def largest_difference(a: Image.Image, b: Image.Image) -> int:
+    """0 when two pictures are the same; anti-aliasing rounding differs by a level or two."""
+    assert a.size == b.size
+    return int(ImageChops.difference(a, b).getextrema()[1])
+
+
+def overlaid_pages(path: Path) -> int:
+    """How many pages of a PDF draw a page of a stamp sheet."""
+    count = 0
+    for page in PdfReader(path).pages:
+        contents = page.get_contents()
+        count += contents is not None and b"/LetterSheet" in contents.get_data()
+    return count
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stamped_batch_prints_each_letter_exactly_as_the_letter_alone(tmp_path, workers):
+    letters = letters_in_order(attendees(26))
+    planned = stamps.plan(letters)
+    kinds = {kind for kind, _ in planned.numbers}
+    assert kinds == {"paragraph", "point", "date", "recipient", "greeting", "subject", "closing"}
+    groups = electorates(letters)
+    out = tmp_path / "letters.pdf"
+    render_batch(
+        groups,
+        Targets(pdf=out, zip=tmp_path / "letters.zip"),
+        BatchOptions(chunk_letters=5),
+        workers=workers,
+    )
+    printed = pictures(out.read_bytes())
+    renderer = default_renderer()
+    alone: list[Image.Image] = []
+    for group in groups:
+        alone.append(printed[len(alone)])  # its cover sheet, not compared
+        for letter in group.letters:
+            alone += pictures(renderer.render(letter))
+    assert len(printed) == len(alone) > len(letters) + len(groups)  # some run to two pages
+    assert max(largest_difference(a, b) for a, b in zip(printed, alone, strict=True)) <= 4
+    # ...and that is not because nothing was stamped: every letter page drew some.
+    assert overlaid_pages(out) == len(printed) - len(groups)
+
+    # The ZIP's per-electorate PDFs are stamped too, and match the same pages.
+    with zipfile.ZipFile(tmp_path / "letters.zip") as bundle:
+        first = bundle.read(sorted(bundle.namelist())[0])
+    own = pictures(first)
+    assert max(largest_difference(a, b) for a, b in zip(own, printed, strict=False)) <= 4
+
+
+def test_the_supporters_own_words_are_never_stamped():
+    letters = letters_in_order(attendees(12))
+    # One supporter typed a campaign paragraph as their own words: still their own.
+    campaign_text = next(b for b in letters[0].body if isinstance(b, Paragraph)).text
+    copied = dataclasses.replace(
+        letters[1], body=(*letters[1].body, Paragraph(campaign_text, own=True))
+    )
+    planned = stamps.plan([letters[0], copied, *letters[2:]])
+    stamped = [what for kind, what in planned.numbers if kind in ("paragraph", "point")]
+    assert stamped and not any(isinstance(p, Paragraph) and p.own for p in stamped)
+    assert Paragraph(campaign_text) in stamped
+
+
+def test_only_what_two_letters_share_is_stamped_and_jobs_carry_only_their_own():
+    letters = letters_in_order(attendees(8))
+    planned = stamps.plan(letters)
+    counts = dict.fromkeys(planned.numbers, 0)
+    for letter in letters:
+        for key in planned.for_letters([letter]).numbers:
+            counts[key] += 1
+    assert counts and min(counts.values()) >= 2
+    # A member's address is shared within an electorate, never across.
+    recipients = [what for kind, what in planned.numbers if kind == "recipient"]
+    assert len(recipients) == len(MEMBERS)
+
+    mine = planned.for_letters(letters[:1])
+    assert mine and set(mine.numbers.items()) <= set(planned.numbers.items())
+    assert len(mine.numbers) < len(planned.numbers)
+
+    parts = planned.split(7)
+    assert [len(part.numbers) for part in parts[:-1]] == [7] * (len(parts) - 1)
+    merged = {key: n for part in parts for key, n in part.numbers.items()}
+    assert merged == planned.numbers
+
+
+def test_campaign_paragraphs_move_whole_to_the_next_page_and_own_words_flow():
+    renderer = default_renderer()
+    base = letters_in_order(attendees(1))[0]
+    campaign = [
+        item
+        for block in base.body
+        for item in (block.items if isinstance(block, BulletList) else (block,))
+        if not item.own
+    ]
+    split_own = False
+    # Push the body down a line at a time with the supporter's own words, before the rest.
+    for lines in range(0, 60, 2):
+        note = Paragraph(SENTENCE * lines, own=True) if lines else None
+        body = (*base.body[:2], note, *base.body[2:]) if note else base.body
+        pages = [
+            " ".join(page.extract_text().split())
+            for page in PdfReader(
+                io.BytesIO(renderer.render(dataclasses.replace(base, body=body)))
+            ).pages
+        ]
+        for item in campaign:
+            whole = " ".join(item.text.split())
+            assert any(whole in page for page in pages), (
+                f"{lines} lines of own words split a campaign paragraph: {item.text[:40]}"
+            )
+        if note:
+            split_own |= not any(" ".join(note.text.split()) in page for page in pages)
+    assert split_own, "the supporter's own words never flowed onto a second page"
+
+
+def test_the_joiner_draws_a_sheet_page_over_a_page_moved_as_asked(tmp_path):
+    def pdf(html: str) -> bytes:
+        return HTML(string=f"<style>@page {{ size: A4; margin: 0 }}</style>{html}").write_pdf()
+
+    square = '<div style="width: 20mm; height: 20mm; background: #000"></div>'
+    # Two pages, which WeasyPrint gives one shared resources dictionary.
+    text = '<p style="margin: 100mm 0 0 100mm{}">{}</p>'
+    base = pdf(text.format("", "one") + text.format("; break-before: page", "two"))
+    sheet = tmp_path / "sheet.pdf"
+    sheet.write_bytes(pdf(square))
+    out = io.BytesIO()
+    joiner = PdfJoiner(out, sheets=[sheet])
+    mm = 72 / 25.4
+    joiner.append(base, overlays={1: [Overlay(0, 0, 0, -50 * mm)]})  # 50 mm further down
+    joiner.append(base)
+    joiner.close()
+
+    first, second, third, fourth = pictures(out.getvalue(), dpi=72)
+
+    def ink(picture: Image.Image, top: float) -> int:
+        """The darkest pixel 5-15 mm across and `top` to `top` + 5 mm down."""
+        box = (round(5 * mm), round(top * mm), round(15 * mm), round((top + 5) * mm))
+        darkest, _ = picture.crop(box).getextrema()
+        return int(darkest)
+
+    assert ink(second, 55) == 0 and ink(second, 5) == 255  # moved down 50 mm
+    assert ink(first, 55) == 255 and ink(first, 5) == 255  # the page sharing its resources
+    assert ink(third, 55) == 255 and ink(fourth, 55) == 255
+    # Each page still has its own text, and the sheet's form is written once.
+    texts = [page.extract_text().strip() for page in PdfReader(io.BytesIO(out.getvalue())).pages]
+    assert texts == ["one", "two", "one", "two"]
