@@ -505,6 +505,7 @@ def render_batch(
         if pool is not None and executor is None:
             pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(folder, ignore_errors=True)
+    assert outputs is not None
     result.pages = outputs.pages
     result.files = [p for p in (targets.pdf, targets.zip, targets.labels, targets.envelopes) if p]
     report(total, total, "done")
@@ -520,8 +521,10 @@ def _render_sheets(stamps: StampMap, folder: str, pool: Executor | None) -> list
     return [future.result() for future in futures]
 
 
-def _with_stamps(jobs: Sequence[Job], stamps: StampMap, sheets: Sequence[Sheet]) -> list[Job]:
+def _with_stamps(jobs: Sequence[Job], planned: StampMap, sheets: Sequence[Sheet]) -> list[Job]:
     """Each letters job with the stamps its letters print, and every stamp's height."""
+    measured = {number for sheet in sheets for number in sheet.stamps}
+    stamps = planned.only(measured)  # not the parts too tall to stamp
     # One stylesheet for the whole batch, so each process parses it once.
     css = stamping.placeholder_css(stamp for sheet in sheets for stamp in sheet.stamps.values())
     return [

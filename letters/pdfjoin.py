@@ -6,8 +6,9 @@ reach, writes them to the output straight away and keeps only their offsets (a f
 object); the page tree, the bookmarks and the cross-reference table are written at the end.
 
 It can also draw pages of "sheet" PDFs over the pages it copies (letters/stamps.py prints a
-batch's campaign paragraphs that way): each sheet page becomes one form XObject in the output,
-written the first time a page uses it, and each use costs a few bytes of content.
+batch's shared paragraphs that way): each sheet page becomes one form XObject in the output,
+written the first time a page uses it, and each use costs a few bytes of content. A joiner
+keeps the sheets it has used open (they are small) until it is closed.
 """
 
 from __future__ import annotations
@@ -49,13 +50,6 @@ class Overlay:
 
 
 Overlays = Mapping[int, Sequence[Overlay]]  # by index of the page in the appended PDF
-
-
-class _Written(IndirectObject):
-    """A reference to an object already in the output: _remap() leaves it as it is."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(number, 0, None)  # type: ignore[arg-type]
 
 
 class PdfJoiner:
@@ -124,34 +118,37 @@ class PdfJoiner:
 
     def _add_overlays(self, page: DictionaryObject, drawn: Sequence[Overlay]) -> None:
         """Before a page is copied: name the overlays' forms in its resources, draw them last."""
-        # The forms are written first, so the page refers to them as _Written references. The
-        # resources may be shared with other pages of the PDF, which is harmless: a name that
-        # a page does not use costs a few bytes.
+        # The forms are written first, so the page refers to them by their output numbers,
+        # which _remap() leaves alone. The resources may be shared with other pages of the PDF,
+        # which is harmless: a name that a page does not use costs a few bytes.
         resources = page["/Resources"]
         assert isinstance(resources, DictionaryObject)
         xobjects = resources.get("/XObject")
         if xobjects is None:
             xobjects = resources[NameObject("/XObject")] = DictionaryObject()
+        xobjects = xobjects.get_object()
         assert isinstance(xobjects, DictionaryObject)
-        operations = [b"Q"]  # ends the "q" put before the page's own content
+        # The newline ends the page's last operator, whatever a reader makes of stream ends.
+        operations = [b"\nQ"]  # ends the "q" put before the page's own content
         for overlay in drawn:
             name = f"/LetterSheet{overlay.sheet}-{overlay.sheet_page}"
-            xobjects[NameObject(name)] = _Written(self._form(overlay.sheet, overlay.sheet_page))
+            xobjects[NameObject(name)] = _ref(self._form(overlay.sheet, overlay.sheet_page))
             operations.append(
                 f"q 1 0 0 1 {overlay.dx:.4f} {overlay.dy:.4f} cm {name} Do Q".encode("ascii")
             )
         if self._save_state is None:
             self._save_state = self._write_stream(b"q\n")
-        contents = page.raw_get("/Contents")
-        own = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        contents = page.get("/Contents")  # raw: a reference, or an array of them
+        if isinstance(contents, IndirectObject) and isinstance(contents.get_object(), ArrayObject):
+            contents = contents.get_object()
+        if contents is None:
+            own = []
+        else:
+            own = list(contents) if isinstance(contents, ArrayObject) else [contents]
         # The page's own content may leave its coordinates changed (WeasyPrint's does), so it
         # runs between q and Q and the overlays start from the page's default coordinates.
         page[NameObject("/Contents")] = ArrayObject(
-            [
-                _Written(self._save_state),
-                *own,
-                _Written(self._write_stream(b"\n".join(operations))),
-            ]
+            [_ref(self._save_state), *own, _ref(self._write_stream(b"\n".join(operations)))]
         )
 
     def _form(self, sheet: int, sheet_page: int) -> int:
@@ -164,7 +161,7 @@ class PdfJoiner:
             reader = self._sheet_readers[sheet] = _reader(self._sheets[sheet])
         renumbered = self._sheet_renumbered.setdefault(sheet, {})
         page = reader.pages[sheet_page]
-        contents = page.raw_get("/Contents")
+        contents = page.get("/Contents")
         streams = contents.get_object() if contents is not None else ArrayObject()
         if not isinstance(streams, ArrayObject):
             streams = ArrayObject([streams])
@@ -263,8 +260,8 @@ class PdfJoiner:
         skip_parent: bool = False,
     ) -> PdfObject:
         """The object with every reference pointing at its new number (changed in place)."""
-        if isinstance(obj, _Written):
-            return obj
+        if isinstance(obj, IndirectObject) and obj.pdf is None:
+            return obj  # already an output reference: a form or stream written for overlays
         if isinstance(obj, IndirectObject):
             return _ref(self._renumber(obj, renumbered, queue))
         if isinstance(obj, DictionaryObject):  # streams too: their data is copied as it is

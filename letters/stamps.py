@@ -14,14 +14,19 @@ are the campaign's, the same in hundreds of letters of a batch. So a batch:
 
 Campaign paragraphs are never split across pages (print.css), so an empty block stands for one
 exactly: the letter's pages break where they would have, and every line lands where it would
-have (tests/test_stamps.py compares the two). No Flask, and WeasyPrint only where pages are laid
-out (the pool's processes): the parent process plans and joins.
+have (tests/test_stamps.py compares the two). A part taller than a page could not be stamped
+that way, so a sheet's pages have a continuation page's margins, and a part that ran over two
+of them is printed as usual. One difference is invisible on paper: a stamp is drawn after the
+rest of its page, so a program reading a batch PDF's text in drawing order meets the stamped
+parts after the writer's own words. Single letters' PDFs are drawn in reading order as before.
+No Flask, and WeasyPrint only where pages are laid out (the pool's processes): the parent
+process plans and joins.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,12 +38,13 @@ if TYPE_CHECKING:
     from weasyprint.document import Page
 
 PT_PER_PX = 0.75  # WeasyPrint measures in CSS px (1/96 in); PDF in points (1/72 in)
-STAMP_ATTRIBUTE = "data-stamp"
-# The sheet's pages carry nothing but their paragraph: no running header, no fold marks.
+STAMP_ATTRIBUTE = "data-stamp"  # as _letter.html and stamps.html write it
+# A sheet's pages carry nothing but their part: no running header, no fold marks. Every page
+# has a continuation page's margins, so a part that would not fit on one runs over two.
 SHEET_CSS = """
 .letter-stamp-sheet { break-before: page; }
 @page { @top-left { content: none; } @top-right { content: none; } }
-@page :first { background: none; }
+@page :first { background: none; margin-top: 22mm; }
 """
 
 
@@ -101,6 +107,10 @@ class StampMap:
             for start in range(0, len(keys), size)
         ]
 
+    def only(self, numbers: Container[int]) -> StampMap:
+        """The stamps with these numbers (those the sheets could print)."""
+        return StampMap({key: n for key, n in self.numbers.items() if n in numbers})
+
     def for_letters(self, letters: Iterable[Letter]) -> StampMap:
         """Only the stamps these letters print: what a chunk's job needs to carry."""
         return StampMap(
@@ -139,7 +149,8 @@ def plan(letters: Iterable[Letter], minimum: int = 2) -> StampMap:
     """Number the parts that at least `minimum` letters print."""
     counts: Counter[Key] = Counter()
     for letter in letters:
-        counts.update(set(_keys(letter)))
+        # dict.fromkeys: once per letter, in the letter's order, so numbers repeat run to run.
+        counts.update(dict.fromkeys(_keys(letter), 1))
     shared = (key for key, count in counts.items() if count >= minimum)
     return StampMap({key: number for number, key in enumerate(shared)})
 
@@ -165,12 +176,18 @@ def stamped_boxes(page: Page) -> Iterator[tuple[int, float, float, float]]:
 
 
 def measure(sheet: Document, index: int) -> dict[int, Stamp]:
-    """Each stamp's page and border box on a laid-out stamp sheet (the batch's `index`th)."""
+    """Each stamp's page and border box on a laid-out stamp sheet (the batch's `index`th).
+
+    A part that ran over two pages is left out: its letters print it as usual.
+    """
     found: dict[int, Stamp] = {}
+    split: set[int] = set()
     for page_index, page in enumerate(sheet.pages):
         for number, x, y, height in stamped_boxes(page):
+            if number in found:
+                split.add(number)
             found[number] = Stamp(number, index, page_index, x, y, height)
-    return found
+    return {number: stamp for number, stamp in found.items() if number not in split}
 
 
 def placements(pages: Sequence[Page]) -> list[Placement]:

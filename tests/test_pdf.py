@@ -97,7 +97,7 @@ MM_PER_PT = 25.4 / 72
 def make_letter(personal_note: str = NOTE, **changes: object) -> Letter:
     """A typical letter (about 300 words), built directly: no campaign, no Choices."""
     # As compose() does: the supporter's own words are body paragraphs before the ask.
-    own_words = tuple(Paragraph(p) for p in split_paragraphs(personal_note))
+    own_words = tuple(Paragraph(p, own=True) for p in split_paragraphs(personal_note))
     letter = Letter(
         subject="Please strengthen the Online Safety Act to protect children",
         date=dt.date(2026, 11, 27),
@@ -237,7 +237,7 @@ def test_personal_note_keeps_its_line_breaks(renderer: PdfRenderer) -> None:
     note = "First line of mine\nSecond line of mine\n\n\n  Another paragraph  "
     letter = make_letter(personal_note=note)
     html = renderer.render_html(letter)
-    opening = '<p class="letter-paragraph">'
+    opening = '<p class="letter-paragraph letter-own">'
     assert f"{opening}First line of mine\nSecond line of mine</p>" in html
     assert f"{opening}Another paragraph</p>" in html
 

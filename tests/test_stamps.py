@@ -120,6 +120,29 @@ def test_a_stamped_batch_prints_each_letter_exactly_as_the_letter_alone(tmp_path
     assert max(largest_difference(a, b) for a, b in zip(own, printed, strict=False)) <= 4
 
 
+def test_a_campaign_paragraph_taller_than_a_page_is_printed_as_usual(tmp_path):
+    tall = Paragraph(LONG_POINT.text * 10, lead="A very long point.")  # about 80 lines
+    letters = [
+        dataclasses.replace(letter, body=(*letter.body[:3], tall, *letter.body[3:]))
+        for letter in letters_in_order(attendees(4))[:3]
+    ]
+    assert ("paragraph", tall) in stamps.plan(letters).numbers
+    out = tmp_path / "letters.pdf"
+    groups = electorates(letters)
+    render_batch(groups, Targets(pdf=out), workers=1)
+
+    printed = pictures(out.read_bytes())
+    alone: list[Image.Image] = []
+    for group in groups:
+        alone.append(printed[len(alone)])
+        for letter in group.letters:
+            alone += pictures(default_renderer().render(letter))
+    assert len(printed) == len(alone)
+    assert max(largest_difference(a, b) for a, b in zip(printed, alone, strict=True)) <= 4
+    # The rest of each letter was still stamped.
+    assert overlaid_pages(out) >= len(letters)
+
+
 def test_the_supporters_own_words_are_never_stamped():
     letters = letters_in_order(attendees(12))
     # One supporter typed a campaign paragraph as their own words: still their own.
