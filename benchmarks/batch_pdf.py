@@ -10,7 +10,9 @@ map between them, so the pool's processes are not counted twice for the librarie
   naive: one WeasyPrint document per letter with a fresh font configuration and stylesheet
          each time (letters.pdf.naive_render), each PDF written to its own file.
   batch: letters.batch.render_batch: chunks of letters rendered by a pool of processes (one
-         per core), each with one font configuration, joined in order into one PDF.
+         per core), each with one font configuration, joined in order into one PDF; the
+         campaign paragraphs several letters share are laid out once and stamped into each
+         (letters/stamps.py).
 
 `--sizes 200 --ways batch` gives a quick run; `--out DIR` keeps the PDFs.
 """
