@@ -145,13 +145,33 @@ class Placement:
     y: float
 
 
+# Whether stamping a part pays: laying it out on a sheet costs about as much as 8 lines of a
+# letter (a page of its own: benchmarks/pdf_cost.py puts a line at ~0.4 ms, a document at ~3),
+# and each letter after the first saves the part's lines. So a one-line greeting needs 9 letters,
+# a member's six-line address 3, a four-line campaign point 3.
+SHEET_COST_IN_LINES = 8
+CHARACTERS_PER_LINE = 90  # about, at the letter's 9.5 pt across its 174 mm
+
+
+def _lines(key: Key) -> int:
+    """About how many lines a part takes."""
+    what = key[1]
+    if isinstance(what, Paragraph):
+        return 1 + len(what.lead + what.text) // CHARACTERS_PER_LINE
+    return 1 + what.count("\n")
+
+
 def plan(letters: Iterable[Letter], minimum: int = 2) -> StampMap:
-    """Number the parts that at least `minimum` letters print."""
+    """Number the parts that at least `minimum` letters print, where stamping them pays."""
     counts: Counter[Key] = Counter()
     for letter in letters:
         # dict.fromkeys: once per letter, in the letter's order, so numbers repeat run to run.
         counts.update(dict.fromkeys(_keys(letter), 1))
-    shared = (key for key, count in counts.items() if count >= minimum)
+    shared = (
+        key
+        for key, count in counts.items()
+        if count >= minimum and (count - 1) * _lines(key) >= SHEET_COST_IN_LINES
+    )
     return StampMap({key: number for number, key in enumerate(shared)})
 
 

@@ -88,7 +88,11 @@ def overlaid_pages(path: Path) -> int:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_stamped_batch_prints_each_letter_exactly_as_the_letter_alone(tmp_path, workers):
+def test_a_stamped_batch_prints_each_letter_exactly_as_the_letter_alone(
+    tmp_path, workers, monkeypatch
+):
+    # Stamp everything two letters share, even where it does not pay, to try every kind.
+    monkeypatch.setattr(stamps, "SHEET_COST_IN_LINES", 0)
     letters = letters_in_order(attendees(26))
     planned = stamps.plan(letters)
     kinds = {kind for kind, _ in planned.numbers}
@@ -143,20 +147,30 @@ def test_a_campaign_paragraph_taller_than_a_page_is_printed_as_usual(tmp_path):
     assert overlaid_pages(out) >= len(letters)
 
 
+def test_a_part_is_stamped_only_where_stamping_it_pays():
+    letters = letters_in_order(attendees(12))  # three letters to each of four members
+    kinds = {kind for kind, _ in stamps.plan(letters).numbers}
+    # A six-line address shared by three letters saves more than its sheet page costs; a
+    # one-line greeting shared by three does not; the date, subject and closing are in all 12.
+    assert "recipient" in kinds and "greeting" not in kinds
+    assert {"date", "subject", "closing"} <= kinds
+
+
 def test_the_supporters_own_words_are_never_stamped():
     letters = letters_in_order(attendees(12))
-    # One supporter typed a campaign paragraph as their own words: still their own.
-    campaign_text = next(b for b in letters[0].body if isinstance(b, Paragraph)).text
-    copied = dataclasses.replace(
-        letters[1], body=(*letters[1].body, Paragraph(campaign_text, own=True))
-    )
-    planned = stamps.plan([letters[0], copied, *letters[2:]])
+    # Every supporter typed a campaign paragraph as their own words: still their own.
+    copied = [
+        dataclasses.replace(letter, body=(*letter.body, dataclasses.replace(LONG_POINT, own=True)))
+        for letter in letters
+    ]
+    planned = stamps.plan(copied)
     stamped = [what for kind, what in planned.numbers if kind in ("paragraph", "point")]
-    assert stamped and not any(isinstance(p, Paragraph) and p.own for p in stamped)
-    assert Paragraph(campaign_text) in stamped
+    assert LONG_POINT in stamped
+    assert not any(isinstance(p, Paragraph) and p.own for p in stamped)
 
 
-def test_only_what_two_letters_share_is_stamped_and_jobs_carry_only_their_own():
+def test_only_what_two_letters_share_is_stamped_and_jobs_carry_only_their_own(monkeypatch):
+    monkeypatch.setattr(stamps, "SHEET_COST_IN_LINES", 0)
     letters = letters_in_order(attendees(8))
     planned = stamps.plan(letters)
     counts = dict.fromkeys(planned.numbers, 0)
