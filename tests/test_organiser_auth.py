@@ -115,6 +115,16 @@ def test_sessions_expire(app, client, key, age_seconds):
     assert client.get("/organiser/").status_code == 302  # really logged out
 
 
+def test_a_control_character_in_the_email_is_a_form_error_not_a_server_error(app, client):
+    # Found by tests/test_fuzz_forms.py on PostgreSQL, which refuses NUL in a query's text.
+    make_organiser(app)
+    for email in ("organiser@example.org\x00", "nul\x00byte", "line\nbreak@example.org"):
+        response = login(client, email=email)
+        assert response.status_code == 422
+        assert "Use letters, numbers and punctuation only" in response.get_data(as_text=True)
+    assert login(client).status_code == 303
+
+
 def test_wrong_passwords_are_rate_limited_per_address(app, client):
     make_organiser(app)
     # Right passwords never use up the allowance.

@@ -41,7 +41,8 @@ class LoginForm(FlaskForm):
     email = EmailField(
         "Email",
         filters=[strip],
-        validators=[DataRequired("Enter your email address."), Length(max=254)],
+        # plain_line: PostgreSQL refuses a NUL byte in the lookup, and no address has one.
+        validators=[DataRequired("Enter your email address."), Length(max=254), plain_line],
     )
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password."), Length(max=200)]
