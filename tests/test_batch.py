@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import itertools
 import zipfile
+from collections.abc import Callable
 
 import pytest
 from pypdf import PdfReader
@@ -37,8 +38,19 @@ MEMBERS = {  # division: (state, member)
 SURNAMES = ["Zhou", "Adams", "van Rijn", "O'Brien", "Nguyen", "Brown", "Citizen", "Lee", "Kaur"]
 
 
-def attendees(count: int) -> list[AttendeeRow]:
-    """Attendees spread over four electorates; every eleventh has a long note (two pages)."""
+def long_note(index: int) -> str:
+    """Every eleventh attendee's own words run to a second page."""
+    if index % 11:
+        return ""
+    return ("A long paragraph about why this matters to me. " * 40 + "\n\n") * 3
+
+
+def attendees(
+    count: int,
+    note: Callable[[int], str] = long_note,
+    recommendations: Callable[[int], tuple[str, ...]] = lambda index: (),
+) -> list[AttendeeRow]:
+    """Attendees spread over four electorates, with the own words and points given by index."""
     rows = []
     divisions = list(MEMBERS)
     for index in range(count):
@@ -50,9 +62,8 @@ def attendees(count: int) -> list[AttendeeRow]:
             postcode="2001",
             street=f"{index} Example St",
             suburb="Sampleton",
-            personal_note=("A long paragraph about why this matters to me. " * 40 + "\n\n") * 3
-            if index % 11 == 0
-            else "",
+            recommendations=recommendations(index),
+            personal_note=note(index),
         )
         row.division, row.division_state, row.member_name = division, state, member
         rows.append(row)

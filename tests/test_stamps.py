@@ -20,7 +20,8 @@ from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_ord
 from letters.domain.compose import BulletList, Letter, Paragraph
 from letters.pdf import default_renderer
 from letters.pdfjoin import Overlay, PdfJoiner
-from tests.test_batch import CAMPAIGN, MEMBERS, SURNAMES
+from tests.test_batch import CAMPAIGN, MEMBERS
+from tests.test_batch import attendees as batch_attendees
 
 SENTENCE = "My children's school asked us to talk about this at home, and we did. "
 # A campaign paragraph of about eight lines: orphans and widows alone would let it break.
@@ -34,24 +35,12 @@ LONG_POINT = Paragraph(
 def attendees(count: int) -> list[AttendeeRow]:
     """Attendees over four electorates whose own words grow a line or two at a time, so that
     page breaks fall before, after and (but for print.css) inside every campaign paragraph."""
-    rows = []
-    divisions = list(MEMBERS)
-    recommendations = CAMPAIGN.recommendation_keys
-    for index in range(count):
-        division = divisions[index % len(divisions)]
-        state, member = MEMBERS[division]
-        row = AttendeeRow(
-            row=index + 2,
-            name=f"Writer{index:02d} {SURNAMES[index % len(SURNAMES)]}",
-            postcode="2001",
-            street=f"{index} Example St",
-            suburb="Sampleton",
-            recommendations=tuple(recommendations[: 1 + index % len(recommendations)]),
-            personal_note=SENTENCE * (index * 2) if index % 3 else "",
-        )
-        row.division, row.division_state, row.member_name = division, state, member
-        rows.append(row)
-    return rows
+    points = CAMPAIGN.recommendation_keys
+    return batch_attendees(
+        count,
+        note=lambda index: SENTENCE * (index * 2) if index % 3 else "",
+        recommendations=lambda index: tuple(points[: 1 + index % len(points)]),
+    )
 
 
 def letters_in_order(rows: list[AttendeeRow]) -> list[Letter]:
