@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, func, select, update
 
 from letters.batch import BatchOptions, Electorate, Targets, electorates, render_batch
 from letters.campaigns import EXTENSION_KEY
@@ -317,36 +317,40 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     now = now or dt.datetime.now(dt.UTC)
     config = current_app.config
     last_sign = func.coalesce(BatchJob.heartbeat_at, BatchJob.created_at)
-    stalled = db.session.execute(
-        update(BatchJob)
-        .where(
-            BatchJob.state == "running",
-            last_sign < now - dt.timedelta(seconds=config["BATCH_HEARTBEAT_TIMEOUT_SECONDS"]),
+
+    def fail(error: str, *conditions: ColumnElement[bool]) -> list[tuple[uuid.UUID, int]]:
+        """Fail the runs that match; their ids and attempts."""
+        failed = db.session.execute(
+            update(BatchJob)
+            .where(*conditions)
+            .values(state="failed", error=error, stage="", finished_at=now)
+            .returning(BatchJob.id, BatchJob.attempt)
         )
-        .values(state="failed", error=STOPPED_UNEXPECTEDLY, stage="", finished_at=now)
-        .returning(BatchJob.id, BatchJob.attempt)
-    ).all()
+        return [(job_id, attempt) for job_id, attempt in failed]
+
+    def older_than(moment: ColumnElement[dt.datetime], setting: str) -> ColumnElement[bool]:
+        return moment < now - dt.timedelta(seconds=config[setting])
+
+    stalled = fail(
+        STOPPED_UNEXPECTEDLY,
+        BatchJob.state == "running",
+        older_than(last_sign, "BATCH_HEARTBEAT_TIMEOUT_SECONDS"),
+    )
     # The render's process is alive (its heartbeat goes on) but stuck; its task sees the row
     # fail and stops it (tasks/batches.py).
-    hung = db.session.execute(
-        update(BatchJob)
-        .where(
-            BatchJob.state == "running",
-            func.coalesce(BatchJob.progress_at, BatchJob.started_at)
-            < now - dt.timedelta(seconds=config["BATCH_PROGRESS_TIMEOUT_SECONDS"]),
-        )
-        .values(state="failed", error=HUNG, stage="", finished_at=now)
-        .returning(BatchJob.id, BatchJob.attempt)
-    ).all()
-    never_started = db.session.execute(
-        update(BatchJob)
-        .where(
-            BatchJob.state == "queued",
-            last_sign < now - dt.timedelta(seconds=config["BATCH_QUEUED_TIMEOUT_SECONDS"]),
-        )
-        .values(state="failed", error=NEVER_STARTED, stage="", finished_at=now)
-        .returning(BatchJob.id)
-    ).all()
+    hung = fail(
+        HUNG,
+        BatchJob.state == "running",
+        older_than(
+            func.coalesce(BatchJob.progress_at, BatchJob.started_at),
+            "BATCH_PROGRESS_TIMEOUT_SECONDS",
+        ),
+    )
+    never_started = fail(
+        NEVER_STARTED,
+        BatchJob.state == "queued",
+        older_than(last_sign, "BATCH_QUEUED_TIMEOUT_SECONDS"),
+    )
     db.session.commit()
     for job_id, attempt in [*stalled, *hung]:
         shutil.rmtree(attempt_folder(job_id, attempt), ignore_errors=True)
