@@ -2,10 +2,10 @@
 
 The work is cut into chunks (never spanning two electorates) that a pool of processes, one per
 core, renders with one font configuration each; the parent joins the chunks in order with
-PdfJoiner as they arrive, so memory stays flat however long the batch. Campaign paragraphs
-that several letters print are laid out once, on stamp sheets rendered before the letters,
-and drawn into each letter as it is joined (letters/stamps.py). No Flask: the Celery task,
-`letters batch-pdf` and the benchmarks call render_batch().
+PdfJoiner as they arrive, so memory stays flat however long the batch. What several letters
+print (campaign paragraphs, a member's address...) is laid out once, on stamp sheets rendered
+before the letters, and drawn into each letter as it is joined (letters/stamps.py). No Flask:
+the Celery task, `letters batch-pdf` and the benchmarks call render_batch().
 """
 
 from __future__ import annotations
