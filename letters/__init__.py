@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from letters import security, settings
+from letters import clock, security, settings
 from letters.domain.compose import format_date
 
 
@@ -23,6 +23,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     settings.check(app.config)
+    clock.set_offset(app.config["CLOCK_OFFSET_SECONDS"])
     app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
     if app.config["TRUSTED_PROXIES"]:
         # Behind a proxy every request comes from the proxy's address: without this, all

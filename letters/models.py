@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from letters import clock
 from letters.extensions import db
 
 
@@ -45,7 +46,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def new_token() -> str:

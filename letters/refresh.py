@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from letters import clock
 from letters.domain.directory import (
     Directory,
     Division,
@@ -104,7 +105,7 @@ def refresh(
 
     `source` is a folder or an http(s) base URL (DEFAULT_SOURCE is the upstream one).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     texts, source_label = _fetch_all(source)
     directory, warnings = build_directory(
         texts, source=source_label, now=now, plausibility=plausibility or Plausibility()

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
+from letters import clock
 from letters.domain.lifecycle import State
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event, Message
@@ -42,7 +43,7 @@ FINISHED = (
 
 def scrub(now: dt.datetime | None = None) -> int:
     """Remove personal details from letters finished longer ago than the retention period."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     cutoff = now - dt.timedelta(days=current_app.config["KEEP_PERSONAL_DATA_DAYS"])
     finished_at = func.coalesce(
         Message.delivered_at, Message.failed_at, Message.sent_at, Message.created_at
@@ -105,7 +106,7 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     Bulk UPDATEs, whatever the number of attendees; safe to run again at any time: an
     attendee is cleaned while any detail is left (also one typed in again after a removal).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     config = current_app.config
     zone = ZoneInfo(config["TIMEZONE"])
     # An event is past retention when its day ended before (now - keep) in the event's time

@@ -34,6 +34,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "BASE_URL": env.get("LETTERS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "ENV_NAME": env.get("LETTERS_ENV", "development"),
         "TIMEZONE": env.get("LETTERS_TIMEZONE", "Australia/Sydney"),
+        # Runs this process's clock ahead of (or behind) the machine's: for tests and for
+        # rehearsing what happens days later (letters/clock.py). Leave it unset otherwise.
+        "CLOCK_OFFSET_SECONDS": _number(env, "LETTERS_CLOCK_OFFSET_SECONDS", "0"),
         "BROKER_URL": env.get("LETTERS_BROKER_URL", "filesystem://"),
         # A person takes longer than this to fill in /write; most bots do not.
         "MIN_FILL_SECONDS": float(env.get("LETTERS_MIN_FILL_SECONDS", "3")),

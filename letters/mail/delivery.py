@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from letters import clock
 from letters.domain.lifecycle import ACCEPTED_EVENTS, TRANSITIONS, State, state_after_event
 from letters.extensions import db
 from letters.mail import Mailer, SendResult
@@ -33,7 +34,7 @@ LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31, the last second a datetime can h
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def get_mailer() -> Mailer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import email.policy
 import os
 import tempfile
@@ -11,6 +10,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from letters import clock
 from letters.mail import Address, OutgoingEmail, SendResult
 
 
@@ -29,7 +29,7 @@ def to_mime(mail: OutgoingEmail) -> EmailMessage:
     if mail.reply_to:
         message["Reply-To"] = _header(mail.reply_to)
     message["Subject"] = mail.subject
-    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Date"] = format_datetime(clock.now())
     message["Message-ID"] = make_msgid(domain="letters.invalid")
     message["X-Letters-Message-Id"] = str(mail.message_id)
     message["X-Letters-Kind"] = mail.kind
@@ -49,7 +49,7 @@ class OutboxMailer:
 
     def send(self, mail: OutgoingEmail) -> SendResult:
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S%f")
         target = self.folder / f"{stamp}-{mail.kind}-{mail.message_id}.eml"
         data = to_mime(mail).as_bytes()
         # Written whole or not at all: a reader never sees half an email.

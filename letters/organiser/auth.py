@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-
 from flask import (
     Flask,
     Response,
@@ -20,6 +17,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from letters import clock
 from letters.extensions import db, limiter, login_manager
 from letters.models import Organiser
 from letters.organiser import bp
@@ -98,7 +96,7 @@ def require_organiser() -> Response | None:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    now = time.time()
+    now = clock.timestamp()
     since = session.get("organiser_since", 0.0)
     seen = session.get("organiser_seen", 0.0)
     config = current_app.config
@@ -134,10 +132,10 @@ def login() -> Response | tuple[str, int]:
         if organiser is not None:
             session.clear()
             login_user(organiser)
-            now = time.time()
+            now = clock.timestamp()
             session["organiser_since"] = now
             session["organiser_seen"] = now
-            organiser.last_login_at = dt.datetime.now(dt.UTC)
+            organiser.last_login_at = clock.now()
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")), code=303)
         form.password.errors = ["That email and password do not match an organiser account."]

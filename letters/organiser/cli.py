@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from letters import clock
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import letter_for_attendee, print_order, read_attendees
 from letters.domain.campaign import Campaign
@@ -156,7 +156,7 @@ def batch_pdf(
     if letter_date is not None:
         day = letter_date.date()
     else:
-        day = dt.datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+        day = clock.today(current_app.config["TIMEZONE"])
     groups = electorates((letter_for_attendee(campaign, row, day) for row in rows), blank)
     stem = output.with_suffix("")
     targets = Targets(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
+from letters import clock
 from letters.contacts import contact_for
 from letters.domain.lifecycle import State
 from letters.domain.similarity import NEAR_IDENTICAL
@@ -56,7 +57,7 @@ def _near_identical(shingle_sets: list[set[int]]) -> int:
 
 def members_overview(now: dt.datetime | None = None) -> list[MemberRow]:
     """Every member written to in the last four weeks, most letters first."""
-    since = (now or dt.datetime.now(dt.UTC)) - WINDOW
+    since = (now or clock.now()) - WINDOW
     rows: dict[str, MemberRow] = {}
     shingles: dict[str, list[set[int]]] = {}
     for division, member, delivery, state, letter_shingles in db.session.execute(

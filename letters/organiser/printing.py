@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ColumnElement, Engine, func, select, update
 
+from letters import clock
 from letters.batch import BatchOptions, Electorate, Targets, electorates, render_batch
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import letter_for_attendee, print_order
@@ -115,7 +116,7 @@ def claim(job_id: uuid.UUID) -> int | None:
     Only a queued job is taken: a running one belongs to a live process, or the sweep will
     fail it when its heartbeat stops. So a duplicate or redelivered task message is harmless.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     attempt = db.session.execute(
         update(BatchJob)
         .where(BatchJob.id == job_id, BatchJob.state == "queued")
@@ -145,9 +146,7 @@ def _beat(engine: Engine, job_id: uuid.UUID, attempt: int) -> bool:
     """Record that the attempt is alive; False once it no longer is the job's live attempt."""
     with engine.begin() as connection:
         result = connection.execute(
-            update(BatchJob)
-            .where(*_ours(job_id, attempt))
-            .values(heartbeat_at=dt.datetime.now(dt.UTC))
+            update(BatchJob).where(*_ours(job_id, attempt)).values(heartbeat_at=clock.now())
         )
         return bool(result.rowcount)
 
@@ -200,7 +199,7 @@ def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
             state="failed",
             error=error[:2000],
             stage="",
-            finished_at=dt.datetime.now(dt.UTC),
+            finished_at=clock.now(),
         )
     )
     db.session.commit()
@@ -252,7 +251,7 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
             if stage != "done" and time.monotonic() - last < PROGRESS_EVERY_SECONDS:
                 return
             last = time.monotonic()
-            now = dt.datetime.now(dt.UTC)
+            now = clock.now()
             db.session.execute(
                 update(BatchJob)
                 .where(*_ours(job_id, attempt))
@@ -284,7 +283,7 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
             total=result.letters,
             stage="done",
             files=[path.name for path in result.files],
-            finished_at=dt.datetime.now(dt.UTC),
+            finished_at=clock.now(),
         )
     )
     db.session.commit()
@@ -314,7 +313,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     A failed run is not queued again here: the organiser prints again when they choose (see
     tasks/batches.py for why nothing retries by itself).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     config = current_app.config
     last_sign = func.coalesce(BatchJob.heartbeat_at, BatchJob.created_at)
 

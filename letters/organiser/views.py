@@ -25,6 +25,7 @@ from flask_login import current_user
 from sqlalchemy import func, insert, select
 from wtforms import SelectChoice
 
+from letters import clock
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import (
     COLUMNS,
@@ -151,7 +152,7 @@ def event_new() -> Response | tuple[str, int]:
 
 def _save_event(form: EventForm, event: Event) -> None:
     event.name = form.name.data or ""
-    event.date = form.date.data or dt.date.today()
+    event.date = form.date.data or clock.today(current_app.config["TIMEZONE"])
     event.venue = form.venue.data or ""
     event.campaign_key = form.campaign.data or current_app.config["DEFAULT_CAMPAIGN"]
 
@@ -541,7 +542,7 @@ def job_retry(job_id: uuid.UUID) -> Response:
         job.state = "queued"
         job.error = ""
         # Queued now: the sweep counts a queued job's wait from its last sign of life.
-        job.heartbeat_at = dt.datetime.now(dt.UTC)
+        job.heartbeat_at = clock.now()
         db.session.commit()
         _enqueue(render_event_batch, job.id)
     return redirect(url_for("organiser.job", job_id=job.id), code=303)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from letters import clock
 from letters.domain.lifecycle import State
 from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction
 from letters.extensions import db
@@ -28,7 +28,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def started_token() -> str:
     """A signed note of when the form was shown."""
-    return _serializer().dumps(int(time.time()))
+    return _serializer().dumps(int(clock.timestamp()))
 
 
 def automated(form: WriteForm) -> str | None:
@@ -42,14 +42,14 @@ def automated(form: WriteForm) -> str | None:
         shown_at = int(_serializer().loads(form.started.data or "", max_age=86_400))
     except (BadSignature, TypeError, ValueError):
         shown_at = None
-    if shown_at is None or time.time() - shown_at < minimum:
+    if shown_at is None or clock.timestamp() - shown_at < minimum:
         return "That was quick! Please read your letter over, then submit it again."
     return None
 
 
 def earlier_letter(message: Message, sender_email: str, division: str) -> Message | None:
     """This supporter's letter to this member in this campaign within 7 days, if any."""
-    since = dt.datetime.now(dt.UTC) - REPEAT_WINDOW
+    since = clock.now() - REPEAT_WINDOW
     query = (
         select(Message)
         .where(
@@ -70,7 +70,7 @@ def earlier_letter(message: Message, sender_email: str, division: str) -> Messag
 
 def share_with_others(message: Message) -> float:
     """How much of this letter other recent letters to the same member already say."""
-    since = dt.datetime.now(dt.UTC) - SIMILARITY_WINDOW
+    since = clock.now() - SIMILARITY_WINDOW
     others = db.session.scalars(
         select(Message.shingles)
         .where(

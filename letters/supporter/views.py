@@ -7,7 +7,6 @@ import io
 import re
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -25,6 +24,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
+from letters import clock
 from letters.campaigns import get_campaign
 from letters.contacts import contact_for
 from letters.domain.campaign import Campaign
@@ -72,7 +72,7 @@ def _directory() -> Directory | None:
 
 def _today() -> dt.date:
     # Letters are dated as the supporter's calendar reads, not the server's UTC.
-    return dt.datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    return clock.today(current_app.config["TIMEZONE"])
 
 
 def _form(campaign: Campaign, **kwargs: Any) -> WriteForm:

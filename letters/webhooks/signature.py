@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid.helpers.eventwebhook import EventWebhook
+
+from letters import clock
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -38,7 +39,7 @@ def check(
         sent_at = int(timestamp)
     except ValueError:
         return "malformed timestamp"
-    if abs((now if now is not None else time.time()) - sent_at) > MAX_AGE_SECONDS:
+    if abs((now if now is not None else clock.timestamp()) - sent_at) > MAX_AGE_SECONDS:
         return "stale timestamp"
     try:
         raw_signature = base64.b64decode(signature, validate=True)
