@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import settings as hypothesis_settings
 
-from letters import create_app
+from letters import clock, create_app
 from letters.extensions import db
 from letters.refresh import Plausibility, refresh
 
@@ -23,6 +24,13 @@ OPENAUSTRALIA_FIXTURE = FIXTURES / "openaustralia"
 # (.ci/test does: postgresql://postgres@127.0.0.1:5432/test).
 TEST_DATABASE_URL = os.environ.get("LETTERS_TEST_DATABASE_URL", "")
 
+
+# CI's verdict must depend on the code alone: the "ci" profile (the default) draws the same
+# examples every run and keeps no example database. HYPOTHESIS_PROFILE=explore runs many more,
+# randomly, to look for new failing inputs (docs/TESTING.md).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # The fixture is a made-up parliament of 11 members, far below the real House's bounds.
 FIXTURE_PLAUSIBILITY = Plausibility(min_members=5, max_members=20, min_postcodes=5)
@@ -114,3 +122,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "make_app" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+
+
+# LETTERS_CLOCK_OFFSET_SECONDS moves the whole run to another date, the processes it starts
+# included (they inherit the environment): how the tests that start processes, which libfaketime
+# cannot move, show that they do not depend on today's date (docs/TESTING.md).
+RUN_CLOCK_OFFSET = float(os.environ.get("LETTERS_CLOCK_OFFSET_SECONDS") or 0)
+
+
+@pytest.fixture(autouse=True)
+def _run_clock() -> Iterator[None]:
+    """Every test starts and ends on the run's clock, whatever the last one set."""
+    clock.unfreeze()
+    clock.set_offset(RUN_CLOCK_OFFSET)
+    yield
+    clock.unfreeze()
+    clock.set_offset(RUN_CLOCK_OFFSET)

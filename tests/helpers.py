@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from flask.testing import FlaskClient
@@ -39,3 +40,9 @@ def submit(client: FlaskClient, url: str = "/write", **changes: object):
     data = {k: v for k, v in data.items() if v is not None}
     data["csrf_token"] = csrf_token(client, url)
     return client.post(url, data=data)
+
+
+def examples(in_ci: int) -> int:
+    """How many examples a property test draws: `in_ci` on CI's fixed seed, far more when
+    exploring with HYPOTHESIS_PROFILE=explore (tests/conftest.py)."""
+    return in_ci if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else in_ci * 25

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from letters.extensions import db
 from letters.mail.content import confirm_url
 from letters.models import Attendee, Message
-from tests.helpers import submit
+from tests.helpers import examples, submit
 from tests.organiser_helpers import login, make_organiser
 
 PAYLOADS = [
@@ -151,18 +151,27 @@ def test_every_page_offers_its_form(site):
         assert forms_on(site[who], url), f"no POST form on the {page} page"
 
 
+# Found by this test once, by chance: a header whose quote never closes made the import a 500.
+UNCLOSED_HEADER_QUOTE = b'"name,postcode\nJo,2600\n'
+
+
 @pytest.mark.parametrize("page", PAGES)
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(12),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(draw=st.data())
-def test_every_post_form_survives_hostile_input(site, page, draw):
+# Drawn up front, a fixed amount: the forms a page shows can change as the fuzzing changes
+# what is stored, and Hypothesis needs the same draws each time it replays.
+@given(
+    texts=st.lists(values, min_size=60, max_size=60),
+    uploads=st.lists(csv_files, min_size=4, max_size=4),
+)
+@example(texts=["x"] * 60, uploads=[UNCLOSED_HEADER_QUOTE] * 4)
+def test_every_post_form_survives_hostile_input(site, page, texts, uploads):
     who, url = site["pages"][page]
     client = site[who]
-    # Drawn up front, a fixed amount: the forms a page shows can change as the fuzzing
-    # changes what is stored, and Hypothesis needs the same draws each time it replays.
-    texts = iter(draw.draw(st.lists(values, min_size=60, max_size=60), label="field values"))
-    uploads = iter(draw.draw(st.lists(csv_files, min_size=4, max_size=4), label="csv files"))
+    texts, uploads = iter(texts), iter(uploads)
     for form in forms_on(client, url):  # a confirmed letter's page no longer offers one
         data: dict[str, object] = dict(form.hidden)
         for name in form.fields:

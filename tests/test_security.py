@@ -18,7 +18,7 @@ from letters.extensions import db
 from letters.models import Message
 from letters.settings import ConfigError
 from tests.fakes.sendgrid import WebhookSigner
-from tests.helpers import GOOD_FORM, csrf_token, submit
+from tests.helpers import GOOD_FORM, csrf_token, examples, submit
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -219,7 +219,9 @@ field_values = st.one_of(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     data=st.fixed_dictionaries(
@@ -235,7 +237,9 @@ def test_fuzz_write_never_errors_and_never_echoes_markup(client, data):
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     batch=st.lists(
@@ -274,7 +278,9 @@ one_line = st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(body=st.binary(max_size=200), signature=one_line, stamp=one_line)
 def test_fuzz_unsigned_webhook_is_refused(make_app, body, signature, stamp):

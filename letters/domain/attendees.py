@@ -277,7 +277,18 @@ def read_attendees(
         return report
     report.delimiter = report.delimiter or sniff_delimiter(lines[0])
     reader = csv.reader(lines, delimiter=report.delimiter, strict=True)
-    header = next(reader)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        report.problems.append(
+            Problem(
+                None,
+                None,
+                f"The header row's quoting is broken ({exc}), so no row could be read. Look "
+                'for a quote mark (") in the first row that is never closed.',
+            )
+        )
+        return report
     columns = _read_header(header, report)
     if report.file_errors:
         return report
