@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from tests.live import chromium_page, serving
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.processes]
 
 
 @pytest.fixture

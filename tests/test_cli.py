@@ -66,6 +66,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.processes
 def test_serve_runs_the_site_on_embedded_defaults(env, tmp_path):
     port = _free_port()
     server = subprocess.Popen(

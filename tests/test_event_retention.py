@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select
 
-from letters import settings
+from letters import clock, settings
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser.printing import job_folder, run_batch_job
@@ -31,6 +31,14 @@ EVENT_DAY = dt.date(2026, 12, 5)  # create_event's date
 # 28 days after the event's day ends in Sydney: midnight starting 3 January 2027 (AEDT, +11).
 REMOVAL = dt.datetime(2027, 1, 3, tzinfo=SYDNEY)
 MINUTE = dt.timedelta(minutes=1)
+# Whatever the machine's calendar says, these tests happen in the week before the event: the
+# dates above are fixed, so the time that pages and print runs read must be too.
+EVENT_WEEK = dt.datetime(2026, 12, 1, 10, tzinfo=SYDNEY)
+
+
+@pytest.fixture(autouse=True)
+def _event_week() -> None:
+    clock.freeze(EVENT_WEEK)
 
 
 def _settle_everyone(app, event_id: int) -> None:

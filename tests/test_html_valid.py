@@ -11,6 +11,8 @@ import pytest
 
 from tests.helpers import submit
 
+pytestmark = pytest.mark.processes
+
 
 def _check(files: list[Path]) -> list[str]:
     """Run vnu.jar over the files; its problems as 'file:line: message'."""

@@ -109,6 +109,7 @@ def test_every_migration_goes_down_and_up_again(engine):
     assert migrations.upgrade(engine).changed is False
 
 
+@pytest.mark.processes
 def test_concurrent_upgrades_take_turns(url, tmp_path):
     # Several containers (or gunicorn workers on SQLite) may start at once: one migrates,
     # the others wait for its lock and then find nothing to do.

@@ -14,7 +14,7 @@ from letters.domain.attendees import surname_key
 from tests.live import chromium_page, serving
 from tests.organiser_helpers import PASSWORD, read_batch, worker_fixture  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.processes]
 
 # (postcode, state): 2002 is split between Banksia and Wattle, 3003 and 3004 name the abolished
 # Ghost Gum, 2620 straddles NSW and the ACT; the rest have one division.

@@ -269,6 +269,7 @@ def wait_for_job(client, job_url: str, worker, deadline_seconds: float = 120) ->
     pytest.fail(f"the job did not finish in {deadline_seconds} s: {state}")
 
 
+@pytest.mark.processes
 def test_printing_runs_as_a_celery_task_with_progress(
     app_with_data, organiser_client, worker, tmp_path
 ):

@@ -6,12 +6,16 @@ import datetime as dt
 import re
 import urllib.parse
 
+import pytest
+
 from letters.extensions import db
 from letters.models import BatchJob
 from letters.retention import scrub_events
 from tests.organiser_helpers import csrf, login, make_organiser
 from tests.test_html_valid import _check, _save
 from tests.test_organiser_events import attendees_of, create_event, upload
+
+pytestmark = pytest.mark.processes
 
 
 def test_organiser_pages_are_valid_html(app_with_data, tmp_path):

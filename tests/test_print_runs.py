@@ -415,6 +415,7 @@ def _print_midway(app: Flask, start_worker: Callable[..., Worker]):
 
 @pytest.mark.once
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+@pytest.mark.processes
 def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     app_with_data, start_worker
 ):
@@ -450,6 +451,7 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
 
 @pytest.mark.once
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+@pytest.mark.processes
 def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_worker):
     app = app_with_data
     # No beat: the task itself notices, not the sweep.
@@ -465,6 +467,7 @@ def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_work
 
 @pytest.mark.once
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+@pytest.mark.processes
 def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_data, start_worker):
     app = app_with_data
     client, job_id, url, worker, (render,) = _print_midway(app, start_worker)

@@ -34,7 +34,7 @@ from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, po
 from tests.helpers import GOOD_FORM, csrf_token_in
 from tests.services import REDIS_URL, require_redis, scratch_postgres
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.processes]
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's console scripts stand in for the image's

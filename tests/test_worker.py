@@ -27,6 +27,8 @@ from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, po
 from tests.helpers import csrf_token, submit
 from tests.live import serving
 
+pytestmark = pytest.mark.processes
+
 POSTGRES_URL = os.environ.get(
     "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
