@@ -23,6 +23,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from letters import clock
+
 API_KEY = "SG.test-key"
 
 
@@ -56,7 +58,7 @@ class WebhookSigner:
         self.public_key = base64.b64encode(der).decode()
 
     def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        stamp = str(int(clock.timestamp()) if timestamp is None else timestamp)
         signature = self.private_key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         return {
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
@@ -69,7 +71,7 @@ def event(message_id: str, name: str, kind: str = "letter", **extra: Any) -> dic
     """One Event Webhook entry as SendGrid sends it (custom args at the top level)."""
     return {
         "email": "member@example.invalid",
-        "timestamp": extra.pop("timestamp", int(time.time())),
+        "timestamp": extra.pop("timestamp", int(clock.timestamp())),
         "event": name,
         "sg_event_id": extra.pop("sg_event_id", uuid.uuid4().hex),
         "sg_message_id": extra.pop("sg_message_id", "fake.filter0001"),
@@ -162,7 +164,7 @@ class FakeSendGrid:
                     status,
                     args.get("letters_message_id", ""),
                     args.get("letters_kind", ""),
-                    time.time(),
+                    clock.timestamp(),
                 )
                 with fake._lock:
                     fake.received.append(received)
