@@ -233,3 +233,18 @@ def test_an_attendee_letter_uses_the_defaults_when_nothing_was_chosen(directory)
     texts = [item.text for block in letter.body if hasattr(block, "items") for item in block.items]
     defaults = [s.text for s in CAMPAIGN.statistics if s.default]
     assert all(text in texts for text in defaults)
+
+
+def test_excels_sep_line_sets_the_separator_and_is_not_the_header(directory):
+    # Excel writes (and hides) "sep=;" where the list separator is a semicolon; a comma in a
+    # street must then stay inside its cell.
+    data = "sep=;\r\nname;postcode;street\r\nJo Bloggs;2001;1 Main St, Rear\r\n".encode()
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert report.delimiter == ";" and report.errors == []
+    (row,) = report.rows
+    assert (row.row, row.name, row.postcode, row.street) == (
+        2,
+        "Jo Bloggs",
+        "2001",
+        "1 Main St, Rear",
+    )

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from letters import clock
 from letters.extensions import db
 from letters.mail import Address, OutgoingEmail, delivery, header_text
 from letters.mail.outbox import to_mime
@@ -202,7 +203,11 @@ def test_server_errors_give_up_and_tell_the_supporter(app, client, fake):
                 delays.append(outcome.retry_in)
                 _make_due(message)
         assert outcome.state == "failed" and outcome.notify_failure
-        assert delays[1] > delays[0] / 2  # grows (with jitter)
+        # Half of each step is fixed and half jitter: attempt n waits between base * 2**(n-1) / 2
+        # and base * 2**(n-1), so the second wait can never be below the first's floor doubled.
+        base = app.config["SEND_RETRY_BASE_SECONDS"]
+        assert base / 2 <= delays[0] <= base
+        assert base <= delays[1] <= 2 * base
         message = _refresh(message)
         assert "gave up after 3 attempts" in message.failure_reason
         fake.answer(default=202)
@@ -339,6 +344,68 @@ def test_sweep_recovers_an_expired_lease_without_sending_twice(app, client, fake
         assert found.to_send == [other.id]
         assert delivery.deliver(other.id).state == "sent"
     assert len(fake.letters()) == 1
+
+
+def test_sweep_never_resends_a_letter_sendgrid_took_while_its_row_was_still_sending(
+    app, client, fake, signer
+):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        # The worker's request reached SendGrid, which reported the letter deferred (accepted,
+        # delivery delayed: an event that moves no state), and then the worker died.
+        assert delivery.claim([message.id])
+        assert _post(client, signer, [event(str(message.id), "deferred")]).status_code == 200
+        assert _refresh(message).state == "sending"
+        found = delivery.sweep(now=clock.now() + dt.timedelta(hours=1))
+        assert (found.to_send, found.recovered_as_sent) == ([], 1)
+        assert _refresh(message).state == "sent"
+        assert delivery.deliver(message.id).state == "sent"
+    assert fake.letters() == []
+
+
+def test_a_retry_is_not_sent_when_sendgrid_took_the_earlier_attempt(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    fake.answer(500)  # ...though SendGrid had in fact accepted it, as its event then says
+    with app.app_context():
+        assert delivery.deliver(message.id).state == "queued"
+        assert _post(client, signer, [event(str(message.id), "deferred")]).status_code == 200
+        _make_due(message)
+        assert delivery.deliver(message.id).state == "sent"
+    # The first attempt's request only: no second copy went to SendGrid.
+    assert [r.status for r in fake.received if r.kind == "letter"] == [500]
+
+
+@pytest.mark.parametrize(
+    ("name", "state"),
+    [("dropped", "dropped"), ("spamreport", "spam_reported"), ("deferred", "queued")],
+)
+def test_other_events_move_the_letter_as_sendgrid_means_them(
+    app, client, fake, signer, name, state
+):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        if state != "queued":
+            delivery.deliver(message.id)
+        kind = {"reason": "Bounced Address"} if name == "dropped" else {}
+        assert _post(client, signer, [event(str(message.id), name, **kind)]).status_code == 200
+        message = _refresh(message)
+        assert message.state == state
+        stored = db.session.scalars(select(DeliveryEvent.event)).all()
+        assert stored == [name]
+        if name == "dropped":
+            assert message.failure_reason == "Bounced Address"
+        # Only a hard bounce says the address is wrong.
+        assert db.session.get(ContactStatus, "Banksia") is None
+
+
+def test_a_blocked_bounce_does_not_mark_the_contact_failing(app, client, fake, signer):
+    message = _confirmed(app, client, fake)
+    with app.app_context():
+        delivery.deliver(message.id)
+        blocked = event(str(message.id), "bounce", type="blocked", reason="554 blocked as spam")
+        _post(client, signer, [blocked])
+        assert _refresh(message).state == "bounced"
+        assert db.session.get(ContactStatus, "Banksia") is None
 
 
 def test_sweep_finds_queued_rows_nobody_took(app, client, fake):

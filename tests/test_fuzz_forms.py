@@ -15,11 +15,11 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from letters.extensions import db
 from letters.mail.content import confirm_url
-from letters.models import Attendee, Message
+from letters.models import Attendee, BatchJob, Event, Message, Organiser
 from tests.helpers import examples, submit
 from tests.organiser_helpers import login, make_organiser
 
@@ -84,11 +84,15 @@ class _Forms(HTMLParser):
             self.current = None
 
 
-def forms_on(client, url: str) -> list[Form]:
+def all_forms_on(client, url: str) -> list[Form]:
     parser = _Forms(url)
     parser.feed(client.get(url).get_data(as_text=True))
+    return parser.forms
+
+
+def forms_on(client, url: str) -> list[Form]:
     # Logging out or deleting would only take the rest of the run's pages away.
-    return [f for f in parser.forms if not f.action.endswith(("/logout", "/delete"))]
+    return [f for f in all_forms_on(client, url) if not f.action.endswith(("/logout", "/delete"))]
 
 
 @pytest.fixture
@@ -143,6 +147,39 @@ PAGES = [
     "attendee",
     "kiosk",
 ]
+
+
+def _stored(app) -> tuple:
+    """Everything a form could change, to compare before and after."""
+    with app.app_context():
+        db.session.expire_all()
+        return (
+            sorted(
+                (m.token, m.state, m.sender_name, m.personal_note)
+                for m in db.session.scalars(select(Message))
+            ),
+            sorted((a.id, a.name, a.division) for a in db.session.scalars(select(Attendee))),
+            sorted((e.id, e.name, e.kiosk_nonce) for e in db.session.scalars(select(Event))),
+            db.session.scalar(select(func.count(BatchJob.id))),
+            sorted(o.session_token for o in db.session.scalars(select(Organiser))),
+        )
+
+
+def test_every_post_form_refuses_a_post_without_its_csrf_token(site, app_with_data):
+    before = _stored(app_with_data)
+    refused = 0
+    for page in PAGES:
+        who, url = site["pages"][page]
+        client = site[who]
+        for form in all_forms_on(client, url):
+            data = {k: v for k, v in form.hidden.items() if k != "csrf_token"}
+            data.update(dict.fromkeys(form.fields, "Changed"))
+            response = client.post(form.action, data=data)
+            assert response.status_code == 400, (page, form.action, response.status_code)
+            refused += 1
+    assert refused >= 15  # every page's forms, logout and deletes included
+    assert _stored(app_with_data) == before
+    assert site["organiser"].get("/organiser/").status_code == 200  # still logged in
 
 
 def test_every_page_offers_its_form(site):

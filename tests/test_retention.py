@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from letters.extensions import db
@@ -59,3 +60,20 @@ def test_sent_letters_are_scrubbed_counting_from_delivery(app, client):
         db.session.commit()
         assert scrub(delivered + dt.timedelta(days=27)) == 0
         assert scrub(delivered + dt.timedelta(days=29)) == 1
+
+
+@pytest.mark.parametrize("state", ["failed", "expired"])
+def test_email_letters_that_never_arrived_are_scrubbed_too(app, client, state):
+    location = _letter(client, delivery="email", personal_note="About my son.")
+    with app.app_context():
+        row = _row(location)
+        ended = row.created_at + dt.timedelta(days=7)
+        row.state = state
+        if state == "failed":
+            row.failed_at = ended
+        db.session.commit()
+        finished = ended if state == "failed" else row.created_at
+        assert scrub(finished + dt.timedelta(days=27)) == 0
+        assert scrub(finished + dt.timedelta(days=29)) == 1
+        row = _row(location)
+        assert (row.sender_name, row.personal_note, row.state) == (REMOVED, "", state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from unittest import mock
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from letters import create_app
 from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
 from letters.extensions import db
+from letters.mail.content import confirm_url
 from letters.models import Message
 from letters.settings import ConfigError
 from tests.fakes.sendgrid import WebhookSigner
@@ -68,6 +70,8 @@ def test_every_page_has_the_security_headers(client):
         assert "frame-ancestors 'none'" in csp
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["X-Content-Type-Options"] == "nosniff"
+        # Letter and confirmation links carry their tokens: no other site may see them.
+        assert headers["Referrer-Policy"] == "same-origin"
 
 
 def test_session_cookie_is_httponly_and_lax(make_app):
@@ -302,6 +306,31 @@ def test_posts_from_one_address_are_rate_limited(make_app):
     assert third.status_code == 429
     assert "Please slow down" in third.get_data(as_text=True)
     assert client.get("/write").status_code == 200  # reading is not limited
+
+
+def test_the_postcode_lookup_is_rate_limited(make_app):
+    client = make_app(LOOKUP_LIMIT="2 per hour").test_client()
+    for _ in range(2):
+        assert client.get("/api/divisions?postcode=2600").status_code != 429
+    assert client.get("/api/divisions?postcode=2600").status_code == 429
+
+
+def test_edits_and_confirmations_are_rate_limited(make_app):
+    app = make_app(SUPPORTER_POST_LIMIT="2 per hour")
+    client = app.test_client()
+    typed = {"division": "Canberra", "member": "Alicia Payne", "delivery": "email"}
+    letter = submit(client, **typed)
+    edit = letter.headers["Location"] + "/edit"
+    for _ in range(2):
+        assert submit(client, edit, **typed).status_code == 303
+    assert submit(client, edit, **typed).status_code == 429
+    with app.app_context():
+        message = db.session.scalar(select(Message))
+        confirm = re.sub(r"^https?://[^/]+", "", confirm_url(message))
+    token = csrf_token(client, confirm)
+    for _ in range(2):
+        assert client.post(confirm, data={"csrf_token": token}).status_code != 429
+    assert client.post(confirm, data={"csrf_token": token}).status_code == 429
 
 
 def _post_from(client, remote: str, forwarded: str):
