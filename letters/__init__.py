@@ -42,7 +42,6 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extension instances and load the campaigns."""
     from letters import (
         campaigns,
-        migrations,
         models,  # noqa: F401 - defines the tables
     )
     from letters.extensions import csrf, db, limiter
@@ -56,14 +55,6 @@ def register_extensions(app: Flask) -> None:
     init_login(app)
     campaigns.init_app(app)
     celery_init_app(app)
-    with app.app_context():
-        auto_upgrade = app.config["DATABASE_AUTO_UPGRADE"]
-        if auto_upgrade is None:
-            auto_upgrade = db.engine.dialect.name == "sqlite"
-        if auto_upgrade:
-            # A fresh machine just works, and an older SQLite file gains the new columns. The
-            # outcome is kept for `letters serve` to report.
-            app.extensions[migrations.EXTENSION_KEY] = migrations.upgrade(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:

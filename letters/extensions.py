@@ -8,11 +8,10 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-# Constraint names spelled the way PostgreSQL names unnamed constraints itself, so the
-# production databases that create_all made before migrations existed already carry exactly
-# the names that migrations use, and a migration can drop or alter a constraint by name on
-# every database. (SQLite kept them unnamed: adopting such a file rebuilds its tables with
-# these names, see letters/migrations.) Check constraints must be named explicitly.
+# Constraint names spelled the way PostgreSQL names unnamed constraints itself, so that the
+# tables migrations make and those create_all makes in tests carry the same names, and a
+# migration can drop or alter a constraint by name on every database. Check constraints must
+# be named explicitly.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "%(table_name)s_%(column_0_N_name)s_key",

@@ -27,7 +27,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "SQLALCHEMY_DATABASE_URI": database_url(
             env.get("LETTERS_DATABASE_URL", f"sqlite:///{instance_dir / 'letters.sqlite3'}")
         ),
-        # None: upgrade the schema at every start on SQLite (the embedded default needs no
+        # None: `letters serve` upgrades the schema on SQLite (the embedded default needs no
         # setup step) and never elsewhere, where `letters db upgrade` is a deployment step.
         "DATABASE_AUTO_UPGRADE": flag(env, "LETTERS_DATABASE_AUTO_UPGRADE"),
         "SECRET_KEY": env.get("LETTERS_SECRET_KEY", DEFAULT_SECRET_KEY),

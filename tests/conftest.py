@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import settings as hypothesis_settings
 
-from letters import clock, create_app
+from letters import clock, create_app, migrations
 from letters.extensions import db
 from letters.refresh import Plausibility, refresh
 
@@ -52,7 +52,7 @@ def reference_data() -> Path:
 def make_app(tmp_path: Path) -> Iterator:
     """Build apps on a fresh database under tmp_path (PostgreSQL when configured).
 
-    On SQLite the app runs the migrations on its new file at start, as it does for everyone.
+    On SQLite the migrations make the new file's tables, as `letters serve` does for everyone.
     PostgreSQL's `test` database is shared by every test, so it is reset with drop_all and
     create_all instead; tests/test_migrations.py runs the migrations on PostgreSQL, in scratch
     databases, and checks that they build exactly what create_all builds.
@@ -78,10 +78,12 @@ def make_app(tmp_path: Path) -> Iterator:
 
             config["SQLALCHEMY_DATABASE_URI"] = database_url(str(config["SQLALCHEMY_DATABASE_URI"]))
         app = create_app(config)
-        if TEST_DATABASE_URL:
-            with app.app_context():
+        with app.app_context():
+            if TEST_DATABASE_URL:
                 db.drop_all()
                 db.create_all()
+            else:
+                migrations.upgrade_embedded(db.engine, app.config["DATABASE_AUTO_UPGRADE"])
         made.append(app)
         return app
 

@@ -36,8 +36,10 @@ def _new_password() -> str:
 @click.argument("email")
 def organiser_create(email: str) -> None:
     """Create an organiser account (the password is prompted for, and stored hashed)."""
+    from letters.cli import upgrade_embedded_database
     from letters.organiser.auth import create_organiser, normalise_email
 
+    upgrade_embedded_database()  # a fresh machine's first command may be this one
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise click.ClickException(f"{email!r} is not an email address")
@@ -51,8 +53,10 @@ def organiser_create(email: str) -> None:
 @click.argument("email")
 def organiser_password(email: str) -> None:
     """Set a new password for an organiser; it also logs them out everywhere."""
+    from letters.cli import upgrade_embedded_database
     from letters.organiser.auth import normalise_email, set_password
 
+    upgrade_embedded_database()
     found = db.session.scalar(select(Organiser).where(Organiser.email == normalise_email(email)))
     if found is None:
         raise click.ClickException(f"no organiser {email}")
