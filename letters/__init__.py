@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    register_error_handlers(app)
     register_commands(app)
     app.add_template_filter(format_date, "longdate")
     return app
@@ -68,6 +69,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(organiser_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(webhooks_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """The site's own page for every error."""
+    from letters import errors
+
+    errors.init_app(app)
 
 
 def register_commands(app: Flask) -> None:
