@@ -67,6 +67,11 @@ class Message(db.Model):  # type: ignore[name-defined]
 
     sender_name: Mapped[str] = mapped_column(String(200))
     sender_email: Mapped[str] = mapped_column(String(254), default="")
+    # The mailbox sender_email reaches (letters/mail/address_keys.py): one letter a week per
+    # mailbox, however the address is spelt.
+    sender_email_key: Mapped[str] = mapped_column(
+        String(254), default="", server_default="", index=True
+    )
     sender_street: Mapped[str] = mapped_column(String(200), default="")
     sender_suburb: Mapped[str] = mapped_column(String(100), default="")
     sender_state: Mapped[str] = mapped_column(String(3), default="")
@@ -94,6 +99,13 @@ class Message(db.Model):  # type: ignore[name-defined]
     recipient_email: Mapped[str] = mapped_column(String(254), default="")
     recipient_email_verified: Mapped[bool] = mapped_column(default=False)
     confirmation_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What the latest confirmation was asked for: a digest of the composed letter and its
+    # recipient (letters/mail/content.py). Its link carries the digest, and confirming sends
+    # the letter only while the two still match, so an edit needs a fresh confirmation.
+    confirmation_digest: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The supporter's mailbox already emailed this member this week: it gets a notice instead
+    # of a confirmation link, and the letter can only be printed (letters/mail/limits.py).
+    over_weekly_limit: Mapped[bool] = mapped_column(default=False, server_default=false())
     reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -106,10 +118,37 @@ class Message(db.Model):  # type: ignore[name-defined]
     failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     failure_reason: Mapped[str] = mapped_column(Text, default="")
     failure_notice_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The supporter's copy of the letter, sent once SendGrid accepted it.
+    receipt_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the supporter's personal details were removed (letters/retention.py).
     scrubbed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_message_state", "state"),)
+
+
+class AddressEmail(db.Model):  # type: ignore[name-defined]
+    """One email the letter form had us send to a supporter's address (a confirmation or a
+    notice), kept a day to limit how many any address gets (letters/mail/limits.py)."""
+
+    __tablename__ = "address_email"
+    __table_args__ = (
+        Index("ix_address_email_address_hash_created_at", "address_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A keyed hash of the mailbox, not the address: this table outlives no letter's details.
+    address_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+class UsedFormToken(db.Model):  # type: ignore[name-defined]
+    """A letter form's start token that was already submitted: each is good for one POST."""
+
+    __tablename__ = "used_form_token"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, index=True)
 
 
 class DeliveryEvent(db.Model):  # type: ignore[name-defined]

@@ -60,6 +60,7 @@ def scrub(now: dt.datetime | None = None) -> int:
         .values(
             sender_name=REMOVED,
             sender_email="",
+            sender_email_key="",
             sender_street="",
             sender_suburb="",
             personal_note="",

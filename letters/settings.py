@@ -64,6 +64,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "SWEEP_QUEUED_AFTER_SECONDS": float(env.get("LETTERS_SWEEP_QUEUED_AFTER_SECONDS", "60")),
         "CONFIRM_REMIND_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_REMIND_AFTER_HOURS", "24")),
         "CONFIRM_EXPIRE_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_EXPIRE_AFTER_HOURS", "168")),
+        # Confirmations and notices the letter form may send one mailbox in 24 hours, whoever
+        # asks: anyone can type anyone's address, and this keeps the form from flooding it.
+        "EMAILS_PER_ADDRESS_PER_DAY": int(env.get("LETTERS_EMAILS_PER_ADDRESS_PER_DAY", "5")),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
         "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
         # How many reverse proxies (a load balancer, nginx...) stand in front of the app. Their

@@ -32,6 +32,8 @@ def send_letters(message_ids: list[str]) -> dict[str, str]:
             send_letter.apply_async((str(message_id),), countdown=outcome.retry_in)
         if outcome.notify_failure:
             notify_failure.delay(str(message_id))
+        if outcome.send_receipt:
+            send_receipt.delay(str(message_id))
     return {str(message_id): outcome.state for message_id, outcome in outcomes.items()}
 
 
@@ -47,6 +49,12 @@ def notify_failure(message_id: str) -> bool:
     return delivery.notify_failure(uuid.UUID(message_id))
 
 
+@shared_task(name="letters.send_receipt")
+def send_receipt(message_id: str) -> bool:
+    """Send the supporter their copy of the letter that went."""
+    return delivery.send_receipt(uuid.UUID(message_id))
+
+
 @shared_task(name="letters.sweep")
 def sweep() -> dict[str, int]:
     """Periodic: re-enqueue work nobody took, recover expired leases, remind, expire."""
@@ -57,10 +65,13 @@ def sweep() -> dict[str, int]:
         send_confirmation.delay(str(message_id))
     for message_id in found.to_remind:
         send_confirmation.delay(str(message_id), reminder=True)
+    for message_id in found.to_receipt:
+        send_receipt.delay(str(message_id))
     return {
         "to_send": len(found.to_send),
         "to_confirm": len(found.to_confirm),
         "to_remind": len(found.to_remind),
+        "to_receipt": len(found.to_receipt),
         "recovered_as_sent": found.recovered_as_sent,
         "expired": found.expired,
     }

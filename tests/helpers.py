@@ -34,11 +34,27 @@ def csrf_token_in(page: str) -> str:
     return found.group(1)
 
 
+def hidden_fields(page: str) -> dict[str, str]:
+    """The hidden fields of a page's form (its CSRF token and start token), as sent back."""
+    fields = {}
+    for tag in re.findall(r'<input[^>]*type="hidden"[^>]*>', page):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else ""
+    return fields
+
+
 def submit(client: FlaskClient, url: str = "/write", **changes: object):
-    """POST the good form with some fields changed (None removes a field)."""
-    data = {**GOOD_FORM, **changes}
+    """POST the good form as a browser would, from a fresh showing of the page, with some
+    fields changed (None removes a field)."""
+    return post_form(client, url, client.get(url).get_data(as_text=True), **changes)
+
+
+def post_form(client: FlaskClient, url: str, page: str, **changes: object):
+    """POST the good form with the hidden fields of `page`, a showing of the form."""
+    data = {**hidden_fields(page), "website": "", **GOOD_FORM, **changes}
     data = {k: v for k, v in data.items() if v is not None}
-    data["csrf_token"] = csrf_token(client, url)
+    assert data.get("csrf_token") or "csrf_token" in changes, "no CSRF token on the page"
     return client.post(url, data=data)
 
 

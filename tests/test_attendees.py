@@ -238,7 +238,7 @@ def test_an_attendee_letter_uses_the_defaults_when_nothing_was_chosen(directory)
 def test_excels_sep_line_sets_the_separator_and_is_not_the_header(directory):
     # Excel writes (and hides) "sep=;" where the list separator is a semicolon; a comma in a
     # street must then stay inside its cell.
-    data = "sep=;\r\nname;postcode;street\r\nJo Bloggs;2001;1 Main St, Rear\r\n".encode()
+    data = b"sep=;\r\nname;postcode;street\r\nJo Bloggs;2001;1 Main St, Rear\r\n"
     report = read_attendees(data, CAMPAIGN, directory)
     assert report.delimiter == ";" and report.errors == []
     (row,) = report.rows

@@ -100,18 +100,18 @@ def test_email_letter_waits_for_confirmation(app, client, fake):
         assert fake.letters() == []
 
 
-def test_confirmation_email_has_an_expiring_link_and_the_letter(app, client, fake):
+def test_confirmation_email_has_an_expiring_link_and_not_the_letter(app, client, fake):
     with app.app_context():
         message = _write_email_letter(client)
         assert delivery.send_confirmation(message.id)
         assert not delivery.send_confirmation(message.id)  # only once
         (sent,) = [r for r in fake.received if r.kind == "confirmation"]
-        assert sent.payload["personalizations"][0]["to"] == [
-            {"email": "jane@example.org", "name": "Jane Citizen"}
-        ]
+        # Only the address: the name was typed by whoever filled in the form.
+        assert sent.payload["personalizations"][0]["to"] == [{"email": "jane@example.org"}]
         text = sent.payload["content"][0]["value"]
-        assert "Nothing is sent until you confirm" in text
-        assert "Dear Priya Nandakumar" in text
+        assert "Nothing is sent until you confirm" in text and "/confirm/" in text
+        # The letter is behind the link, on the confirmation page (test_supporter_privacy.py).
+        assert "Dear Priya Nandakumar" not in text and "My niece" not in text
 
 
 def test_a_scanner_following_the_link_sends_nothing(app, client, fake):
@@ -166,7 +166,7 @@ def test_confirmed_letter_is_sent_with_the_right_envelope(app, client, fake):
 def test_confirming_twice_sends_once(app, client, fake):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        assert not delivery.confirm(message.id).confirmed
+        assert not delivery.confirm(message.id, message.confirmation_digest).confirmed
         delivery.deliver(message.id)
         delivery.deliver(message.id)
     assert len(fake.letters()) == 1
@@ -436,6 +436,36 @@ def test_reminder_after_a_day_and_expiry_after_a_week(app, client, fake):
         assert client.post(path, data={"csrf_token": token}).status_code == 410
         assert _refresh(message).state == "expired"
     assert fake.letters() == []
+
+
+def test_a_confirmation_that_cannot_be_built_stays_for_the_sweep(app, client, monkeypatch):
+    with app.app_context():
+        message = _write_email_letter(client)
+
+        def broken(*args, **kwargs):
+            raise ValueError("cannot build this email")
+
+        monkeypatch.setattr(delivery, "confirmation_email", broken)
+        assert not delivery.send_confirmation(message.id)
+        assert _refresh(message).confirmation_sent_at is None
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        assert delivery.sweep(now=later).to_confirm == [message.id]
+        monkeypatch.undo()
+        assert delivery.send_confirmation(message.id)
+
+
+def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypatch):
+    with app.app_context():
+        message = _write_email_letter(client)
+
+        def raises(email):
+            raise UnicodeEncodeError("ascii", "josé", 3, 4, "not ascii")
+
+        monkeypatch.setattr(delivery.get_mailer(), "send", raises)
+        assert not delivery.send_confirmation(message.id)
+        assert _refresh(message).confirmation_sent_at is None
+        monkeypatch.undo()
+        assert delivery.send_confirmation(message.id)
 
 
 def test_tampered_confirm_link_is_404(app, client):

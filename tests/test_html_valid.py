@@ -68,3 +68,52 @@ def test_supporter_pages_are_valid_html(app_with_data, tmp_path):
 def test_pages_without_member_data_are_valid_html(client, tmp_path):
     responses = {"write": client.get("/write"), "errors": submit(client, postcode="2600")}
     assert _check(_save(responses, tmp_path)) == []
+
+
+def test_error_and_confirmation_pages_are_valid_html(app_with_data, tmp_path):
+    from sqlalchemy import select, update
+
+    from letters.extensions import db
+    from letters.mail import delivery
+    from letters.mail.content import confirm_url
+    from letters.models import Message
+
+    client = app_with_data.test_client()
+
+    def email_letter() -> tuple[Message, str]:
+        location = submit(client, postcode="2001", delivery="email").headers["Location"]
+        with app_with_data.app_context():
+            token = location.rsplit("/", 1)[1]
+            message = db.session.scalar(select(Message).where(Message.token == token))
+            return message, confirm_url(message).split("letters.example", 1)[-1]
+
+    def path(url: str) -> str:
+        return "/confirm/" + url.split("/confirm/", 1)[1]
+
+    first, first_link = email_letter()
+    _, second_link = email_letter()
+    stale, stale_link = email_letter()
+    with app_with_data.app_context():
+        db.session.execute(
+            update(Message).where(Message.id == stale.id).values(personal_note="Changed.")
+        )
+        db.session.commit()
+    pages = {"confirm-waiting": client.get(path(first_link))}
+    with app_with_data.app_context():
+        assert delivery.confirm(first.id, first.confirmation_digest).confirmed
+    pages["confirm-sent"] = client.get(path(first_link))
+    pages["confirm-repeat"] = client.get(path(second_link))
+    pages["confirm-stale"] = client.get(path(stale_link))
+    pages["404-link"] = client.get("/confirm/cut-short")
+    pages["404"] = client.get("/nowhere")
+    pages["405"] = client.put("/write")
+    pages["400"] = client.post("/organiser/login")
+    pages["400-write"] = client.post("/write", data={"name": "Jane", "postcode": "2001"})
+    expected = {"confirm-repeat": 409, "confirm-stale": 409, "404-link": 404, "404": 404}
+    files = []
+    for name, response in pages.items():
+        assert response.status_code == expected.get(name, response.status_code) < 500, name
+        target = tmp_path / f"{name}.html"
+        target.write_bytes(response.data)
+        files.append(target)
+    assert _check(files) == []

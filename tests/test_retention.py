@@ -34,6 +34,7 @@ def test_printed_letters_lose_personal_details_after_the_retention_period(app, c
         row = _row(location)
         assert row.sender_name == REMOVED
         assert row.sender_email == row.sender_street == row.sender_suburb == ""
+        assert row.sender_email_key == ""  # the mailbox key is the address, too
         assert row.personal_note == "" and row.shingles == []
         assert row.division == "Canberra" and row.member_name == "Alicia Payne"  # still counted
     page = client.get(location)

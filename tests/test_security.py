@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email
+import email.policy
 import json
 import re
-import time
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from letters import create_app
+from letters import clock, create_app
 from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
 from letters.extensions import db
+from letters.mail import delivery
 from letters.mail.content import confirm_url
 from letters.models import Message
 from letters.settings import ConfigError
+from letters.supporter.abuse import FORM_MAX_AGE
+from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import WebhookSigner
-from tests.helpers import GOOD_FORM, csrf_token, examples, submit
+from tests.helpers import GOOD_FORM, csrf_token, examples, hidden_fields, post_form, submit
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -104,52 +107,111 @@ def test_the_honeypot_is_hidden_from_people(client):
     assert 'name="website" tabindex="-1"' in page
 
 
-def _started(app, seconds_ago: float) -> str:
-    serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="letters.write-started")
-    with mock.patch("itsdangerous.timed.time.time", return_value=time.time() - seconds_ago):
-        return serializer.dumps(int(time.time() - seconds_ago))
+def test_a_post_without_the_honeypot_field_is_refused_like_a_filled_one(app, client):
+    response = submit(client, division="Canberra", member="Alicia Payne", website=None)
+    assert response.status_code == 422
+    assert "could not be accepted" in response.get_data(as_text=True)
+    with app.app_context():
+        assert _messages() == 0
+
+
+def _write_page(client) -> str:
+    return client.get("/write").get_data(as_text=True)
 
 
 def test_a_form_filled_faster_than_a_person_can_is_refused(make_app):
     app = make_app(MIN_FILL_SECONDS=10)
     client = app.test_client()
-    quick = submit(client, division="Canberra", member="Alicia Payne", started=_started(app, 0))
+    clock.freeze(dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))
+    typed = {"division": "Canberra", "member": "Alicia Payne"}
+    quick = post_form(client, "/write", _write_page(client), **typed)
     assert quick.status_code == 422
     assert "That was quick!" in quick.get_data(as_text=True)
-    forged = submit(client, division="Canberra", member="Alicia Payne", started="forged")
+    forged = post_form(client, "/write", _write_page(client), started="forged", **typed)
     assert forged.status_code == 422
-    human = submit(client, division="Canberra", member="Alicia Payne", started=_started(app, 60))
-    assert human.status_code == 303
+    page = _write_page(client)
+    clock.advance(dt.timedelta(seconds=60))
+    assert post_form(client, "/write", page, **typed).status_code == 303
+
+
+def test_a_start_token_is_good_for_one_submission(app, client):
+    page = _write_page(client)
+    typed = {"division": "Canberra", "member": "Alicia Payne"}
+    assert post_form(client, "/write", page, **typed).status_code == 303
+    replay = post_form(client, "/write", page, **typed)
+    assert replay.status_code == 422
+    assert "already submitted once" in replay.get_data(as_text=True)
+    with app.app_context():
+        assert _messages() == 1
+
+
+def test_a_start_token_from_another_browser_is_refused(app):
+    harvested = hidden_fields(_write_page(app.test_client()))["started"]
+    other = app.test_client()
+    response = post_form(
+        other, "/write", _write_page(other), started=harvested, division="Canberra", member="A B"
+    )
+    assert response.status_code == 422
+    with app.app_context():
+        assert _messages() == 0
+
+
+def test_a_form_left_open_too_long_is_shown_again_as_typed(app, client):
+    clock.freeze(dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))
+    page = _write_page(client)
+    clock.advance(FORM_MAX_AGE + dt.timedelta(minutes=1))
+    note = "Words I took a long time over."
+    stale = post_form(
+        client, "/write", page, division="Canberra", member="Alicia Payne", personal_note=note
+    )
+    shown = stale.get_data(as_text=True)
+    assert stale.status_code == 422
+    assert "open for a long time" in shown and note in shown
+    again = post_form(client, "/write", shown, division="Canberra", member="Alicia Payne")
+    assert again.status_code == 303
 
 
 # --- one email letter a week to the same member ---------------------------------------------
 
 
-def test_a_second_email_letter_within_seven_days_points_to_the_first(app_with_data):
+def test_a_second_email_letter_within_seven_days_shows_nothing_of_the_first(make_app, tmp_path):
+    app = make_app(OUTBOX_DIR=tmp_path / "outbox")
+    load_fixture_members(app.config["DATA_DIR"])
+    first_writer = app.test_client()
+    first = submit(first_writer, postcode="2001", delivery="email")
+    with app.app_context():
+        token = first.headers["Location"].rsplit("/", 1)[1]
+        message = db.session.scalar(select(Message).where(Message.token == token))
+        assert delivery.send_confirmation(message.id)
+        assert delivery.confirm(message.id, message.confirmation_digest).confirmed
+    # Another browser types the same address: its page is that of any letter waiting for its
+    # confirmation, with nothing of the first letter (see test_supporter_privacy.py).
+    again = submit(app.test_client(), postcode="2001", delivery="email", email="JANE@example.org")
+    assert again.status_code == 303
+    page = app.test_client().get(again.headers["Location"]).get_data(as_text=True)
+    assert token not in again.get_data(as_text=True) + page
+    assert not list((tmp_path / "outbox").glob("*-notice-*.eml"))
+    assert "Check your email" in page and "You already" not in page
+    with app.app_context():
+        token = again.headers["Location"].rsplit("/", 1)[1]
+        second = db.session.scalar(select(Message).where(Message.token == token))
+        assert delivery.send_confirmation(second.id)  # as the worker does
+    (notice,) = (tmp_path / "outbox").glob("*-notice-*.eml")
+    parsed = email.message_from_bytes(notice.read_bytes(), policy=email.policy.default)
+    assert parsed["To"] == "JANE@example.org"
+    assert "You already wrote to Priya Nandakumar" in parsed.get_body(("plain",)).get_content()
+
+
+def test_an_unconfirmed_first_letter_does_not_count(app_with_data):
     client = app_with_data.test_client()
     first = submit(client, postcode="2001", delivery="email")
     assert first.status_code == 303
-    again = submit(client, postcode="2001", delivery="email", email="JANE@example.org")
-    page = again.get_data(as_text=True)
-    assert again.status_code == 422
-    assert "You already emailed Priya Nandakumar" in page
-    assert f'href="{first.headers["Location"]}"' in page
-    # A different supporter, or a printed letter, is fine.
-    assert (
-        submit(client, postcode="2001", delivery="email", email="sam@example.org").status_code
-        == 303
-    )
-    assert submit(client, postcode="2001", delivery="pdf").status_code == 303
-
-
-def test_an_expired_first_letter_does_not_count(app_with_data):
-    client = app_with_data.test_client()
-    first = submit(client, postcode="2001", delivery="email")
+    again = submit(client, postcode="2001", delivery="email")
+    assert again.status_code == 303
     with app_with_data.app_context():
-        token = first.headers["Location"].rsplit("/", 1)[1]
-        db.session.scalar(select(Message).where(Message.token == token)).state = "expired"
-        db.session.commit()
-    assert submit(client, postcode="2001", delivery="email").status_code == 303
+        token = again.headers["Location"].rsplit("/", 1)[1]
+        second = db.session.scalar(select(Message).where(Message.token == token))
+        assert not second.over_weekly_limit
 
 
 # --- near-identical letters ----------------------------------------------------------------

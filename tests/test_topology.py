@@ -31,7 +31,7 @@ import yaml
 
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, post_events
-from tests.helpers import GOOD_FORM, csrf_token_in
+from tests.helpers import GOOD_FORM, csrf_token_in, hidden_fields
 from tests.services import REDIS_URL, require_redis, scratch_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.processes]
@@ -107,6 +107,12 @@ class Browser:
         status, _, page = self.request("GET", path)
         assert status == 200, (path, status)
         return csrf_token_in(page)
+
+    def form(self, path: str) -> dict[str, str]:
+        """A form's hidden fields (CSRF and start tokens) and its empty honeypot."""
+        status, _, page = self.request("GET", path)
+        assert status == 200, (path, status)
+        return {**hidden_fields(page), "website": ""}
 
 
 def free_port() -> int:
@@ -236,7 +242,7 @@ def test_the_compose_services_deliver_a_letter_end_to_end(deployment):
     status, headers, _ = browser.request(
         "POST",
         "/write",
-        {**GOOD_FORM, "delivery": "email", "csrf_token": browser.csrf("/write")},
+        {**GOOD_FORM, "delivery": "email", **browser.form("/write")},
     )
     assert status == 303, "the letter form was refused"
     letter_path = urlsplit(headers["Location"]).path

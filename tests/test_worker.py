@@ -220,7 +220,8 @@ def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(stack, live_url)
     links = _write(stack, 6)
     # Hold the first letter's request open (accepted by "SendGrid", answer not yet back), set
     # before anyone confirms: a worker may send letters as fast as they are confirmed.
-    fake.answer(("slow", 60.0))
+    # (Receipts to the supporters, sent as letters go, are answered at once.)
+    fake.answer(("slow", 60.0), kind="letter")
     ids = _confirm(stack, links)
     wait_for(fake.request_started.is_set, 60, "a letter to be in flight")
     first.kill()

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
@@ -21,8 +21,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from letters import clock
 from letters.domain.lifecycle import ACCEPTED_EVENTS, TRANSITIONS, State, state_after_event
 from letters.extensions import db
-from letters.mail import Mailer, SendResult
-from letters.mail.content import confirmation_email, failure_email, letter_email
+from letters.mail import Mailer, OutgoingEmail, SendResult
+from letters.mail.content import (
+    confirmation_email,
+    failure_email,
+    letter_digest,
+    letter_email,
+    receipt_email,
+    weekly_notice_email,
+)
+from letters.mail.limits import earlier_letter, repeats_a_letter
 from letters.mail.outbox import OutboxMailer
 from letters.mail.sendgrid import KIND_ARG, MESSAGE_ID_ARG, SendGridMailer
 from letters.models import ContactStatus, DeliveryEvent, Message
@@ -30,6 +38,11 @@ from letters.models import ContactStatus, DeliveryEvent, Message
 log = logging.getLogger(__name__)
 MAILER_KEY = "letters.mailer"
 RETRY_CAP_SECONDS = 3600.0
+# A receipt goes once SendGrid has the letter; after a bounce the failure notice says more.
+RECEIPT_STATES = (State.SENT.value, State.DELIVERED.value)
+EDITABLE_STATES = (State.DRAFT.value, State.AWAITING_CONFIRMATION.value)
+# The sweep retries a receipt that could not go for this long, then leaves it.
+RECEIPT_RETRY_FOR = dt.timedelta(days=2)
 LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31, the last second a datetime can hold
 
 
@@ -69,39 +82,80 @@ def _move(message_id: uuid.UUID, sources: set[State] | frozenset[State], **value
 # --- confirmation ----------------------------------------------------------------------
 
 
+def _send_or_release(email: OutgoingEmail, message_id: uuid.UUID, column: Any) -> bool:
+    """Send an email whose job this worker claimed in `column`; give the job back if it fails."""
+    try:
+        result = get_mailer().send(email)
+    except Exception:
+        log.exception("%s email for %s could not be sent", email.kind, message_id)
+        result = SendResult(accepted=False, reason="the email could not be sent")
+    if result.accepted:
+        return True
+    # Give the job back: the sweep tries again later.
+    log.warning("%s email for %s not sent: %s", email.kind, message_id, result.reason)
+    db.session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values({column.key: None})
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return False
+
+
 def send_confirmation(message_id: uuid.UUID, *, reminder: bool = False) -> bool:
-    """Email the supporter the confirmation link (once; or the one reminder)."""
+    """Email the address its confirmation link (once; or the one reminder).
+
+    A letter over the weekly limit gets a notice instead, with no link: it cannot be confirmed.
+    """
     column = Message.reminder_sent_at if reminder else Message.confirmation_sent_at
-    now = utcnow()
-    # Take the job first, so two workers never both email the supporter.
+    message = db.session.get(Message, message_id)
+    if message is None or message.state != State.AWAITING_CONFIRMATION:
+        return False
+    if getattr(message, column.key) is not None:
+        return False
+    if reminder and (message.confirmation_sent_at is None or message.over_weekly_limit):
+        return False
+    seen = {"digest": message.confirmation_digest, "over": message.over_weekly_limit}
+    # Built before the job is taken, so an email that cannot be built takes nothing: the
+    # sweep finds the job again.
+    try:
+        digest = letter_digest(message)
+        # Asked again now: the mailbox may have sent (or failed to send) a letter since.
+        earlier = earlier_letter(message)
+        if earlier is not None and reminder:
+            email = None  # no reminder for a letter that cannot be sent; the job is done
+        elif earlier is not None:
+            email = weekly_notice_email(message, earlier)
+        else:
+            email = confirmation_email(message, digest, reminder=reminder)
+    except Exception:
+        log.exception("could not build the confirmation for %s", message_id)
+        return False
+    # Take the job, so two workers never both email the supporter; only for the letter as
+    # it was read, or an edit in between would get this (older) link.
     taken = db.session.execute(
         update(Message)
         .where(
             Message.id == message_id,
             Message.state == State.AWAITING_CONFIRMATION.value,
             column.is_(None),
+            Message.confirmation_digest == seen["digest"],
+            Message.over_weekly_limit.is_(seen["over"]),
         )
-        .values({column: now})
+        .values(
+            {
+                column.key: utcnow(),
+                "confirmation_digest": digest,
+                "over_weekly_limit": earlier is not None,
+            }
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    if taken.rowcount != 1:
+    if taken.rowcount != 1 or email is None:
         return False
-    message = db.session.get(Message, message_id)
-    assert message is not None
-    result = get_mailer().send(confirmation_email(message, reminder=reminder))
-    if not result.accepted:
-        # Give the job back: the sweep tries again later.
-        log.warning("confirmation for %s not sent: %s", message_id, result.reason)
-        db.session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values({column: None})
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        return False
-    return True
+    return _send_or_release(email, message_id, column)
 
 
 @dataclass(frozen=True)
@@ -112,19 +166,65 @@ class ConfirmOutcome:
     state: str
 
 
-def confirm(message_id: uuid.UUID) -> ConfirmOutcome:
-    """awaiting_confirmation -> queued, committed before anything is enqueued."""
+def confirm(message_id: uuid.UUID, digest: str) -> ConfirmOutcome:
+    """awaiting_confirmation -> queued, committed before anything is enqueued.
+
+    One conditional UPDATE: only for the content the link was sent for (`digest`), never for
+    a letter over the weekly limit, and never as this week's second letter to the member.
+    """
     now = utcnow()
-    moved = _move(
-        message_id,
-        {State.AWAITING_CONFIRMATION},
-        state=State.QUEUED.value,
-        confirmed_at=now,
-        queued_at=now,
-        next_attempt_at=None,
+    moved = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.state == State.AWAITING_CONFIRMATION.value,
+            Message.confirmation_digest == digest,
+            Message.over_weekly_limit.is_(False),
+            ~repeats_a_letter(),
+        )
+        .values(state=State.QUEUED.value, confirmed_at=now, queued_at=now, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
     )
+    db.session.commit()
     message = db.session.get(Message, message_id)
-    return ConfirmOutcome(confirmed=moved, state=message.state if message else "")
+    return ConfirmOutcome(confirmed=moved.rowcount == 1, state=message.state if message else "")
+
+
+def renew_confirmation(message: Message) -> bool:
+    """The letter no longer reads as its confirmation said (e.g. the campaign's text changed):
+    ask for a confirmation of the letter as it is now. True when a new one is due."""
+    renewed = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message.id,
+            Message.state == State.AWAITING_CONFIRMATION.value,
+            Message.confirmation_digest == message.confirmation_digest,
+            Message.over_weekly_limit.is_(False),
+        )
+        .values(
+            confirmation_digest=letter_digest(message),
+            confirmation_sent_at=None,
+            reminder_sent_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return renewed.rowcount == 1
+
+
+def hold_for_edit(message_id: uuid.UUID) -> bool:
+    """Take the row for an edit in this transaction, only while it may still be edited.
+
+    Until the edit commits, a confirmation waits for it (PostgreSQL locks the row; SQLite the
+    database), and then finds the content changed. False: it was confirmed first.
+    """
+    held = db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.state.in_(EDITABLE_STATES))
+        .values(state=Message.state)
+        .execution_options(synchronize_session=False)
+    )
+    return held.rowcount == 1
 
 
 def confirmation_expired(message: Message, now: dt.datetime | None = None) -> bool:
@@ -143,6 +243,7 @@ class DeliveryOutcome:
     state: str
     retry_in: float | None = None
     notify_failure: bool = False
+    send_receipt: bool = False
 
 
 def claim(message_ids: list[uuid.UUID], now: dt.datetime | None = None) -> list[Message]:
@@ -214,7 +315,7 @@ def _deliver_claimed(message: Message, mailer: Mailer) -> DeliveryOutcome:
     if message.attempts > 1 and _already_accepted(message.id):
         # An earlier attempt reached SendGrid but its worker died before recording it.
         _move(message.id, {State.SENDING}, state=State.SENT.value, sent_at=utcnow())
-        return DeliveryOutcome(state=State.SENT.value)
+        return DeliveryOutcome(state=State.SENT.value, send_receipt=True)
     if not message.recipient_email:
         return _fail(message, "no email address is known for this member")
     try:
@@ -241,7 +342,7 @@ def _record(message: Message, result: SendResult) -> DeliveryOutcome:
         )
         if not moved:  # events overtook us (already delivered): keep the provider's id anyway
             _move(message.id, set(State), provider_message_id=result.provider_id[:100])
-        return DeliveryOutcome(state=State.SENT.value)
+        return DeliveryOutcome(state=State.SENT.value, send_receipt=True)
     if not result.retryable:
         return _fail(message, result.reason)
     if message.attempts >= current_app.config["SEND_MAX_ATTEMPTS"]:
@@ -290,6 +391,35 @@ def notify_failure(message_id: uuid.UUID) -> bool:
     return get_mailer().send(failure_email(message)).accepted
 
 
+def send_receipt(message_id: uuid.UUID) -> bool:
+    """Send the supporter, once, a copy of the letter that went: when, and to whom."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.state not in RECEIPT_STATES or message.receipt_sent_at:
+        return False
+    if message.scrubbed_at is not None:
+        return False
+    try:
+        email = receipt_email(message)
+    except Exception:
+        log.exception("could not build the receipt for %s", message_id)
+        return False
+    taken = db.session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.state.in_(RECEIPT_STATES),
+            Message.receipt_sent_at.is_(None),
+            Message.scrubbed_at.is_(None),
+        )
+        .values(receipt_sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if taken.rowcount != 1:
+        return False
+    return _send_or_release(email, message_id, Message.receipt_sent_at)
+
+
 # --- the periodic sweep ----------------------------------------------------------------
 
 
@@ -300,6 +430,7 @@ class SweepResult:
     to_send: list[uuid.UUID]
     to_confirm: list[uuid.UUID]
     to_remind: list[uuid.UUID]
+    to_receipt: list[uuid.UUID] = field(default_factory=list)
     recovered_as_sent: int = 0
     expired: int = 0
 
@@ -369,6 +500,18 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
                 Message.state == State.AWAITING_CONFIRMATION.value,
                 Message.confirmation_sent_at < remind_before,
                 Message.reminder_sent_at.is_(None),
+                Message.over_weekly_limit.is_(False),
+            )
+        ).all()
+    )
+    result.to_receipt = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state.in_(RECEIPT_STATES),
+                Message.receipt_sent_at.is_(None),
+                Message.scrubbed_at.is_(None),
+                Message.sent_at < stale,
+                Message.sent_at >= now - RECEIPT_RETRY_FOR,
             )
         ).all()
     )

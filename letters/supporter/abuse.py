@@ -1,71 +1,87 @@
-"""Checks against flooding and form letters: honeypot, fill time, repeats, near-copies."""
+"""Checks against flooding and form letters: honeypot, fill time, near-copies."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
-from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from flask import current_app, session
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from letters import clock
-from letters.domain.lifecycle import State
 from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction
 from letters.extensions import db
-from letters.models import Message
+from letters.models import Message, UsedFormToken
 from letters.supporter.forms import WriteForm
 
-REPEAT_WINDOW = dt.timedelta(days=7)
 SIMILARITY_WINDOW = dt.timedelta(weeks=4)
 SIMILARITY_SAMPLE = 500  # the most recent letters to the member that a preview compares with
-# Letters that never went anywhere do not count as a first letter.
-NOT_SENT = (State.DRAFT.value, State.EXPIRED.value, State.FAILED.value)
+# A form open longer than this is shown again, with what was typed, and a new token: longer
+# than Flask-WTF's CSRF token lives (an hour), so a person is never refused by this first.
+FORM_MAX_AGE = dt.timedelta(hours=2)
+CLIENT_KEY = "write_client"  # in the session: which browser a form was shown to
+
+BOT = "Your letter could not be accepted. Please try again."
+TOO_QUICK = "That was quick! Please read your letter over, then submit it again."
+STALE_FORM = "This form was open for a long time. Please read your letter over, then submit it."
+USED_FORM = "This form was already submitted once. Please read your letter over, then submit it."
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="letters.write-started")
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="letters.write-started")
+
+
+def _client() -> str:
+    client = session.get(CLIENT_KEY)
+    if not isinstance(client, str):
+        client = secrets.token_urlsafe(16)
+        session[CLIENT_KEY] = client
+    return client
 
 
 def started_token() -> str:
-    """A signed note of when the form was shown."""
-    return _serializer().dumps(int(clock.timestamp()))
+    """A signed note of when the form was shown, to which browser, under a one-time nonce."""
+    claims = {"t": int(clock.timestamp()), "c": _client(), "n": secrets.token_urlsafe(16)}
+    return str(_serializer().dumps(claims))
+
+
+def _first_use(nonce: str) -> bool:
+    """Record the nonce as used; False when it already was (a replayed form)."""
+    now = clock.now()
+    db.session.execute(delete(UsedFormToken).where(UsedFormToken.used_at < now - FORM_MAX_AGE))
+    seen = db.session.scalar(select(UsedFormToken.nonce).where(UsedFormToken.nonce == nonce))
+    if seen is None:
+        db.session.add(UsedFormToken(nonce=nonce, used_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same nonce, committed by a concurrent request just now
+        db.session.rollback()
+        return False
+    return seen is None
 
 
 def automated(form: WriteForm) -> str | None:
-    """Why a submission looks like a bot's (honeypot filled, or faster than a person types)."""
-    if form.website.data:
-        return "Your letter could not be accepted. Please try again."
-    minimum = current_app.config["MIN_FILL_SECONDS"]
-    if minimum <= 0:
-        return None
+    """Why a submission looks like a bot's: honeypot filled or missing, a start token that is
+    forged, another browser's, too old or used before, or faster than a person types."""
+    if form.website.raw_data != [""]:
+        return BOT
     try:
-        shown_at = int(_serializer().loads(form.started.data or "", max_age=86_400))
-    except (BadSignature, TypeError, ValueError):
-        shown_at = None
-    if shown_at is None or clock.timestamp() - shown_at < minimum:
-        return "That was quick! Please read your letter over, then submit it again."
+        claims = _serializer().loads(form.started.data or "")
+        shown_at, client, nonce = int(claims["t"]), claims["c"], str(claims["n"])
+    except (BadSignature, TypeError, ValueError, KeyError):
+        return TOO_QUICK
+    if client != session.get(CLIENT_KEY):
+        return TOO_QUICK
+    age = clock.timestamp() - shown_at
+    if age > FORM_MAX_AGE.total_seconds():
+        return STALE_FORM
+    if not _first_use(nonce[:32]):
+        return USED_FORM
+    if age < current_app.config["MIN_FILL_SECONDS"]:
+        return TOO_QUICK
     return None
-
-
-def earlier_letter(message: Message, sender_email: str, division: str) -> Message | None:
-    """This supporter's letter to this member in this campaign within 7 days, if any."""
-    since = clock.now() - REPEAT_WINDOW
-    query = (
-        select(Message)
-        .where(
-            Message.campaign_key == message.campaign_key,
-            func.lower(Message.sender_email) == sender_email.lower(),
-            Message.division == division,
-            Message.created_at >= since,
-            Message.delivery == "email",
-            Message.state.not_in(NOT_SENT),
-        )
-        .order_by(Message.created_at)
-        .limit(1)
-    )
-    if message.id is not None:
-        query = query.where(Message.id != message.id)
-    return db.session.scalars(query).first()
 
 
 def share_with_others(message: Message) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -19,7 +19,8 @@ from flask import (
     send_file,
     url_for,
 )
-from itsdangerous import BadSignature, SignatureExpired
+from flask_wtf.csrf import CSRFError
+from itsdangerous import BadSignature
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
@@ -31,27 +32,38 @@ from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
 from letters.domain.similarity import letter_text, shingles
+from letters.errors import error_page
 from letters.extensions import db, limiter
-from letters.mail.content import confirm_serializer
+from letters.mail.address_keys import address_key
+from letters.mail.content import confirm_claims, confirm_serializer, is_notice_mark, letter_digest
 from letters.mail.delivery import confirm as confirm_message
-from letters.mail.delivery import confirmation_expired, get_mailer
+from letters.mail.delivery import (
+    confirmation_expired,
+    get_mailer,
+    hold_for_edit,
+    renew_confirmation,
+)
+from letters.mail.limits import COUNTED, earlier_letter, may_email, record_email
 from letters.messages import letter_for
 from letters.models import Message
 from letters.pdf import default_renderer
 from letters.supporter import bp
-from letters.supporter.abuse import (
-    automated,
-    earlier_letter,
-    near_identical,
-    share_with_others,
-    started_token,
-)
+from letters.supporter.abuse import automated, near_identical, share_with_others, started_token
 from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 from letters.supporter.timeline import timeline
 from tasks.email import enqueue, send_confirmation, send_letter
 
 EDITABLE = frozenset({State.DRAFT.value, State.AWAITING_CONFIRMATION.value})
+DAILY_LIMIT_REACHED = (
+    "We have already sent this email address as many emails as we send one address in a day, "
+    "so your letter was not saved. It is all still here: choose “Print and post it” to "
+    "download it now, or email it tomorrow."
+)
+FORM_EXPIRED = (
+    "This page was open for a long time, so your letter was not saved yet. Everything you "
+    "typed is still here: read it over, then submit it again."
+)
 PREFILLABLE = (
     "name",
     "email",
@@ -68,6 +80,10 @@ PREFILLABLE = (
 
 def _directory() -> Directory | None:
     return load_directory(current_app.config["DATA_DIR"])
+
+
+def _local_day(moment: dt.datetime | None) -> dt.date | None:
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date() if moment else None
 
 
 def _today() -> dt.date:
@@ -113,7 +129,6 @@ def _render_write(
     *,
     action: str,
     status: int = 200,
-    earlier: Message | None = None,
 ) -> tuple[str, int]:
     form.started.data = started_token()  # the fill-time clock starts at each showing
     form.website.data = ""
@@ -126,18 +141,21 @@ def _render_write(
         directory=directory,
         aec_finder=AEC_FINDER,
         action=action,
-        earlier=earlier,
     ), status
 
 
-def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: Message) -> None:
+def _save(
+    form: WriteForm, campaign: Campaign, resolution: Resolution, message: Message
+) -> str | None:
+    """Copy the form into the message; the email its address now needs ("confirmation" or
+    "notice"), or None when no new one is due."""
     recipient = resolution.recipient
     assert recipient is not None
-    previous_email = message.sender_email
     message.campaign_key = campaign.key
     message.delivery = form.delivery.data or "pdf"
     message.sender_name = form.name.data or ""
     message.sender_email = form.email.data or ""
+    message.sender_email_key = address_key(message.sender_email) if message.sender_email else ""
     message.sender_street = form.street.data or ""
     message.sender_suburb = form.suburb.data or ""
     message.sender_state = form.state.data or recipient.state
@@ -153,16 +171,27 @@ def _save(form: WriteForm, campaign: Campaign, resolution: Resolution, message: 
     message.shingles = sorted(shingles(letter_text(letter_for(message, campaign))))
     contact = contact_for(current_app.config["CONTACTS_FILE"], recipient.division, recipient.name)
     message.member_salutation = contact.salutation
-    if message.delivery == "email":
-        message.recipient_email = contact.email
-        message.recipient_email_verified = contact.verified
-        if message.state != State.AWAITING_CONFIRMATION or previous_email != message.sender_email:
-            # A new address (or a letter newly switched to email) needs its own confirmation.
-            message.confirmation_sent_at = None
-            message.reminder_sent_at = None
-        message.state = State.AWAITING_CONFIRMATION.value
-    else:
+    if message.delivery != "email":
         message.state = State.DRAFT.value
+        message.confirmation_digest = ""
+        message.over_weekly_limit = False
+        return None
+    message.recipient_email = contact.email
+    message.recipient_email_verified = contact.verified
+    # Whoever is typing may not own the address: a second letter this week is saved, and
+    # looks like any other, but only the address's owner hears (by a notice) that it cannot go.
+    over = earlier_letter(message) is not None
+    digest = letter_digest(message)
+    asked_for = (message.state, message.confirmation_digest, message.over_weekly_limit)
+    message.state = State.AWAITING_CONFIRMATION.value
+    if asked_for == (State.AWAITING_CONFIRMATION.value, digest, over):
+        return None  # saved again unchanged: the confirmation already sent still holds
+    # Any change after a confirmation was asked for needs a fresh one, for this content.
+    message.confirmation_digest = digest
+    message.over_weekly_limit = over
+    message.confirmation_sent_at = None
+    message.reminder_sent_at = None
+    return "notice" if over else "confirmation"
 
 
 def _handle_post(campaign: Campaign, message: Message, action: str) -> Response | tuple[str, int]:
@@ -173,27 +202,29 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
     refused = automated(form)
     if refused:
         form.form_errors.append(refused)
-    earlier = None
-    if valid and resolution.recipient and form.delivery.data == "email" and form.email.data:
-        message.campaign_key = campaign.key
-        earlier = earlier_letter(message, form.email.data, resolution.recipient.division)
-        if earlier is not None:
-            form.email.errors = [
-                *form.email.errors,
-                f"You already emailed {earlier.member_name} for this campaign this week; "
-                "one letter a week from each supporter is the limit.",
-            ]
     if valid and resolution.recipient is not None and not form.errors and not refused:
-        _save(form, campaign, resolution, message)
+        # Nothing reaches the database until every check passed: the row may be a saved one.
+        with db.session.no_autoflush:
+            email_needed = _save(form, campaign, resolution, message)
+            if email_needed and not may_email(message.sender_email_key):
+                db.session.rollback()
+                form.email.errors = [*form.email.errors, DAILY_LIMIT_REACHED]
+                return _render_write(
+                    campaign, form, resolution, directory, action=action, status=422
+                )
+            if message.id is not None and not hold_for_edit(message.id):
+                # Confirmed while this edit was on its way: what was confirmed is what goes.
+                db.session.rollback()
+                return redirect(url_for("supporter.letter", token=message.token, locked=1), 303)
+        if email_needed:
+            record_email(message.sender_email_key, email_needed)
         db.session.add(message)
         db.session.commit()
-        if message.state == State.AWAITING_CONFIRMATION and message.confirmation_sent_at is None:
+        if email_needed:
             enqueue(send_confirmation, message.id)
         return redirect(url_for("supporter.letter", token=message.token), code=303)
     status = 422 if form.errors or refused else 200
-    return _render_write(
-        campaign, form, resolution, directory, action=action, status=status, earlier=earlier
-    )
+    return _render_write(campaign, form, resolution, directory, action=action, status=status)
 
 
 @bp.get("/")
@@ -240,6 +271,11 @@ def letter(token: str) -> str | tuple[str, int]:
     if message.scrubbed_at is not None:
         return render_template("supporter/removed.html", message=message, campaign=campaign), 410
     share = share_with_others(message) if message.state in EDITABLE else 0.0
+    # Only the link in the weekly-limit notice says why the letter waits: to anyone else the
+    # page reads as for any letter waiting for its confirmation.
+    from_notice = message.over_weekly_limit and is_notice_mark(
+        request.args.get("notice", "", type=str), token
+    )
     return render_template(
         "supporter/letter.html",
         message=message,
@@ -250,21 +286,19 @@ def letter(token: str) -> str | tuple[str, int]:
         form_letter=near_identical(share),
         editable=message.state in EDITABLE,
         locked=request.args.get("locked") == "1",
+        from_notice=from_notice,
         really_sends=get_mailer().really_sends,
     )
 
 
-def _message_from_confirm_token(token: str) -> tuple[Message | None, bool]:
-    """The message a confirmation link names, and whether the link has expired."""
-    max_age = int(current_app.config["CONFIRM_EXPIRE_AFTER_HOURS"] * 3600)
+def _confirm_link(token: str) -> tuple[Message | None, str | None]:
+    """The message a confirmation link names, and the content digest it was sent for."""
     try:
-        message_id = confirm_serializer().loads(token, max_age=max_age)
-        return db.session.get(Message, uuid.UUID(message_id)), False
-    except SignatureExpired as expired:
-        # The signature is good, only too old: say so, rather than "not found".
-        return db.session.get(Message, uuid.UUID(str(expired.payload))), True
+        # Its age is the message's to judge (`_too_late`), on the app's clock.
+        message_id, digest = confirm_claims(confirm_serializer().loads(token))
     except (BadSignature, ValueError):
-        return None, False
+        return None, None
+    return db.session.get(Message, message_id), digest
 
 
 def _too_late(message: Message) -> bool:
@@ -274,40 +308,91 @@ def _too_late(message: Message) -> bool:
     )
 
 
-@bp.get("/confirm/<token>")
-def confirm(token: str) -> tuple[str, int]:
-    """The confirmation page: shows the letter and a button. Opening it sends nothing."""
-    message, expired = _message_from_confirm_token(token)
-    if message is None:
-        abort(404)
+def _ask_again(message: Message) -> str:
+    """After a stale link: make sure a link for the letter as it is now is on its way.
+
+    Returns what the page can say: "sent" (or on its way), "limit" (not today), or "" when
+    the letter no longer waits for a confirmation at all.
+    """
+    if message.state != State.AWAITING_CONFIRMATION:
+        return ""
+    if message.over_weekly_limit or message.confirmation_digest == letter_digest(message):
+        return "sent"  # the edit that changed it already asked (a link, or the notice)
+    # The letter changed with no edit (the campaign's own text did): ask again now.
+    if not may_email(message.sender_email_key):
+        return "limit"
+    if renew_confirmation(message):
+        record_email(message.sender_email_key, "confirmation")
+        db.session.commit()
+        enqueue(send_confirmation, message.id)
+    return "sent"
+
+
+def _stale(message: Message, digest: str | None) -> bool:
+    """Whether the link was sent for other content than the letter holds now."""
+    if message.state == State.AWAITING_CONFIRMATION:
+        return digest != message.confirmation_digest or digest != letter_digest(message)
+    if message.state not in COUNTED:
+        return True  # changed to a printed letter since: no link sends it any more
+    # On its way. A link from before links named their content may say so too.
+    return digest is not None and digest != message.confirmation_digest
+
+
+def _confirm_page(message: Message, digest: str | None) -> tuple[str, int]:
+    """What a confirmation link shows: the letter and its button, or why it cannot be sent."""
     campaign = get_campaign(message.campaign_key)
     if message.scrubbed_at is not None:
         return render_template("supporter/removed.html", message=message, campaign=campaign), 410
-    expired = expired or _too_late(message)
+    context: dict[str, Any] = {"message": message, "campaign": campaign}
+    if _too_late(message):
+        return render_template("supporter/confirm.html", expired=True, **context), 410
+    if _stale(message, digest):
+        # The letter is not what this link was sent for: show none of it, send nothing.
+        return render_template("supporter/confirm.html", stale=_ask_again(message), **context), 409
+    letter = letter_for(message, campaign)
+    if message.state != State.AWAITING_CONFIRMATION:
+        return render_template("supporter/confirm.html", letter=letter, **context), 200
+    earlier = earlier_letter(message)
+    if earlier is not None or message.over_weekly_limit:
+        # The link's holder is the address's owner: they may hear about their own letter.
+        earlier_on = earlier and _local_day(earlier.confirmed_at)
+        return render_template(
+            "supporter/confirm.html", letter=letter, earlier_on=earlier_on, repeat=True, **context
+        ), 409
     return render_template(
         "supporter/confirm.html",
-        message=message,
-        campaign=campaign,
-        letter=letter_for(message, campaign),
-        expired=expired,
-        waiting=message.state == State.AWAITING_CONFIRMATION and not expired,
+        letter=letter,
+        waiting=True,
         really_sends=get_mailer().really_sends,
-    ), (410 if expired else 200)
+        **context,
+    ), 200
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str) -> tuple[str, int]:
+    """The confirmation page: shows the letter and a button. Opening it sends nothing."""
+    message, digest = _confirm_link(token)
+    if message is None:
+        abort(404)
+    return _confirm_page(message, digest)
 
 
 @bp.post("/confirm/<token>")
 @limiter.limit(_post_limit)
 def confirm_send(token: str) -> Response | tuple[str, int]:
     """Pressing "Send my letter": commit the row as queued, then wake a worker."""
-    message, expired = _message_from_confirm_token(token)
+    message, digest = _confirm_link(token)
     if message is None:
         abort(404)
-    if expired or _too_late(message):
-        return confirm(token)
-    outcome = confirm_message(message.id)
+    page, status = _confirm_page(message, digest)
+    if status != 200 or message.state != State.AWAITING_CONFIRMATION or digest is None:
+        return page, status
+    outcome = confirm_message(message.id, digest)
     if outcome.confirmed:
         enqueue(send_letter, message.id)
-    return redirect(url_for("supporter.letter", token=message.token), code=303)
+        return redirect(url_for("supporter.letter", token=message.token), code=303)
+    db.session.expire_all()  # something changed in between: say what, from the row
+    return _confirm_page(message, digest)
 
 
 @bp.get("/letters/<token>.pdf")
@@ -384,7 +469,23 @@ def api_divisions() -> tuple[Response, int]:
     return jsonify(result.to_json()), (422 if result.error else 200)
 
 
-@bp.app_errorhandler(429)
-def too_many_requests(error: Exception) -> tuple[str, int]:
-    """A plain explanation instead of a bare status line."""
-    return render_template("too_many.html"), 429
+@bp.errorhandler(CSRFError)
+def form_expired(error: CSRFError) -> Response | tuple[str, int]:
+    """A letter form whose CSRF token ran out: show it again as typed, rather than lose it."""
+    if request.endpoint == "supporter.write":
+        campaign, action = get_campaign(), url_for("supporter.write")
+    elif request.endpoint == "supporter.edit" and request.view_args:
+        token = request.view_args["token"]
+        message = db.session.scalar(select(Message).where(Message.token == token))
+        if message is None:
+            return error_page(error)
+        campaign = get_campaign(message.campaign_key)
+        action = url_for("supporter.edit", token=token)
+    else:
+        return error_page(error)
+    form = _form(campaign)
+    form.form_errors.append(FORM_EXPIRED)
+    directory = _directory()
+    resolution = resolve(form, directory)
+    form.division.errors = []
+    return _render_write(campaign, form, resolution, directory, action=action, status=400)

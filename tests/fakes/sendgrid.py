@@ -45,6 +45,7 @@ class Script:
 
     answers: list[int | tuple[str, float]] = field(default_factory=list)
     default: int | tuple[str, float] = 202
+    kind: str | None = None  # when set, the script is for this kind of email; others get 202
 
 
 class WebhookSigner:
@@ -105,12 +106,19 @@ class FakeSendGrid:
         self.server.server_close()
         self._thread.join()
 
-    def answer(self, *answers: int | tuple[str, float], default: int | tuple[str, float] = 202):
+    def answer(
+        self,
+        *answers: int | tuple[str, float],
+        default: int | tuple[str, float] = 202,
+        kind: str | None = None,
+    ):
         with self._lock:
-            self.script = Script(list(answers), default)
+            self.script = Script(list(answers), default, kind)
 
-    def _next_answer(self) -> int | tuple[str, float]:
+    def _next_answer(self, kind: str) -> int | tuple[str, float]:
         with self._lock:
+            if self.script.kind is not None and kind != self.script.kind:
+                return 202
             return self.script.answers.pop(0) if self.script.answers else self.script.default
 
     def letters(self) -> list[Received]:
@@ -154,7 +162,7 @@ class FakeSendGrid:
                     return
                 payload = json.loads(raw)
                 args = payload.get("custom_args", {})
-                answer = fake._next_answer()
+                answer = fake._next_answer(args.get("letters_kind", ""))
                 slow = answer[1] if isinstance(answer, tuple) else 0.0
                 status = 202 if isinstance(answer, tuple) else answer
                 # Recorded on arrival, as SendGrid would have it even if our reply never

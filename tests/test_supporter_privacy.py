@@ -1,0 +1,512 @@
+"""What the person at the keyboard may learn, and what a confirmation binds.
+
+One email letter a week per mailbox, member and campaign, counting only letters that went; the
+owner of the address hears of a second one by email, nobody else. A confirmation sends what
+its page showed. Confirmation emails carry none of the typed text and are limited per address;
+the supporter's copy of the letter comes once it went.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+
+import pytest
+from flask import g, request
+from pypdf import PdfReader
+from sqlalchemy import func, select, update
+
+from letters import clock
+from letters.extensions import db
+from letters.mail import delivery
+from letters.mail.content import confirm_serializer
+from letters.models import AddressEmail, Message
+from letters.settings import PROJECT_ROOT
+from tests.conftest import load_fixture_members
+from tests.fakes.sendgrid import API_KEY, running
+from tests.helpers import csrf_token, submit
+
+BASE = "https://letters.example.org"
+START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # 12 noon in Sydney, a Monday
+OWNER = {
+    "name": "Alex Owner",
+    "email": "alex.owner@gmail.com",
+    "street": "1 Owner Lane",
+    "personal_note": "Words only Alex wrote, about Alex's own family.",
+}
+
+
+@pytest.fixture
+def fake():
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def make(make_app, fake):
+    """Apps sending through the fake SendGrid, with member data."""
+
+    def build(**overrides):
+        app = make_app(
+            SENDGRID_API_KEY=API_KEY,
+            SENDGRID_API_HOST=fake.url,
+            SEND_TIMEOUT_SECONDS=1.0,
+            BASE_URL=BASE,
+            **overrides,
+        )
+        load_fixture_members(app.config["DATA_DIR"])
+
+        @app.teardown_request
+        def _forget_request_globals(error: BaseException | None) -> None:
+            # These tests hold one app context around many browsers' requests, and Flask keeps
+            # `g` with the context: Flask-WTF would hand the next browser this one's CSRF token.
+            for name in list(g):
+                g.pop(name)
+
+        return app
+
+    return build
+
+
+@pytest.fixture
+def app(make):
+    return make()
+
+
+@pytest.fixture(autouse=True)
+def _monday() -> None:
+    clock.freeze(START)
+
+
+def _write(client, url: str = "/write", **changes) -> Message:
+    response = submit(client, url, **{"postcode": "2001", "delivery": "email", **changes})
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    token = response.headers["Location"].rsplit("/", 1)[1]
+    return db.session.scalar(select(Message).where(Message.token == token))
+
+
+def _fresh(message: Message) -> Message:
+    db.session.expire_all()
+    return db.session.get(Message, message.id)
+
+
+def _emails(fake, kind: str, message: Message | None = None) -> list:
+    return [
+        r
+        for r in fake.received
+        if r.kind == kind and (message is None or r.message_id == str(message.id))
+    ]
+
+
+def _body(received) -> str:
+    return "\n".join(part["value"] for part in received.payload["content"])
+
+
+def _confirm_path(fake, message: Message) -> str:
+    (latest, *_) = reversed(_emails(fake, "confirmation", message))
+    return re.search(re.escape(BASE) + r"(/confirm/\S+)", _body(latest)).group(1)
+
+
+def _press_send(client, path: str):
+    return client.post(path, data={"csrf_token": csrf_token(client, "/write")})
+
+
+def _confirmed(client, fake, **changes) -> Message:
+    message = _write(client, **changes)
+    assert delivery.send_confirmation(message.id)
+    assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+    return _fresh(message)
+
+
+# --- one supporter never sees another's letter ---------------------------------------------
+
+
+def test_a_second_letter_tells_only_the_addresss_owner_and_cannot_be_sent(app, fake):
+    with app.app_context():
+        owner = app.test_client()
+        first = _confirmed(owner, fake, **OWNER)
+        assert first.state == "queued"
+        first_confirm = _confirm_path(fake, first).rsplit("/", 1)[1]
+
+        # Someone else types the owner's address, spelt another way, for the same member.
+        other = app.test_client()
+        response = submit(
+            other,
+            postcode="2001",
+            delivery="email",
+            name="Bo Typist",
+            email="  Alex.Owner+again@GoogleMail.com ",
+            personal_note="Bo's words.",
+        )
+        assert response.status_code == 303
+        second = db.session.scalar(
+            select(Message).where(Message.token == response.headers["Location"].rsplit("/", 1)[1])
+        )
+        assert second.over_weekly_limit and second.state == "awaiting_confirmation"
+        assert delivery.send_confirmation(second.id)
+
+        seen = [response.get_data(as_text=True), str(response.headers)]
+        for url in (f"/letters/{second.token}", f"/letters/{second.token}/edit"):
+            page = other.get(url)
+            assert page.status_code == 200
+            seen.append(page.get_data(as_text=True))
+        pdf = other.get(f"/letters/{second.token}.pdf")
+        seen.append("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages))
+        for leak in (first.token, first_confirm, "Alex Owner", "1 Owner Lane", "Alex's own"):
+            assert not any(leak in part for part in seen), leak
+        assert "Check your email" in seen[2]  # as for any letter waiting for its confirmation
+
+        # The owner hears of it, with no confirmation link and nothing either letter says.
+        (notice,) = _emails(fake, "notice", second)
+        assert notice.payload["personalizations"][0]["to"] == [
+            {"email": "  Alex.Owner+again@GoogleMail.com ".strip()}
+        ]
+        body = _body(notice)
+        assert "You already wrote to Priya Nandakumar on 2 March 2026" in body
+        assert f"{BASE}/letters/{second.token}?notice=" in body
+        assert "/confirm/" not in body and not _emails(fake, "confirmation", second)
+        for typed in ("Alex", "Owner Lane", "Bo Typist", "Bo's words"):
+            assert typed not in body
+
+        # Nothing confirms it: a confirmation link made for it, the confirmation itself,
+        # or a reminder.
+        claims = [str(second.id), second.confirmation_digest]
+        forged = "/confirm/" + confirm_serializer().dumps(claims)
+        assert "Send my letter" not in owner.get(forged).get_data(as_text=True)
+        assert _press_send(owner, forged).status_code == 409
+        assert not delivery.confirm(second.id, second.confirmation_digest).confirmed
+        assert not delivery.send_confirmation(second.id, reminder=True)
+        assert second.id not in delivery.sweep(now=START + dt.timedelta(days=2)).to_remind
+        assert _fresh(second).state == "awaiting_confirmation"
+
+
+def test_from_the_notice_the_letter_page_says_why_it_waits(app, fake):
+    with app.app_context():
+        _confirmed(app.test_client(), fake, **OWNER)
+        second = _write(app.test_client(), email=OWNER["email"])
+        assert delivery.send_confirmation(second.id)
+        link = re.search(re.escape(BASE) + r"(/letters/\S+)", _body(_emails(fake, "notice")[0]))
+        page = app.test_client().get(link.group(1)).get_data(as_text=True)
+        assert "This letter will not be emailed" in page and "Check your email" not in page
+        # Without the notice's own mark the page is like any other's.
+        forged = app.test_client().get(f"/letters/{second.token}?notice=x").get_data(as_text=True)
+        assert "This letter will not be emailed" not in forged
+
+
+def _normalised(page: str, message: Message) -> str:
+    for value in (message.token, message.sender_email, message.personal_note):
+        page = page.replace(value, "…")
+    return page
+
+
+def test_a_letter_over_the_limit_looks_exactly_like_any_other(app, fake):
+    with app.app_context():
+        _confirmed(app.test_client(), fake, **OWNER)
+        over = _write(app.test_client(), email=OWNER["email"], personal_note="b " * 300)
+        fresh = _write(app.test_client(), email="someone@example.org", personal_note="c " * 300)
+        assert over.over_weekly_limit and not fresh.over_weekly_limit
+        assert delivery.send_confirmation(over.id) and delivery.send_confirmation(fresh.id)
+        client = app.test_client()
+        pages = [client.get(f"/letters/{m.token}").get_data(as_text=True) for m in (over, fresh)]
+        assert _normalised(pages[0], _fresh(over)) == _normalised(pages[1], _fresh(fresh))
+
+
+def test_an_unconfirmed_letter_blocks_nobody(app, fake):
+    with app.app_context():
+        unconfirmed = _write(app.test_client(), **OWNER)
+        assert delivery.send_confirmation(unconfirmed.id)
+        # Anyone, the owner too, may write with the address: it gets a normal confirmation.
+        again = _write(app.test_client(), email=OWNER["email"])
+        assert not again.over_weekly_limit
+        assert delivery.send_confirmation(again.id)
+        assert _emails(fake, "confirmation", again) and not _emails(fake, "notice")
+        client = app.test_client()
+        assert _press_send(client, _confirm_path(fake, again)).status_code == 303
+        # Now one went: the first, still waiting, may no longer go as well (its page says so).
+        late = _press_send(client, _confirm_path(fake, unconfirmed))
+        assert late.status_code == 409
+        assert "You already wrote to Priya Nandakumar this week" in late.get_data(as_text=True)
+        assert _fresh(unconfirmed).state == "awaiting_confirmation"
+
+
+def test_a_letter_held_for_a_letter_that_then_failed_gets_its_confirmation(app, fake):
+    with app.app_context():
+        first = _confirmed(app.test_client(), fake, **OWNER)
+        second = _write(app.test_client(), email=OWNER["email"])
+        assert second.over_weekly_limit
+        # The first never reached the member after all: the second may go instead.
+        db.session.execute(update(Message).where(Message.id == first.id).values(state="failed"))
+        db.session.commit()
+        assert delivery.send_confirmation(second.id)
+        assert _emails(fake, "confirmation", second) and not _emails(fake, "notice")
+        assert not _fresh(second).over_weekly_limit
+        assert _press_send(app.test_client(), _confirm_path(fake, second)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("state", "counts"),
+    [
+        ("queued", True),
+        ("sending", True),
+        ("sent", True),
+        ("delivered", True),
+        ("bounced", True),
+        ("dropped", True),
+        ("spam_reported", True),
+        ("draft", False),
+        ("awaiting_confirmation", False),
+        ("expired", False),
+        ("failed", False),
+    ],
+)
+def test_the_weekly_rule_counts_only_letters_that_went(app, fake, state, counts):
+    with app.app_context():
+        first = _confirmed(app.test_client(), fake, **OWNER)
+        db.session.execute(update(Message).where(Message.id == first.id).values(state=state))
+        db.session.commit()
+        assert _write(app.test_client(), email=OWNER["email"]).over_weekly_limit is counts
+
+
+def test_the_weekly_rule_looks_back_seven_days(app, fake):
+    with app.app_context():
+        _confirmed(app.test_client(), fake, **OWNER)
+        clock.freeze(START + dt.timedelta(days=6, hours=23))
+        assert _write(app.test_client(), email=OWNER["email"]).over_weekly_limit
+        clock.freeze(START + dt.timedelta(days=8))
+        assert not _write(app.test_client(), email=OWNER["email"]).over_weekly_limit
+
+
+def test_the_weekly_rule_is_per_member(app, fake):
+    with app.app_context():
+        _confirmed(app.test_client(), fake, **OWNER)
+        other_member = _write(
+            app.test_client(), email=OWNER["email"], postcode="2002", division="Wattle"
+        )
+        assert other_member.member_name == "Harry Fernsby"
+        assert not other_member.over_weekly_limit
+
+
+def test_a_letter_in_another_campaign_does_not_count(make, fake, tmp_path):
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    original = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
+    shutil.copy(original, campaigns / original.name)
+    second = original.read_text(encoding="utf-8").replace(
+        "key: tougher-on-tech", "key: second-campaign", 1
+    )
+    (campaigns / "second-campaign.yaml").write_text(second, encoding="utf-8")
+    app = make(CAMPAIGNS_DIR=campaigns)
+    with app.app_context():
+        first = _confirmed(app.test_client(), fake, **OWNER)
+        assert first.campaign_key == "tougher-on-tech"
+        app.config["DEFAULT_CAMPAIGN"] = "second-campaign"
+        elsewhere = _write(app.test_client(), email=OWNER["email"])
+        assert elsewhere.campaign_key == "second-campaign"
+        assert not elsewhere.over_weekly_limit
+        app.config["DEFAULT_CAMPAIGN"] = "tougher-on-tech"
+        assert _write(app.test_client(), email=OWNER["email"]).over_weekly_limit
+
+
+# --- a confirmation sends what its page showed --------------------------------------------
+
+
+def test_an_edit_after_the_confirmation_needs_a_fresh_one(app, fake):
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client, **OWNER)
+        assert delivery.send_confirmation(message.id)
+        old_link = _confirm_path(fake, message)
+        assert "Priya Nandakumar" in client.get(old_link).get_data(as_text=True)
+
+        edit = f"/letters/{message.token}/edit"
+        changed = submit(
+            client,
+            edit,
+            **{**OWNER, "postcode": "2002", "division": "Wattle", "personal_note": "New words."},
+            delivery="email",
+        )
+        assert changed.status_code == 303
+        assert delivery.send_confirmation(message.id)  # the edit asked for a fresh one
+        new_link = _confirm_path(fake, message)
+        assert new_link != old_link
+
+        for stale in (client.get(old_link), _press_send(client, old_link)):
+            page = stale.get_data(as_text=True)
+            assert stale.status_code == 409
+            assert "This letter has changed" in page and "new" in page
+            assert "Harry Fernsby" not in page and "New words." not in page
+        assert _fresh(message).state == "awaiting_confirmation"
+
+        assert "Harry Fernsby" in client.get(new_link).get_data(as_text=True)
+        assert _press_send(client, new_link).status_code == 303
+        assert delivery.deliver(message.id).state == "sent"
+    (sent,) = fake.letters()
+    assert sent.payload["personalizations"][0]["to"][0]["name"] == "Harry Fernsby MP"
+    assert "New words." in _body(sent)
+
+
+def test_saving_a_letter_unchanged_keeps_its_link(app, fake):
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        assert delivery.send_confirmation(message.id)
+        link = _confirm_path(fake, message)
+        assert submit(client, f"/letters/{message.token}/edit", delivery="email").status_code == 303
+        assert not delivery.send_confirmation(message.id)  # nothing new to confirm
+        assert _press_send(client, link).status_code == 303
+
+
+def test_a_letter_that_changed_without_an_edit_is_asked_for_again(app, fake):
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        assert delivery.send_confirmation(message.id)
+        link = _confirm_path(fake, message)
+        # What the letter says changed under the link (as when the campaign's text changes).
+        db.session.execute(
+            update(Message).where(Message.id == message.id).values(personal_note="Other words.")
+        )
+        db.session.commit()
+        page = _press_send(client, link)
+        assert page.status_code == 409 and "This letter has changed" in page.get_data(as_text=True)
+        assert _fresh(message).state == "awaiting_confirmation"
+        assert delivery.send_confirmation(message.id)
+        assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+
+
+def test_a_link_from_before_links_named_their_content_is_asked_for_again(app, fake):
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        old_style = "/confirm/" + confirm_serializer().dumps(str(message.id))
+        assert _press_send(client, old_style).status_code == 409
+        assert _fresh(message).state == "awaiting_confirmation"
+        assert delivery.send_confirmation(message.id)
+        assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+
+
+def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(app, fake, monkeypatch):
+    from letters.supporter import views
+
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client, **OWNER)
+        assert delivery.send_confirmation(message.id)
+        resolve = views.resolve
+
+        def confirmed_meanwhile(form, directory):
+            # "Send my letter" is pressed in another tab while this edit is being read.
+            if request.method == "POST":
+                with db.engine.begin() as connection:
+                    connection.execute(
+                        update(Message).where(Message.id == message.id).values(state="queued")
+                    )
+            return resolve(form, directory)
+
+        monkeypatch.setattr(views, "resolve", confirmed_meanwhile)
+        edit = f"/letters/{message.token}/edit"
+        response = submit(client, edit, **{**OWNER, "personal_note": "Edited."}, delivery="email")
+        assert response.status_code == 303 and "locked=1" in response.headers["Location"]
+        row = _fresh(message)
+        assert row.state == "queued" and row.personal_note == OWNER["personal_note"]
+
+
+# --- the confirmation email relays nothing; a few a day per address; the receipt -----------
+
+
+def test_the_confirmation_email_carries_none_of_the_typed_text(app, fake):
+    spam = "Cheap pills at pills.example"
+    with app.app_context():
+        message = _write(app.test_client(), name=spam, street=spam, suburb=spam, personal_note=spam)
+        assert delivery.send_confirmation(message.id)
+        (sent,) = _emails(fake, "confirmation", message)
+        assert sent.payload["personalizations"][0]["to"] == [{"email": "jane@example.org"}]
+        everything = _body(sent) + sent.payload["subject"]
+        assert "pills" not in everything and "Priya" not in everything
+        assert "Nothing is sent until you confirm" in everything
+        page = app.test_client().get(_confirm_path(fake, message)).get_data(as_text=True)
+        assert spam in page  # the letter is on the confirmation page, behind the link
+
+
+def test_emails_to_one_address_are_limited_per_day(make, fake):
+    app = make(EMAILS_PER_ADDRESS_PER_DAY=3)
+    spellings = ["jane.citizen@gmail.com", "Jane.Citizen+2@gmail.com", "janecitizen@googlemail.com"]
+    with app.app_context():
+        for address in spellings:  # from three browsers: the limit is the address's
+            _write(app.test_client(), email=address)
+        refused = submit(
+            app.test_client(),
+            postcode="2001",
+            delivery="email",
+            email="JANE.CITIZEN@gmail.com",
+            personal_note="Still here after the refusal.",
+        )
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 422
+        assert "as many emails as we send one address in a day" in page
+        assert "Still here after the refusal." in page and 'value="12 Example St"' in page
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 3
+        # Printing needs no email; other addresses are not affected; tomorrow it may again.
+        assert submit(app.test_client(), postcode="2001", email=spellings[0]).status_code == 303
+        assert _write(app.test_client(), email="sam@example.org")
+        clock.freeze(START + dt.timedelta(days=1, minutes=1))
+        assert _write(app.test_client(), email=spellings[0])
+        # Yesterday's are forgotten: only today's is counted, and kept.
+        assert db.session.scalar(select(func.count()).select_from(AddressEmail)) == 1
+
+
+def test_notices_count_toward_the_daily_limit(make, fake):
+    app = make(EMAILS_PER_ADDRESS_PER_DAY=2)
+    with app.app_context():
+        _confirmed(app.test_client(), fake, **OWNER)  # the first email of the day
+        assert _write(app.test_client(), email=OWNER["email"]).over_weekly_limit
+        refused = submit(app.test_client(), postcode="2001", delivery="email", email=OWNER["email"])
+        assert refused.status_code == 422
+
+
+def test_the_supporter_gets_a_receipt_once_the_letter_went(app, fake):
+    with app.app_context():
+        message = _confirmed(app.test_client(), fake)
+        outcome = delivery.deliver(message.id)
+        assert outcome.state == "sent" and outcome.send_receipt
+        fake.answer(500)
+        assert not delivery.send_receipt(message.id)  # given back for the sweep
+        later = START + dt.timedelta(minutes=5)
+        assert delivery.sweep(now=later).to_receipt == [message.id]
+        assert delivery.send_receipt(message.id)
+        assert not delivery.send_receipt(message.id)
+        assert delivery.sweep(now=later).to_receipt == []
+    receipts = [r for r in _emails(fake, "receipt") if r.status == 202]
+    assert len(receipts) == 1
+    body = _body(receipts[0])
+    assert receipts[0].payload["personalizations"][0]["to"] == [
+        {"email": "jane@example.org", "name": "Jane Citizen"}
+    ]
+    assert "emailed to Priya Nandakumar MP, Member for Banksia" in body
+    assert "Priya.Nandakumar.MP@aph.gov.au on 2 March 2026, 12:00 pm" in body
+    assert "My niece is eleven" in body and "Dear Priya Nandakumar" in body
+
+
+def test_no_receipt_before_the_letter_went(app, fake):
+    with app.app_context():
+        message = _confirmed(app.test_client(), fake)
+        assert not delivery.send_receipt(message.id)  # queued: nothing went yet
+        assert not _emails(fake, "receipt")
+
+
+def test_the_workers_send_the_receipt_after_the_letter(app, fake, monkeypatch):
+    from tasks import email as tasks
+
+    woken: list[str] = []
+    monkeypatch.setattr(tasks.send_receipt, "delay", woken.append)
+    with app.app_context():
+        message = _confirmed(app.test_client(), fake)
+        assert tasks.send_letters([str(message.id)]) == {str(message.id): "sent"}
+        assert woken == [str(message.id)]  # right after the letter went
+        clock.freeze(START + dt.timedelta(minutes=5))
+        assert tasks.sweep()["to_receipt"] == 1  # and again by the sweep, until it went
+        assert woken == [str(message.id)] * 2
+        assert tasks.send_receipt(str(message.id))
+        assert tasks.sweep()["to_receipt"] == 0
