@@ -36,15 +36,15 @@ from letters.errors import error_page
 from letters.extensions import db, limiter
 from letters.mail.address_keys import address_key
 from letters.mail.content import confirm_claims, confirm_serializer, is_notice_mark, letter_digest
-from letters.mail.delivery import confirm as confirm_message
-from letters.mail.delivery import (
+from letters.mail.mailer import get_mailer
+from letters.messages.confirmation import confirm as confirm_message
+from letters.messages.confirmation import (
     confirmation_expired,
-    get_mailer,
     hold_for_edit,
     renew_confirmation,
 )
-from letters.mail.limits import COUNTED, earlier_letter, may_email, record_email
-from letters.messages import letter_for
+from letters.messages.letters import letter_for
+from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
 from letters.models import Message
 from letters.pdf import default_renderer
 from letters.supporter import bp
