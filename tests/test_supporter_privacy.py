@@ -347,6 +347,28 @@ def test_an_edit_after_the_confirmation_needs_a_fresh_one(app, fake):
     assert "New words." in _body(sent)
 
 
+def test_an_unconfirmed_letter_edited_to_be_printed_goes_back_to_a_draft(app, fake):
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client, **OWNER)
+        assert notices.send_confirmation(message.id)
+        old_link = _confirm_path(fake, message)
+        edit = f"/letters/{message.token}/edit"
+
+        assert submit(client, edit, **OWNER, delivery="pdf").status_code == 303
+        row = _fresh(message)
+        assert (row.state, row.delivery, row.confirmation_digest) == ("draft", "pdf", "")
+        assert _press_send(client, old_link).status_code == 409  # a printed letter: no link
+        assert _fresh(message).state == "draft"
+
+        # And back to email: it waits for a fresh confirmation, for what it says now.
+        assert submit(client, edit, **OWNER, delivery="email").status_code == 303
+        assert _fresh(message).state == "awaiting_confirmation"
+        assert notices.send_confirmation(message.id)
+        assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+        assert _fresh(message).state == "queued"
+
+
 def test_saving_a_letter_unchanged_keeps_its_link(app, fake):
     with app.app_context():
         client = app.test_client()
@@ -387,7 +409,10 @@ def test_a_link_from_before_links_named_their_content_is_asked_for_again(app, fa
         assert _press_send(client, _confirm_path(fake, message)).status_code == 303
 
 
-def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(app, fake, monkeypatch):
+@pytest.mark.parametrize("delivery", ["email", "pdf"])
+def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(
+    app, fake, monkeypatch, delivery
+):
     from letters.supporter import views
 
     with app.app_context():
@@ -407,10 +432,11 @@ def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(app, 
 
         monkeypatch.setattr(views, "resolve", confirmed_meanwhile)
         edit = f"/letters/{message.token}/edit"
-        response = submit(client, edit, **{**OWNER, "personal_note": "Edited."}, delivery="email")
+        response = submit(client, edit, **{**OWNER, "personal_note": "Edited."}, delivery=delivery)
         assert response.status_code == 303 and "locked=1" in response.headers["Location"]
         row = _fresh(message)
         assert row.state == "queued" and row.personal_note == OWNER["personal_note"]
+        assert row.delivery == "email"
 
 
 # --- the confirmation email relays nothing; a few a day per address; the receipt -----------

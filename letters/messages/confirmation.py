@@ -14,6 +14,7 @@ from letters.domain.lifecycle import State
 from letters.extensions import db
 from letters.mail.content import letter_digest
 from letters.messages.limits import repeats_a_letter
+from letters.messages.states import move, transition
 from letters.models import Message
 
 EDITABLE_STATES = (State.DRAFT.value, State.AWAITING_CONFIRMATION.value)
@@ -35,16 +36,14 @@ def confirm(message_id: uuid.UUID, digest: str) -> ConfirmOutcome:
     """
     now = clock.now()
     moved = db.session.execute(
-        update(Message)
+        transition(State.QUEUED, sources={State.AWAITING_CONFIRMATION})
         .where(
             Message.id == message_id,
-            Message.state == State.AWAITING_CONFIRMATION.value,
             Message.confirmation_digest == digest,
             Message.over_weekly_limit.is_(False),
             ~repeats_a_letter(),
         )
-        .values(state=State.QUEUED.value, confirmed_at=now, queued_at=now, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
+        .values(confirmed_at=now, queued_at=now, next_attempt_at=None)
     )
     db.session.commit()
     message = db.session.get(Message, message_id)
@@ -73,19 +72,25 @@ def renew_confirmation(message: Message) -> bool:
     return renewed.rowcount == 1
 
 
-def hold_for_edit(message_id: uuid.UUID) -> bool:
-    """Take the row for an edit in this transaction, only while it may still be edited.
+def hold_for_edit(message_id: uuid.UUID, target: State) -> bool:
+    """Take the row for an edit in this transaction, only while it may still be edited, and
+    move it to `target` (an email letter edited into a printed one, or back).
 
     Until the edit commits, a confirmation waits for it (PostgreSQL locks the row; SQLite the
     database), and then finds the content changed. False: it was confirmed first.
     """
-    held = db.session.execute(
+    held = db.session.scalar(
         update(Message)
         .where(Message.id == message_id, Message.state.in_(EDITABLE_STATES))
-        .values(state=Message.state)
+        .values(updated_at=clock.now())
+        .returning(Message.state)
         .execution_options(synchronize_session=False)
     )
-    return held.rowcount == 1
+    if held is None:
+        return False
+    if held == target:
+        return True
+    return move(message_id, target, sources={State(held)}, commit=False)
 
 
 def confirmation_expired(message: Message, now: dt.datetime | None = None) -> bool:

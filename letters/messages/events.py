@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from letters.domain.lifecycle import TRANSITIONS, State, state_after_event
+from letters.domain.lifecycle import State, state_after_event
 from letters.extensions import db
 from letters.mail.sendgrid import KIND_ARG, MESSAGE_ID_ARG
 from letters.messages.states import move
@@ -116,9 +116,8 @@ def _apply_event(event: dict[str, Any]) -> None:
     target = state_after_event(message.state, event["event"])
     if target is None:
         return
-    sources = {s for s, targets in TRANSITIONS.items() if target in targets}
     at = dt.datetime.fromtimestamp(event["occurred_at"], dt.UTC)
-    values: dict[str, Any] = {"state": target.value, "lease_expires_at": None}
+    values: dict[str, Any] = {"lease_expires_at": None}
     if target is State.SENT:
         values["sent_at"] = at
     elif target is State.DELIVERED:
@@ -126,7 +125,8 @@ def _apply_event(event: dict[str, Any]) -> None:
     elif target in (State.BOUNCED, State.DROPPED):
         values["failed_at"] = at
         values["failure_reason"] = event["reason"] or event["event"]
-    move(message.id, sources, **values)
+    # Any state the lifecycle lets move to the target: events come in any order.
+    move(message.id, target, **values)
     if target is State.BOUNCED and event["bounce_type"] != "blocked":
         _mark_contact_failing(message, event["reason"])
 

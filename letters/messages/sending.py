@@ -17,7 +17,7 @@ from letters.extensions import db
 from letters.mail import Mailer, SendResult
 from letters.mail.content import letter_email
 from letters.mail.mailer import get_mailer
-from letters.messages.states import move
+from letters.messages.states import move, transition
 from letters.models import DeliveryEvent, Message
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,9 @@ def claim(message_ids: list[uuid.UUID], now: dt.datetime | None = None) -> list[
     now = now or clock.now()
     lease = dt.timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
     claimed = db.session.scalars(
-        update(Message)
+        transition(State.SENDING, sources={State.QUEUED})
         .where(
             Message.id.in_(message_ids),
-            Message.state == State.QUEUED.value,
             # A retry's wake-up may run a moment early on another machine's clock.
             or_(
                 Message.next_attempt_at.is_(None),
@@ -50,7 +49,6 @@ def claim(message_ids: list[uuid.UUID], now: dt.datetime | None = None) -> list[
             ),
         )
         .values(
-            state=State.SENDING.value,
             lease_expires_at=now + lease,
             attempts=Message.attempts + 1,
         )
@@ -102,7 +100,7 @@ def deliver_many(message_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryOutcom
 def _deliver_claimed(message: Message, mailer: Mailer) -> DeliveryOutcome:
     if message.attempts > 1 and already_accepted(message.id):
         # An earlier attempt reached SendGrid but its worker died before recording it.
-        move(message.id, {State.SENDING}, state=State.SENT.value, sent_at=clock.now())
+        move(message.id, State.SENT, sources={State.SENDING}, sent_at=clock.now())
         return DeliveryOutcome(state=State.SENT.value, send_receipt=True)
     if not message.recipient_email:
         return _fail(message, "no email address is known for this member")
@@ -121,15 +119,15 @@ def _record(message: Message, result: SendResult) -> DeliveryOutcome:
     if result.accepted:
         moved = move(
             message.id,
-            {State.SENDING},
-            state=State.SENT.value,
+            State.SENT,
+            sources={State.SENDING},
             sent_at=now,
             provider_message_id=result.provider_id[:100],
             lease_expires_at=None,
             failure_reason="",
         )
         if not moved:  # events overtook us (already delivered): keep the provider's id anyway
-            move(message.id, set(State), provider_message_id=result.provider_id[:100])
+            _keep_provider_id(message.id, result.provider_id[:100])
         return DeliveryOutcome(state=State.SENT.value, send_receipt=True)
     if not result.retryable:
         return _fail(message, result.reason)
@@ -138,8 +136,8 @@ def _record(message: Message, result: SendResult) -> DeliveryOutcome:
     delay = backoff_seconds(message.attempts)
     move(
         message.id,
-        {State.SENDING},
-        state=State.QUEUED.value,
+        State.QUEUED,
+        sources={State.SENDING},
         next_attempt_at=now + dt.timedelta(seconds=delay),
         lease_expires_at=None,
         failure_reason=f"retrying: {result.reason}"[:1000],
@@ -147,11 +145,22 @@ def _record(message: Message, result: SendResult) -> DeliveryOutcome:
     return DeliveryOutcome(state=State.QUEUED.value, retry_in=delay)
 
 
+def _keep_provider_id(message_id: uuid.UUID, provider_id: str) -> None:
+    """Store SendGrid's id for the message, whatever its state (no state changes)."""
+    db.session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(provider_message_id=provider_id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def _fail(message: Message, reason: str) -> DeliveryOutcome:
     move(
         message.id,
-        {State.SENDING},
-        state=State.FAILED.value,
+        State.FAILED,
+        sources={State.SENDING},
         failed_at=clock.now(),
         failure_reason=reason[:1000],
         lease_expires_at=None,

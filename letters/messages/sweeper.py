@@ -7,14 +7,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from letters import clock
 from letters.domain.lifecycle import State
 from letters.extensions import db
 from letters.messages.notices import RECEIPT_RETRY_FOR, RECEIPT_STATES
 from letters.messages.sending import already_accepted
-from letters.messages.states import move
+from letters.messages.states import move, transition
 from letters.models import Message
 
 
@@ -46,12 +46,12 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
     ).all()
     for message_id in expired_leases:
         if already_accepted(message_id):
-            if move(message_id, {State.SENDING}, state=State.SENT.value, sent_at=now):
+            if move(message_id, State.SENT, sources={State.SENDING}, sent_at=now):
                 result.recovered_as_sent += 1
         elif move(
             message_id,
-            {State.SENDING},
-            state=State.QUEUED.value,
+            State.QUEUED,
+            sources={State.SENDING},
             lease_expires_at=None,
             next_attempt_at=None,
         ):
@@ -68,13 +68,9 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
 
     expire_before = now - dt.timedelta(hours=config["CONFIRM_EXPIRE_AFTER_HOURS"])
     expired = db.session.execute(
-        update(Message)
-        .where(
-            Message.state == State.AWAITING_CONFIRMATION.value,
-            Message.created_at < expire_before,
+        transition(State.EXPIRED, sources={State.AWAITING_CONFIRMATION}).where(
+            Message.created_at < expire_before
         )
-        .values(state=State.EXPIRED.value)
-        .execution_options(synchronize_session=False)
     )
     db.session.commit()
     result.expired = expired.rowcount
