@@ -7,10 +7,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
-from letters.domain.lifecycle import INITIAL_STATES, State
+from letters.domain.lifecycle import INITIAL_STATES, TRANSITIONS, State
+from letters.extensions import db
 from letters.messages.states import RefusedTransition, move, start, transition
 from letters.models import Message
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
 GATE = ROOT / "letters" / "messages" / "states.py"
@@ -104,3 +107,47 @@ def test_a_letter_starts_as_a_draft_or_waiting_for_its_confirmation():
     stored = Message(id=uuid.uuid4())
     with pytest.raises(RefusedTransition):
         start(stored, State.DRAFT)  # a stored letter moves only through transition()
+
+
+def _row(message_id: uuid.UUID) -> dict[str, object]:
+    return dict(
+        db.session.execute(select(Message.__table__).where(Message.id == message_id)).one()._mapping
+    )
+
+
+def test_every_pair_of_states_passes_the_gate_only_as_transitions_allows(app):
+    """From each state to each state: the allowed moves happen, every other leaves the row as
+    it was (on PostgreSQL too, with LETTERS_TEST_DATABASE_URL)."""
+    allowed = {(s, t) for s, targets in TRANSITIONS.items() for t in targets}
+    passed = set()
+    with app.app_context():
+        rows = {state: factories.message(delivery="email", state=state.value) for state in State}
+        ids = {state: row.id for state, row in rows.items()}
+        for target in State:
+            for source in State:
+                before = {s: _row(i) for s, i in ids.items()}
+                moved = move(ids[source], target)
+                after = {s: _row(i) for s, i in ids.items()}
+                if moved:
+                    passed.add((source, target))
+                    assert after[source]["state"] == target.value
+                    # Nothing else changed (but the row's own updated_at), here or elsewhere.
+                    stamp = {"state": source.value, "updated_at": before[source]["updated_at"]}
+                    assert {**after[source], **stamp} == before[source]
+                    assert {s: r for s, r in after.items() if s is not source} == {
+                        s: r for s, r in before.items() if s is not source
+                    }
+                    db.session.execute(
+                        update(Message)  # set back for the next pair (a test's own setup)
+                        .where(Message.id == ids[source])
+                        .values(state=source.value)
+                    )
+                    db.session.commit()
+                else:
+                    assert after == before, (source, target)
+                # Naming the source outright is refused before it reaches the database.
+                if (source, target) not in allowed:
+                    with pytest.raises(RefusedTransition):
+                        move(ids[source], target, sources={source})
+                    assert {s: _row(i) for s, i in ids.items()} == before
+    assert passed == allowed
