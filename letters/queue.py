@@ -40,11 +40,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": config["TIMEZONE"],
-        "imports": ("tasks.email", "tasks.batches"),
+        "imports": ("tasks.email", "tasks.batches", "tasks.followups"),
         "task_default_queue": config["TASK_QUEUE"],
         "beat_schedule": {
             "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
             "remove-old-personal-data": {"task": "letters.scrub", "schedule": 3600.0},
+            "ask-whether-members-replied": {"task": "letters.send_followups", "schedule": 3600.0},
             "fail-dead-print-runs": {
                 "task": "letters.sweep_print_runs",
                 "schedule": config["SWEEP_INTERVAL_SECONDS"],

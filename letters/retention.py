@@ -20,12 +20,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
 from letters import clock
 from letters.domain.lifecycle import State
 from letters.extensions import db
-from letters.models import Attendee, BatchJob, Event, Message
+from letters.models import Attendee, BatchJob, Event, FollowUp, Message
 
 REMOVED = "(removed)"
 # States after which nothing more happens to an email letter (SENT: events may still come,
@@ -41,22 +41,61 @@ FINISHED = (
 )
 
 
-def scrub(now: dt.datetime | None = None) -> int:
-    """Remove personal details from letters finished longer ago than the retention period."""
-    now = now or clock.now()
-    cutoff = now - dt.timedelta(days=current_app.config["KEEP_PERSONAL_DATA_DAYS"])
+def _recent_follow_up(cutoff: dt.datetime) -> ColumnElement[bool]:
+    """The letter's follow-up asked or was answered since `cutoff`: its window is still open.
+
+    The supporter's address is what the follow-up emails go to, and the letter page shows the
+    answer, so they are kept until the retention period has passed since the last of them.
+    """
+    return exists().where(
+        FollowUp.message_id == Message.id,
+        or_(
+            FollowUp.asked_at >= cutoff,
+            FollowUp.reminded_at >= cutoff,
+            FollowUp.asked_again_at >= cutoff,
+            FollowUp.answered_at >= cutoff,
+        ),
+    )
+
+
+def _due_for_scrub(cutoff: dt.datetime) -> ColumnElement[bool]:
     finished_at = func.coalesce(
         Message.delivered_at, Message.failed_at, Message.sent_at, Message.created_at
     )
+    return and_(
+        Message.scrubbed_at.is_(None),
+        or_(
+            and_(Message.delivery == "pdf", Message.updated_at < cutoff),
+            and_(Message.state.in_(FINISHED), finished_at < cutoff),
+        ),
+        ~_recent_follow_up(cutoff),
+    )
+
+
+def scrub_cutoff(now: dt.datetime) -> dt.datetime:
+    """Letters finished before this lose their supporter's details."""
+    return now - dt.timedelta(days=current_app.config["KEEP_PERSONAL_DATA_DAYS"])
+
+
+def count_due(now: dt.datetime | None = None) -> int:
+    """How many letters scrub() would clean now (changing nothing)."""
+    cutoff = scrub_cutoff(now or clock.now())
+    return int(
+        db.session.scalar(select(func.count()).select_from(Message).where(_due_for_scrub(cutoff)))
+        or 0
+    )
+
+
+def scrub(now: dt.datetime | None = None) -> int:
+    """Remove personal details from letters finished longer ago than the retention period.
+
+    The replies supporters pasted into a follow-up go with them; the answers stay, to count.
+    """
+    now = now or clock.now()
+    cutoff = scrub_cutoff(now)
     result = db.session.execute(
         update(Message)
-        .where(
-            Message.scrubbed_at.is_(None),
-            or_(
-                and_(Message.delivery == "pdf", Message.updated_at < cutoff),
-                and_(Message.state.in_(FINISHED), finished_at < cutoff),
-            ),
-        )
+        .where(_due_for_scrub(cutoff))
         .values(
             sender_name=REMOVED,
             sender_email="",
@@ -67,6 +106,16 @@ def scrub(now: dt.datetime | None = None) -> int:
             shingles=[],
             scrubbed_at=now,
         )
+        .execution_options(synchronize_session=False)
+    )
+    # Led by the letters already scrubbed, so a reply left by a crash in between goes next time.
+    db.session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.reply_text != "",
+            FollowUp.message_id.in_(select(Message.id).where(Message.scrubbed_at.is_not(None))),
+        )
+        .values(reply_text="")
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
