@@ -9,6 +9,8 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
 
+from letters import housekeeping
+
 
 def broker_settings(broker_url: str, instance_dir: Path) -> dict[str, Any]:
     """Celery settings for the broker; "filesystem://" is the embedded, server-free default."""
@@ -40,15 +42,19 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": config["TIMEZONE"],
-        "imports": ("tasks.email", "tasks.batches", "tasks.followups"),
         "task_default_queue": config["TASK_QUEUE"],
+        "imports": ("tasks.email", "tasks.batches", "tasks.housekeeping"),
+        # Both entries run letters.housekeeping, as `letters housekeeping` does from cron.
         "beat_schedule": {
-            "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
-            "remove-old-personal-data": {"task": "letters.scrub", "schedule": 3600.0},
-            "ask-whether-members-replied": {"task": "letters.send_followups", "schedule": 3600.0},
-            "fail-dead-print-runs": {
-                "task": "letters.sweep_print_runs",
+            "housekeeping-often": {
+                "task": "letters.housekeeping",
                 "schedule": config["SWEEP_INTERVAL_SECONDS"],
+                "args": (list(housekeeping.OFTEN),),
+            },
+            "housekeeping-hourly": {
+                "task": "letters.housekeeping",
+                "schedule": 3600.0,
+                "args": (list(housekeeping.HOURLY),),
             },
         },
     }

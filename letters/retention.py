@@ -150,13 +150,17 @@ def event_data_removal_at(event_date: dt.date) -> dt.datetime:
     return (day_after.astimezone(dt.UTC) + keep).astimezone(zone)
 
 
-def scrub_events(now: dt.datetime | None = None) -> EventScrub:
-    """Remove attendees' details from long-past events and print files kept too long.
+@dataclass(frozen=True)
+class _EventRules:
+    """Which rows scrub_events changes at one moment: the WHERE clause of each of its UPDATEs."""
 
-    Bulk UPDATEs, whatever the number of attendees; safe to run again at any time: an
-    attendee is cleaned while any detail is left (also one typed in again after a removal).
-    """
-    now = now or clock.now()
+    events: ColumnElement[bool]
+    attendees: ColumnElement[bool]
+    print_runs_stopped: ColumnElement[bool]
+    print_runs_expired: ColumnElement[bool]
+
+
+def _event_rules(now: dt.datetime) -> _EventRules:
     config = current_app.config
     zone = ZoneInfo(config["TIMEZONE"])
     # An event is past retention when its day ended before (now - keep) in the event's time
@@ -164,16 +168,9 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     last_kept_day = (now - dt.timedelta(days=config["KEEP_EVENT_DATA_DAYS"])).astimezone(zone)
     past = select(Event.id).where(Event.date < last_kept_day.date()).scalar_subquery()
     files_cutoff = now - dt.timedelta(days=config["KEEP_PRINT_FILES_DAYS"])
-    found = EventScrub()
-
-    found.events = _rowcount(
-        update(Event)
-        .where(Event.id.in_(past), Event.personal_data_removed_at.is_(None))
-        .values(personal_data_removed_at=now)
-    )
-    found.attendees = _rowcount(
-        update(Attendee)
-        .where(
+    return _EventRules(
+        events=and_(Event.id.in_(past), Event.personal_data_removed_at.is_(None)),
+        attendees=and_(
             Attendee.event_id.in_(past),
             or_(
                 Attendee.name != REMOVED,
@@ -182,7 +179,46 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
                 Attendee.suburb != "",
                 Attendee.personal_note != "",
             ),
-        )
+        ),
+        print_runs_stopped=and_(
+            BatchJob.event_id.in_(past), BatchJob.state.in_(("queued", "running"))
+        ),
+        print_runs_expired=and_(
+            BatchJob.state == "done",
+            or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
+        ),
+    )
+
+
+def preview_events(now: dt.datetime | None = None) -> EventScrub:
+    """What scrub_events would change now, as counts; changes nothing (folders not counted)."""
+    rules = _event_rules(now or clock.now())
+
+    def count(table: Any, condition: ColumnElement[bool]) -> int:
+        return int(db.session.scalar(select(func.count()).select_from(table).where(condition)) or 0)
+
+    return EventScrub(
+        events=count(Event, rules.events),
+        attendees=count(Attendee, rules.attendees),
+        print_runs_stopped=count(BatchJob, rules.print_runs_stopped),
+        print_runs_expired=count(BatchJob, rules.print_runs_expired),
+    )
+
+
+def scrub_events(now: dt.datetime | None = None) -> EventScrub:
+    """Remove attendees' details from long-past events and print files kept too long.
+
+    Bulk UPDATEs, whatever the number of attendees; safe to run again at any time: an
+    attendee is cleaned while any detail is left (also one typed in again after a removal).
+    """
+    now = now or clock.now()
+    rules = _event_rules(now)
+    found = EventScrub()
+
+    found.events = _rowcount(update(Event).where(rules.events).values(personal_data_removed_at=now))
+    found.attendees = _rowcount(
+        update(Attendee)
+        .where(rules.attendees)
         .values(
             name=REMOVED,
             email="",
@@ -195,15 +231,12 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     )
     found.print_runs_stopped = _rowcount(
         update(BatchJob)
-        .where(BatchJob.event_id.in_(past), BatchJob.state.in_(("queued", "running")))
+        .where(rules.print_runs_stopped)
         .values(state="failed", error=STOPPED_FOR_PRIVACY, finished_at=now)
     )
     found.print_runs_expired = _rowcount(
         update(BatchJob)
-        .where(
-            BatchJob.state == "done",
-            or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
-        )
+        .where(rules.print_runs_expired)
         .values(state="expired", files=[], files_removed_at=now)
     )
     # The rows say so first: from this commit on no page offers these files for download.
