@@ -295,3 +295,12 @@ def test_follow_up_intervals_must_be_positive_days(variable, value):
 
     with pytest.raises(ConfigError, match=variable):
         check(from_environment({variable: value}))
+
+
+def test_event_attendees_are_never_emailed(ctx, fake):
+    # Attendees give an email at events but no consent to be asked afterwards.
+    event = factories.event(date=dt.date(2026, 11, 1))
+    factories.attendees(event, 3)
+    assert run_at(14) == followups.Run()
+    assert run_at(30) == followups.Run()
+    assert fake.received == []

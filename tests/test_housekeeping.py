@@ -131,3 +131,30 @@ def test_beat_runs_the_same_jobs(app):
     assert {entry["task"] for entry in schedule} == {"letters.housekeeping"}
     scheduled = [job for entry in schedule for job in entry["args"][0]]
     assert sorted(scheduled) == sorted(JOBS)
+
+
+def _figures(line: str) -> dict[str, int]:
+    return {
+        key: int(value)
+        for key, value in (pair.split("=") for pair in line.removeprefix("would: ").split())
+    }
+
+
+def test_the_dry_run_counts_what_the_run_then_does(app, fake):
+    _seed(app)
+    with app.app_context():  # a reminder due too: asked 7 days before the moment below
+        factories.message(
+            delivery="email", state="delivered", sent_at=SENT - 7 * DAY, created_at=SENT
+        )
+    runner = app.test_cli_runner()
+    runner.invoke(args=["housekeeping", "--now", "2026-11-09T09:00:00+00:00"])
+    moment = ["--now", "2026-11-16T09:00:00+00:00"]
+    dry = _lines(runner.invoke(args=["housekeeping", *moment, "--dry-run"]).output)
+    done = _lines(runner.invoke(args=["housekeeping", *moment]).output)
+    for job in done:
+        would, did = _figures(dry[job]), _figures(done[job])
+        common = set(would) & set(did)
+        assert common, job
+        assert {k: would[k] for k in common} == {k: did[k] for k in common}, job
+    assert _figures(done["followups"])["first"] == 1
+    assert _figures(done["followups"])["reminders"] == 1

@@ -100,11 +100,13 @@ def preview(now: dt.datetime | None = None) -> dict[str, int]:
         return int(db.session.scalar(select(func.count()).where(condition)) or 0)
 
     leases = count(_expired_lease(at.now))
+    # The sweep expires letters first: those it expires get no confirmation or reminder.
+    kept = ~_unconfirmed_too_long(at.expire_before)
     return {
         # A row back from an expired lease is woken too (or found sent): counted with these.
         "to_send": leases + count(_stale_queued(at.stale)),
-        "to_confirm": count(_confirmation_not_sent(at.stale)),
-        "to_remind": count(_reminder_due(at.remind_before)),
+        "to_confirm": count(and_(_confirmation_not_sent(at.stale), kept)),
+        "to_remind": count(and_(_reminder_due(at.remind_before), kept)),
         "to_receipt": count(_receipt_due(at.now, at.stale)),
         "expired_leases": leases,
         "expired": count(_unconfirmed_too_long(at.expire_before)),
