@@ -191,7 +191,7 @@ def test_the_export_is_safe_to_open_and_imports_again(app_with_data, organiser_c
     data = export.get_data()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    names = [row[0] for row in rows[1:]]
+    names = [row["name"] for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))]
     assert '\'=HYPERLINK("http://evil.example/","click")' in names
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
