@@ -60,6 +60,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per kind of user."""
+    from letters.health import bp as health_bp
     from letters.organiser import bp as organiser_bp
     from letters.organiser import kiosk_bp
     from letters.supporter import bp as supporter_bp
@@ -69,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(organiser_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
