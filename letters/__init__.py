@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from letters import clock, security, settings
+from letters import clock, logs, security, settings
 from letters.domain.compose import format_date
 
 
@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     from letters.organiser.auth import init_login
     from letters.queue import celery_init_app
 
+    logs.init_app(app)
     security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)

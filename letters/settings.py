@@ -34,6 +34,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "BASE_URL": env.get("LETTERS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "ENV_NAME": env.get("LETTERS_ENV", "development"),
         "TIMEZONE": env.get("LETTERS_TIMEZONE", "Australia/Sydney"),
+        # "json": one JSON object a line, for a log collector (letters/logs.py).
+        "LOG_FORMAT": env.get("LETTERS_LOG_FORMAT", "text"),
         # Runs this process's clock ahead of (or behind) the machine's: for tests and for
         # rehearsing what happens days later (letters/clock.py). Leave it unset otherwise.
         "CLOCK_OFFSET_SECONDS": _number(env, "LETTERS_CLOCK_OFFSET_SECONDS", "0"),
@@ -151,6 +153,8 @@ def check(config: Mapping[str, object]) -> None:
                 "LETTERS_SECRET_KEY must be set to a long random value in production "
                 '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
+    if config.get("LOG_FORMAT", "text") not in ("text", "json"):
+        raise ConfigError(f"LETTERS_LOG_FORMAT must be text or json (got {config['LOG_FORMAT']!r})")
     proxies = config.get("TRUSTED_PROXIES", 0)
     if not isinstance(proxies, int) or proxies < 0:
         raise ConfigError(f"LETTERS_TRUSTED_PROXIES must be 0 or more (got {proxies!r})")

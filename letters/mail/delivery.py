@@ -87,12 +87,16 @@ def _send_or_release(email: OutgoingEmail, message_id: uuid.UUID, column: Any) -
     try:
         result = get_mailer().send(email)
     except Exception:
-        log.exception("%s email for %s could not be sent", email.kind, message_id)
+        log.exception(
+            "%s email could not be sent", email.kind, extra={"message_id": str(message_id)}
+        )
         result = SendResult(accepted=False, reason="the email could not be sent")
     if result.accepted:
         return True
     # Give the job back: the sweep tries again later.
-    log.warning("%s email for %s not sent: %s", email.kind, message_id, result.reason)
+    log.warning(
+        "%s email not sent: %s", email.kind, result.reason, extra={"message_id": str(message_id)}
+    )
     db.session.execute(
         update(Message)
         .where(Message.id == message_id)
