@@ -159,6 +159,8 @@ def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "LETTERS_TRUSTED_PROXIES": "1",
             "LETTERS_MIN_FILL_SECONDS": "0",
             "LETTERS_SWEEP_INTERVAL_SECONDS": "1",
+            # Two web processes, as measured in issue 13: 2 cores are shared with everything.
+            "LETTERS_WEB_WORKERS": "2",
         }
         logs = tmp_path / "logs"
         logs.mkdir()
