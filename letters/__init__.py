@@ -36,6 +36,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     app.add_template_filter(format_date, "longdate")
+    from letters.supporter.privacy import privacy_url
+
+    app.add_template_global(privacy_url, "privacy_url")
     return app
 
 

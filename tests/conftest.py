@@ -68,6 +68,8 @@ def make_app(tmp_path: Path) -> Iterator:
             "TESTING": True,
             "INSTANCE_DIR": tmp_path / "instance",
             "DATA_DIR": tmp_path / "data",
+            # Derived from the instance folder only when read from the environment.
+            "OUTBOX_DIR": tmp_path / "instance" / "outbox",
             "SECRET_KEY": "test-secret",
             # Test clients submit faster than a person: tests of the fill time set their own.
             "MIN_FILL_SECONDS": 0,

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("supporter", __name__)
 
-from letters.supporter import views  # noqa: E402, F401  (routes attach themselves to bp)
+from letters.supporter import privacy, views  # noqa: E402, F401  (routes attach themselves to bp)
