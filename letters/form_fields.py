@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field, SelectMultipleField, widgets
 from wtforms.validators import ValidationError
 
+from letters.domain import people
+
 STATES = (
     ("ACT", "Australian Capital Territory"),
     ("NSW", "New South Wales"),
@@ -16,11 +18,7 @@ STATES = (
     ("VIC", "Victoria"),
     ("WA", "Western Australia"),
 )
-PERSONAL_NOTE_MAX = 2000
-# Characters that have no place in a name or address line: control characters (CR/LF would
-# let a name forge email headers later) and bidirectional overrides that disguise text.
-FORBIDDEN_IN_LINE = {chr(c) for c in range(32)} | {chr(127)} | set("\u202a\u202b\u202c\u202d\u202e")
-FORBIDDEN_IN_TEXT = FORBIDDEN_IN_LINE - {"\n", "\r", "\t"}
+PERSONAL_NOTE_MAX = people.PERSONAL_NOTE.max_length
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -31,15 +29,32 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def plain_line(form: FlaskForm, field: Field) -> None:
-    """One line of ordinary text."""
-    if field.data and any(ch in FORBIDDEN_IN_LINE for ch in field.data):
-        raise ValidationError("Use letters, numbers and punctuation only, on one line.")
+    """One line of ordinary text: what a name or an address line can hold (see people)."""
+    if field.data:
+        problem = people.line_problem(field.data, people.Detail(field.name, "", 10**6))
+        if problem:
+            raise ValidationError(problem)
 
 
 def plain_text(form: FlaskForm, field: Field) -> None:
     """Several lines of ordinary text."""
-    if field.data and any(ch in FORBIDDEN_IN_TEXT for ch in field.data):
-        raise ValidationError("Remove the control characters from the text.")
+    if field.data:
+        problem = people.text_problem(field.data, people.Detail(field.name, "", 10**6, False))
+        if problem:
+            raise ValidationError(problem)
+
+
+def email_address(form: FlaskForm, field: Field) -> None:
+    """An address every mail system takes; stored as people.check_email() gives it back."""
+    if field.data:
+        field.data, problem = people.check_email(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+
+def line_breaks_as_lf(value: str | None) -> str | None:
+    """A filter for several-line text: every kind of line break becomes LF."""
+    return people.normalise_text(value) if isinstance(value, str) else value
 
 
 def strip(value: str | None) -> str | None:

@@ -18,17 +18,19 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     Length,
     NumberRange,
     Optional,
     Regexp,
 )
 
+from letters.domain import people
 from letters.form_fields import (
     PERSONAL_NOTE_MAX,
     STATES,
     MultiCheckboxField,
+    email_address,
+    line_breaks_as_lf,
     plain_line,
     plain_text,
     strip,
@@ -80,21 +82,27 @@ class AttendeeForm(FlaskForm):
     name = StringField(
         "Name",
         filters=[strip],
-        validators=[DataRequired("Enter the name."), Length(max=120), plain_line],
+        validators=[
+            DataRequired("Enter the name."),
+            Length(max=people.NAME.max_length),
+            plain_line,
+        ],
     )
     email = EmailField(
         "Email",
         filters=[strip],
-        validators=[
-            Optional(),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
-            Length(max=254),
-        ],
+        validators=[Optional(), email_address],
     )
     street = StringField(
-        "Street address", filters=[strip], validators=[Length(max=150), plain_line]
+        "Street address",
+        filters=[strip],
+        validators=[Length(max=people.STREET.max_length), plain_line],
     )
-    suburb = StringField("Suburb or town", filters=[strip], validators=[Length(max=80), plain_line])
+    suburb = StringField(
+        "Suburb or town",
+        filters=[strip],
+        validators=[Length(max=people.SUBURB.max_length), plain_line],
+    )
     state = SelectField(
         "State or territory",
         choices=[SelectChoice("", "Choose…"), *(SelectChoice(code, name) for code, name in STATES)],
@@ -106,7 +114,7 @@ class AttendeeForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired("Enter the postcode."),
-            Regexp(r"^\d{4}$", message="Enter a 4-digit postcode, for example 2600."),
+            Regexp(people.POSTCODE_PATTERN, message="Enter a 4-digit postcode, for example 2600."),
         ],
     )
     division = SelectField("Federal electorate", validate_choice=False)
@@ -114,6 +122,7 @@ class AttendeeForm(FlaskForm):
     recommendations = MultiCheckboxField("Changes to ask for", validate_choice=True)
     personal_note = TextAreaField(
         "In their own words",
+        filters=[line_breaks_as_lf],
         validators=[Optional(), Length(max=PERSONAL_NOTE_MAX), plain_text],
     )
 

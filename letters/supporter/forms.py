@@ -12,12 +12,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from letters.domain import people
 from letters.form_fields import (
     PERSONAL_NOTE_MAX,
     STATES,
     MultiCheckboxField,
+    email_address,
+    line_breaks_as_lf,
     plain_line,
     plain_text,
     strip,
@@ -30,27 +33,35 @@ class WriteForm(FlaskForm):
     name = StringField(
         "Your name",
         filters=[strip],
-        validators=[DataRequired("Enter your name."), Length(max=120), plain_line],
+        validators=[
+            DataRequired("Enter your name."),
+            Length(max=people.NAME.max_length),
+            plain_line,
+        ],
     )
     email = EmailField(
         "Your email",
         filters=[strip],
-        validators=[
-            Optional(),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
-            Length(max=254),
-        ],
+        validators=[Optional(), email_address],
     )
     # Members answer constituents: without an address a letter is easy to set aside.
     street = StringField(
         "Street address",
         filters=[strip],
-        validators=[DataRequired("Enter your street address."), Length(max=150), plain_line],
+        validators=[
+            DataRequired("Enter your street address."),
+            Length(max=people.STREET.max_length),
+            plain_line,
+        ],
     )
     suburb = StringField(
         "Suburb or town",
         filters=[strip],
-        validators=[DataRequired("Enter your suburb or town."), Length(max=80), plain_line],
+        validators=[
+            DataRequired("Enter your suburb or town."),
+            Length(max=people.SUBURB.max_length),
+            plain_line,
+        ],
     )
     state = SelectField(
         "State or territory",
@@ -63,19 +74,26 @@ class WriteForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired("Enter your postcode."),
-            Regexp(r"^\d{4}$", message="Enter your 4-digit postcode, for example 2600."),
+            Regexp(
+                people.POSTCODE_PATTERN, message="Enter your 4-digit postcode, for example 2600."
+            ),
         ],
     )
     division = StringField(
-        "Federal electorate", filters=[strip], validators=[Length(max=80), plain_line]
+        "Federal electorate",
+        filters=[strip],
+        validators=[Length(max=people.DIVISION.max_length), plain_line],
     )
     member = StringField(
-        "Your MP's name", filters=[strip], validators=[Length(max=120), plain_line]
+        "Your MP's name",
+        filters=[strip],
+        validators=[Length(max=people.MEMBER.max_length), plain_line],
     )
     statistics = MultiCheckboxField("Facts to include", validate_choice=True)
     recommendations = MultiCheckboxField("Changes to ask for", validate_choice=True)
     personal_note = TextAreaField(
         "In your own words (optional)",
+        filters=[line_breaks_as_lf],
         validators=[
             Optional(),
             Length(
