@@ -9,8 +9,11 @@ from typing import Protocol
 
 from letters.domain import people
 
-# Control characters (CR/LF above all) would let text typed into a form start a new header.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Control characters (CR/LF above all) would let text typed into a form start a new header;
+# C1 controls, Unicode line separators and bidi controls disguise it.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(sorted(people.BIDI_CONTROLS)) + "]+"
+)
 
 
 def header_text(value: str, limit: int = 200) -> str:
