@@ -66,9 +66,12 @@ def line_problem(value: str, detail: Detail) -> str | None:
     if len(value) > detail.max_length:
         return f"Keep it to {detail.max_length} characters (it has {len(value):,})."
     if any(ch in LINE_SEPARATORS for ch in value):
-        return "Keep it on one line: remove the line break."
+        return "Use letters, numbers and punctuation only, on one line: remove the line break."
     if any(_is_control(ch) for ch in value):
-        return "Remove the invisible control characters (they can disguise text)."
+        return (
+            "Use letters, numbers and punctuation only: remove the invisible control "
+            "characters (they can disguise text)."
+        )
     if ENCODED_WORD_START in value:
         return "Remove “=?”: it is email coding, not part of a name or address."
     return None
@@ -100,8 +103,8 @@ def is_display_name(value: str) -> bool:
 def check_email(value: str) -> tuple[str, str | None]:
     """(the address to store, why it cannot be used or None).
 
-    Stored with its domain as ASCII (an IDN domain such as bücher.de becomes
-    xn--bcher-kva.de), which every mail system takes. A non-ASCII local part (josé@) needs
+    An IDN domain is stored as ASCII (bücher.de becomes xn--bcher-kva.de), which every mail
+    system takes. A non-ASCII local part (josé@) needs
     SMTPUTF8, which a member's mail server may not speak, so it is refused here, at the form,
     rather than failing once the email is built.
     """
@@ -116,7 +119,8 @@ def check_email(value: str) -> tuple[str, str | None]:
                 "non-English letters (the part after the @ may have them)."
             )
         return value, EMAIL_INVALID
-    return checked.ascii_email or checked.normalized, None
+    # An ASCII address is kept as typed (its domain's case is the person's own business).
+    return (value if value.isascii() else checked.ascii_email or checked.normalized), None
 
 
 def ascii_address(value: str) -> str:
