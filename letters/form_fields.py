@@ -42,7 +42,7 @@ class MultiCheckboxField(SelectMultipleField):
 def plain_line(form: FlaskForm, field: Field) -> None:
     """One line of ordinary text: what a name or an address line can hold (see people)."""
     if field.data:
-        problem = people.line_problem(field.data, people.Detail(field.name, "", 10**6))
+        problem = people.line_characters_problem(field.data)
         if problem:
             raise ValidationError(problem)
 
@@ -50,7 +50,7 @@ def plain_line(form: FlaskForm, field: Field) -> None:
 def plain_text(form: FlaskForm, field: Field) -> None:
     """Several lines of ordinary text."""
     if field.data:
-        problem = people.text_problem(field.data, people.Detail(field.name, "", 10**6, False))
+        problem = people.text_characters_problem(field.data)
         if problem:
             raise ValidationError(problem)
 

@@ -478,7 +478,7 @@ class _RowChecker:
             # Spreadsheets drop the leading zero of NT and some ACT postcodes (0800 -> 800).
             problem("postcode", f"Read {postcode} as 0{postcode}.", error=False)
             postcode = "0" + postcode
-        elif not re.fullmatch(r"\d{4}", postcode):
+        elif not people.POSTCODE_PATTERN.match(postcode):
             problem("postcode", f"{_quoted(postcode)} is not a 4-digit postcode.")
 
         statistics = self._keys(

@@ -17,24 +17,19 @@ from email_validator import EmailNotValidError, validate_email
 
 @dataclass(frozen=True)
 class Detail:
-    """One detail a person gives: its limit and whether it is one line of text."""
+    """One detail a person gives (its key is the form field's and the CSV column's name)."""
 
     key: str
-    label: str
     max_length: int
-    one_line: bool = True
 
 
-NAME = Detail("name", "name", 120)
-EMAIL = Detail("email", "email", 254)
-STREET = Detail("street", "street address", 150)
-SUBURB = Detail("suburb", "suburb or town", 80)
-STATE = Detail("state", "state or territory", 40)
-POSTCODE = Detail("postcode", "postcode", 4)
-DIVISION = Detail("division", "federal electorate", 80)
-MEMBER = Detail("member", "member's name", 120)
-PERSONAL_NOTE = Detail("personal_note", "own words", 2000, one_line=False)
-DETAILS = {d.key: d for d in (NAME, EMAIL, STREET, SUBURB, STATE, POSTCODE, DIVISION, MEMBER)}
+NAME = Detail("name", 120)
+EMAIL = Detail("email", 254)
+STREET = Detail("street", 150)
+SUBURB = Detail("suburb", 80)
+DIVISION = Detail("division", 80)
+MEMBER = Detail("member", 120)
+PERSONAL_NOTE = Detail("personal_note", 2000)  # several lines; every other detail is one
 POSTCODE_PATTERN = re.compile(r"^\d{4}$")
 EMAIL_INVALID = "Enter an email address like name@example.com."
 
@@ -65,6 +60,11 @@ def line_problem(value: str, detail: Detail) -> str | None:
     """Why `value` cannot be this one-line detail, or None."""
     if len(value) > detail.max_length:
         return f"Keep it to {detail.max_length} characters (it has {len(value):,})."
+    return line_characters_problem(value)
+
+
+def line_characters_problem(value: str) -> str | None:
+    """Why `value` cannot be one line of plain text (a name, an address line), or None."""
     if any(ch in LINE_SEPARATORS for ch in value):
         return "Use letters, numbers and punctuation only, on one line: remove the line break."
     if any(_is_control(ch) for ch in value):
@@ -90,6 +90,12 @@ def text_problem(value: str, detail: Detail = PERSONAL_NOTE) -> str | None:
             f"Keep your own words to {detail.max_length:,} characters or fewer "
             f"(it has {len(value):,})."
         )
+    return text_characters_problem(value)
+
+
+def text_characters_problem(value: str) -> str | None:
+    """Why `value` cannot be several lines of plain text, or None (normalise_text() it
+    first)."""
     if any(_is_control(ch) and ch not in "\n\t" for ch in value):
         return "Remove the invisible control characters from the text."
     return None
@@ -97,7 +103,7 @@ def text_problem(value: str, detail: Detail = PERSONAL_NOTE) -> str | None:
 
 def is_display_name(value: str) -> bool:
     """Whether `value` can stand as an email display name as it is."""
-    return line_problem(value, Detail("display name", "name", 200)) is None
+    return line_characters_problem(value) is None
 
 
 def check_email(value: str) -> tuple[str, str | None]:
@@ -133,10 +139,3 @@ def ascii_address(value: str) -> str:
         return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
     except idna.IDNAError:
         return value
-
-
-def postcode_problem(value: str) -> str | None:
-    """Why `value` is not a postcode, or None."""
-    if POSTCODE_PATTERN.match(value):
-        return None
-    return "Enter a 4-digit postcode, for example 2600."
