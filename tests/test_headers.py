@@ -214,6 +214,14 @@ def test_an_import_row_gets_a_field_error_for_each_hostile_cell(directory):
             assert (2 + offset * n + index, column) in places
 
 
+def test_an_import_row_checks_addresses_as_the_forms_do(directory):
+    data = "name,email,postcode\nJosé,josé@example.com,2001\nAnna,anna@bücher.de,2001\n"
+    report = read_attendees(data.encode(), CAMPAIGN, directory)
+    [problem] = report.errors
+    assert (problem.row, problem.column) == (2, "email") and "before the @" in problem.message
+    assert [r.email for r in report.rows] == ["anna@xn--bcher-kva.de"]
+
+
 def test_an_unquoted_line_separator_does_not_split_a_row(directory):
     data = (
         "name,postcode,personal_note\n"
@@ -372,3 +380,31 @@ def test_one_list_of_surname_particles():
     assert surname_key("Anna le Roux") == "le roux anna"
     assert display_name("Marie Claire le Roux") == "Marie le Roux"
     assert display_name("Albertus van Manen") == "Albertus van Manen"
+
+
+def test_a_supporter_named_with_a_comma_gets_their_receipt_through_sendgrid(make_app):
+    from tests.test_email import _confirm_path, _refresh, _write_email_letter
+
+    with running() as fake:
+        app = make_app(
+            SENDGRID_API_KEY=API_KEY,
+            SENDGRID_API_HOST=fake.url,
+            SEND_TIMEOUT_SECONDS=2.0,
+            BASE_URL="https://letters.example.org",
+        )
+        load_fixture_members(app.config["DATA_DIR"])
+        client = app.test_client()
+        with app.app_context():
+            message = _write_email_letter(client, name="O'Brien, Pat", email="pat@example.org")
+            assert delivery.send_confirmation(message.id)
+            path = _confirm_path(fake)
+            client.post(path, data={"csrf_token": csrf(client, path)})
+            assert delivery.deliver(message.id).state == "sent"
+            assert delivery.send_receipt(_refresh(message).id)
+        by_kind = {r.kind: r.payload for r in fake.received if r.status == 202}
+    assert by_kind["receipt"]["personalizations"][0]["to"] == [
+        {"email": "pat@example.org", "name": '"O\'Brien, Pat"'}
+    ]
+    # In the letter the name is the sender's and the reply address's, which SendGrid takes.
+    assert by_kind["letter"]["reply_to"] == {"email": "pat@example.org", "name": "O'Brien, Pat"}
+    assert by_kind["letter"]["from"]["name"].startswith("O'Brien, Pat via ")
