@@ -1,8 +1,10 @@
 """Every POST form in the product, fuzzed: no 5xx, and no typed markup comes back live.
 
 The forms are read from the pages themselves (so a new form is fuzzed without a new test):
-each field gets Hypothesis-drawn text (payloads, control characters, long and odd Unicode),
-each file field a drawn CSV, and the page it leads to is checked as well.
+each field gets Hypothesis-drawn text (payloads, control characters, long and odd Unicode,
+encoded words, Unicode line separators and bidi controls), each file field a drawn CSV, and
+the page it leads to is checked as well. Then every email a stored letter would make is built
+and must carry only our own header lines (no header injection).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from letters.extensions import db
-from letters.mail.content import confirm_url
+from letters.mail.content import confirm_url, confirmation_email, letter_email
+from letters.mail.outbox import to_mime
 from letters.models import Attendee, BatchJob, Event, Message, Organiser
 from tests.helpers import examples, submit
 from tests.organiser_helpers import login, make_organiser
@@ -32,13 +35,54 @@ PAYLOADS = [
     '<img src="file:///etc/passwd">',
     '=HYPERLINK("http://evil.example","x")',
     "x" * 5000,
+    "=?utf-8?q?=0D=0ABcc:_evil@attacker.example?=",
+    "Jane\u2028Bcc: evil@attacker.example",
+    "Jane\x85Bcc: evil@attacker.example",
+    "Jane \u2067evil\u2069 Citizen",
+    'O\'Brien, Pat; "PJ" <pat@example.org>',
+    "josé@example.com",
+    "a@bücher.de",
+]
+# Pieces that mean something to a mail client, a CSV reader or a screen, mixed into text.
+HOSTILE_PIECES = [
+    *"\r\n\x00\x0b\x1e\x85\x9b\u2028\u2029\u202a\u202e\u2066\u2067\u2068\u2069\u200e\u200f",
+    "=?",
+    "?=",
+    "=?utf-8?q?",
+    "=?utf-8?b?DQpCY2M6IGV2aWxAZXhhbXBsZS5vcmc=?=",
+    "=0D=0A",
+    "Bcc: evil@attacker.example",
+    '"',
+    "<",
+    ">",
+    ",",
+    ";",
+    "@",
 ]
 LIVE_MARKUP = re.compile(r"<script>alert|<img src=x onerror|<img src=\"file:", re.I)
 values = st.one_of(
     st.sampled_from(PAYLOADS),
     st.text(max_size=200),
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=40),
+    st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=6)), max_size=12).map(
+        "".join
+    ),
 )
+# The names of the header lines an email of ours may have; any other line is injected.
+OUR_HEADERS = {
+    b"from",
+    b"to",
+    b"cc",
+    b"reply-to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"x-letters-message-id",
+    b"x-letters-kind",
+    b"content-type",
+    b"content-transfer-encoding",
+    b"mime-version",
+}
 csv_files = st.one_of(
     st.binary(max_size=400),
     st.lists(st.lists(values, min_size=1, max_size=10), max_size=5).map(
@@ -117,6 +161,7 @@ def site(app_with_data):
         confirm = re.sub(r"^https?://[^/]+", "", confirm_url(message))
         attendee = db.session.scalars(select(Attendee).where(Attendee.event_id == event_id)).first()
     return {
+        "app": app,
         "anonymous": app.test_client(),
         "supporter": supporter,
         "organiser": organiser,
@@ -225,3 +270,37 @@ def test_every_post_form_survives_hostile_input(site, page, texts, uploads):
         if response.mimetype == "text/html":
             body = response.get_data(as_text=True)
             assert not LIVE_MARKUP.search(body), (page, form.action)
+    _no_header_injection(site["app"])
+
+
+def _no_header_injection(app) -> None:
+    """Every email a stored letter would make has only our header lines."""
+    with app.app_context():
+        for message in db.session.scalars(select(Message).where(Message.delivery == "email")):
+            for mail in (letter_email(message), confirmation_email(message, "digest")):
+                head = to_mime(mail).as_bytes().split(b"\r\n\r\n", 1)[0]
+                names = {
+                    line.split(b":", 1)[0].strip().lower()
+                    for line in head.split(b"\r\n")
+                    if line and not line[:1].isspace()
+                }
+                assert names <= OUR_HEADERS, (message.sender_name, names - OUR_HEADERS)
+
+
+@settings(
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    field_name=st.sampled_from(["name", "email", "street", "suburb", "member", "personal_note"]),
+    value=values,
+)
+@example(field_name="name", value=PAYLOADS[8])  # the encoded word hiding CR LF Bcc:
+def test_hostile_text_in_one_field_never_reaches_a_header(app_with_data, field_name, value):
+    # Every other field good, so the letter is stored whenever this one passes the form.
+    client = app_with_data.test_client()
+    response = submit(client, postcode="2001", delivery="email", **{field_name: value})
+    assert response.status_code < 500
+    assert not LIVE_MARKUP.search(response.get_data(as_text=True))
+    _no_header_injection(app_with_data)

@@ -138,8 +138,9 @@ def batch_pdf(
     for problem in report.problems[:PROBLEMS_PRINTED]:
         kind = "error" if problem.error else "warning"
         click.echo(f"{attendees.name}: {problem.where}: {kind}: {problem.message}", err=True)
-    if len(report.problems) > PROBLEMS_PRINTED:
-        click.echo(f"... and {len(report.problems) - PROBLEMS_PRINTED} more problems", err=True)
+    more = len(report.problems) + report.problems_not_kept - PROBLEMS_PRINTED
+    if more > 0:
+        click.echo(f"... and {more:,} more problems", err=True)
     for row in report.to_settle:
         click.echo(
             f"{attendees.name}: row {row.row}: {row.name} ({row.postcode}) needs a division: "

@@ -52,7 +52,9 @@ from letters.retention import event_data_removal_at
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 ATTENDEES_PER_PAGE = 200
-PROBLEMS_SHOWN = 500
+# The report page lists this many problems; its download holds every problem the report kept
+# (attendees.MAX_PROBLEMS_KEPT), so the page stays small however bad the file.
+PROBLEMS_SHOWN = 100
 
 
 def _directory() -> Directory | None:
