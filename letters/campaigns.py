@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app
+from flask import Flask, current_app
 
 from letters.domain.campaign import Campaign, load_campaigns
 
 EXTENSION_KEY = "letters.campaigns"
+
+
+class UnknownCampaign(LookupError):
+    """No campaign has this key (a stored letter may name one since removed).
+
+    A plain error, not an HTTP one, because workers look campaigns up too; the web answers
+    it with its 404 page (letters/errors.py).
+    """
 
 
 def init_app(app: Flask) -> None:
@@ -15,9 +23,10 @@ def init_app(app: Flask) -> None:
 
 
 def get_campaign(key: str | None = None) -> Campaign:
-    """A campaign by key (the default one when None); 404 when unknown."""
+    """A campaign by key (the default one when None); UnknownCampaign when there is none."""
     campaigns: dict[str, Campaign] = current_app.extensions[EXTENSION_KEY]
-    campaign = campaigns.get(key or current_app.config["DEFAULT_CAMPAIGN"])
+    wanted = key or current_app.config["DEFAULT_CAMPAIGN"]
+    campaign = campaigns.get(wanted)
     if campaign is None:
-        abort(404)
+        raise UnknownCampaign(wanted)
     return campaign

@@ -6,9 +6,10 @@ import logging
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from letters.campaigns import EXTENSION_KEY as CAMPAIGNS_KEY
+from letters.campaigns import UnknownCampaign
 from letters.domain.campaign import Campaign
 
 log = logging.getLogger(__name__)
@@ -60,3 +61,9 @@ def init_app(app: Flask) -> None:
     An unexpected exception reaches this as a 500, after Flask has logged it.
     """
     app.register_error_handler(HTTPException, error_page)
+    app.register_error_handler(UnknownCampaign, unknown_campaign_page)
+
+
+def unknown_campaign_page(error: UnknownCampaign) -> Response | tuple[str | Response, int]:
+    """A page for a campaign that does not exist (or no longer does) is not found."""
+    return error_page(NotFound())

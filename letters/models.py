@@ -104,7 +104,7 @@ class Message(db.Model):  # type: ignore[name-defined]
     # the letter only while the two still match, so an edit needs a fresh confirmation.
     confirmation_digest: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # The supporter's mailbox already emailed this member this week: it gets a notice instead
-    # of a confirmation link, and the letter can only be printed (letters/mail/limits.py).
+    # of a confirmation link, and the letter can only be printed (letters/messages/limits.py).
     over_weekly_limit: Mapped[bool] = mapped_column(default=False, server_default=false())
     reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -128,7 +128,7 @@ class Message(db.Model):  # type: ignore[name-defined]
 
 class AddressEmail(db.Model):  # type: ignore[name-defined]
     """One email the letter form had us send to a supporter's address (a confirmation or a
-    notice), kept a day to limit how many any address gets (letters/mail/limits.py)."""
+    notice), kept a day to limit how many any address gets (letters/messages/limits.py)."""
 
     __tablename__ = "address_email"
     __table_args__ = (

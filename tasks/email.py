@@ -1,4 +1,4 @@
-"""Email tasks: thin adapters that take ids and call letters.mail.delivery."""
+"""Email tasks: thin adapters that take ids and call the message service (letters.messages)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import uuid
 
 from celery import shared_task
 
-from letters.mail import delivery
+from letters.messages import notices, sending
+from letters.messages.sweeper import sweep as find_work
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def send_letter(message_id: str) -> str:
 @shared_task(name="letters.send_letters")
 def send_letters(message_ids: list[str]) -> dict[str, str]:
     """Send the due letters among these; schedule retries and failure notices."""
-    outcomes = delivery.deliver_many([uuid.UUID(m) for m in message_ids])
+    outcomes = sending.deliver_many([uuid.UUID(m) for m in message_ids])
     for message_id, outcome in outcomes.items():
         if outcome.retry_in is not None:
             send_letter.apply_async((str(message_id),), countdown=outcome.retry_in)
@@ -40,25 +41,25 @@ def send_letters(message_ids: list[str]) -> dict[str, str]:
 @shared_task(name="letters.send_confirmation")
 def send_confirmation(message_id: str, reminder: bool = False) -> bool:
     """Email the supporter their confirmation link (or the one reminder)."""
-    return delivery.send_confirmation(uuid.UUID(message_id), reminder=reminder)
+    return notices.send_confirmation(uuid.UUID(message_id), reminder=reminder)
 
 
 @shared_task(name="letters.notify_failure")
 def notify_failure(message_id: str) -> bool:
     """Tell the supporter their letter could not be emailed."""
-    return delivery.notify_failure(uuid.UUID(message_id))
+    return notices.notify_failure(uuid.UUID(message_id))
 
 
 @shared_task(name="letters.send_receipt")
 def send_receipt(message_id: str) -> bool:
     """Send the supporter their copy of the letter that went."""
-    return delivery.send_receipt(uuid.UUID(message_id))
+    return notices.send_receipt(uuid.UUID(message_id))
 
 
 @shared_task(name="letters.sweep")
 def sweep() -> dict[str, int]:
     """Periodic: re-enqueue work nobody took, recover expired leases, remind, expire."""
-    found = delivery.sweep()
+    found = find_work()
     for start in range(0, len(found.to_send), SWEEP_BATCH):
         send_letters.delay([str(m) for m in found.to_send[start : start + SWEEP_BATCH]])
     for message_id in found.to_confirm:

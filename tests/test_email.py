@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from letters import clock
 from letters.extensions import db
-from letters.mail import Address, OutgoingEmail, delivery, header_text
+from letters.mail import Address, OutgoingEmail, header_text, mailer
 from letters.mail.outbox import to_mime
+from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import ContactStatus, DeliveryEvent, Message
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, WebhookSigner, event, running
@@ -82,7 +83,7 @@ def _refresh(message: Message) -> Message:
 def _confirmed(app, client, fake, email: str = "jane@example.org") -> Message:
     with app.app_context():
         message = _write_email_letter(client, email=email)
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         path = _confirm_path(fake)
         response = client.post(path, data={"csrf_token": csrf_token(client, path)})
         assert response.status_code == 303
@@ -103,8 +104,8 @@ def test_email_letter_waits_for_confirmation(app, client, fake):
 def test_confirmation_email_has_an_expiring_link_and_not_the_letter(app, client, fake):
     with app.app_context():
         message = _write_email_letter(client)
-        assert delivery.send_confirmation(message.id)
-        assert not delivery.send_confirmation(message.id)  # only once
+        assert notices.send_confirmation(message.id)
+        assert not notices.send_confirmation(message.id)  # only once
         (sent,) = [r for r in fake.received if r.kind == "confirmation"]
         # Only the address: the name was typed by whoever filled in the form.
         assert sent.payload["personalizations"][0]["to"] == [{"email": "jane@example.org"}]
@@ -117,21 +118,21 @@ def test_confirmation_email_has_an_expiring_link_and_not_the_letter(app, client,
 def test_a_scanner_following_the_link_sends_nothing(app, client, fake):
     with app.app_context():
         message = _write_email_letter(client)
-        delivery.send_confirmation(message.id)
+        notices.send_confirmation(message.id)
         path = _confirm_path(fake)
         for _ in range(3):  # link checkers, previews, the supporter's own first look
             page = client.get(path)
             assert page.status_code == 200
             assert "Send my letter" in page.get_data(as_text=True)
         assert _refresh(message).state == "awaiting_confirmation"
-        assert delivery.sweep().to_send == []
+        assert sweeper.sweep().to_send == []
         assert fake.letters() == []
 
 
 def test_confirm_post_without_csrf_is_refused(app, client, fake):
     with app.app_context():
         message = _write_email_letter(client)
-        delivery.send_confirmation(message.id)
+        notices.send_confirmation(message.id)
         assert client.post(_confirm_path(fake)).status_code == 400
         assert _refresh(message).state == "awaiting_confirmation"
 
@@ -140,7 +141,7 @@ def test_confirmed_letter_is_sent_with_the_right_envelope(app, client, fake):
     message = _confirmed(app, client, fake)
     with app.app_context():
         assert message.state == "queued"
-        outcome = delivery.deliver(message.id)
+        outcome = sending.deliver(message.id)
         assert outcome.state == "sent"
         message = _refresh(message)
         assert message.state == "sent" and message.provider_message_id.startswith("fake-")
@@ -166,9 +167,9 @@ def test_confirmed_letter_is_sent_with_the_right_envelope(app, client, fake):
 def test_confirming_twice_sends_once(app, client, fake):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        assert not delivery.confirm(message.id, message.confirmation_digest).confirmed
-        delivery.deliver(message.id)
-        delivery.deliver(message.id)
+        assert not confirmation.confirm(message.id, message.confirmation_digest).confirmed
+        sending.deliver(message.id)
+        sending.deliver(message.id)
     assert len(fake.letters()) == 1
 
 
@@ -176,12 +177,12 @@ def test_429_is_retried_with_backoff(app, client, fake):
     message = _confirmed(app, client, fake)
     fake.answer(429)
     with app.app_context():
-        first = delivery.deliver(message.id)
+        first = sending.deliver(message.id)
         assert first.state == "queued" and 2.5 <= first.retry_in <= 5.0
-        assert delivery.deliver(message.id).state == "queued"  # too early: not claimed
+        assert sending.deliver(message.id).state == "queued"  # too early: not claimed
         assert len(fake.received) == 2  # confirmation + the 429
         _make_due(message)
-        assert delivery.deliver(message.id).state == "sent"
+        assert sending.deliver(message.id).state == "sent"
         assert _refresh(message).attempts == 2
     assert len(fake.letters()) == 1
 
@@ -198,7 +199,7 @@ def test_server_errors_give_up_and_tell_the_supporter(app, client, fake):
     with app.app_context():
         delays = []
         for _ in range(3):
-            outcome = delivery.deliver(message.id)
+            outcome = sending.deliver(message.id)
             if outcome.retry_in:
                 delays.append(outcome.retry_in)
                 _make_due(message)
@@ -211,8 +212,8 @@ def test_server_errors_give_up_and_tell_the_supporter(app, client, fake):
         message = _refresh(message)
         assert "gave up after 3 attempts" in message.failure_reason
         fake.answer(default=202)
-        assert delivery.notify_failure(message.id)
-        assert not delivery.notify_failure(message.id)
+        assert notices.notify_failure(message.id)
+        assert not notices.notify_failure(message.id)
         page = client.get(f"/letters/{message.token}").get_data(as_text=True)
         assert "Not delivered" in page and "print it and post it" in page
     notice = [r for r in fake.received if r.kind == "failure"]
@@ -225,7 +226,7 @@ def test_permanent_errors_fail_at_once(app, client, fake, status):
     message = _confirmed(app, client, fake)
     fake.answer(status)
     with app.app_context():
-        outcome = delivery.deliver(message.id)
+        outcome = sending.deliver(message.id)
         assert outcome.state == "failed" and outcome.retry_in is None
         message = _refresh(message)
         assert message.failure_reason.startswith(f"HTTP {status}")
@@ -236,7 +237,7 @@ def test_a_slow_server_times_out_and_is_retried(app, client, fake):
     message = _confirmed(app, client, fake)
     fake.answer(("slow", 3.0))
     with app.app_context():
-        outcome = delivery.deliver(message.id)
+        outcome = sending.deliver(message.id)
         assert outcome.state == "queued" and outcome.retry_in
         assert "connection" in _refresh(message).failure_reason
 
@@ -253,7 +254,7 @@ def _post(client, signer, batch, *, timestamp=None, key=None):
 def test_signed_events_move_the_letter_on(app, client, fake, signer):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        delivery.deliver(message.id)
+        sending.deliver(message.id)
         batch = [event(str(message.id), "processed"), event(str(message.id), "delivered")]
         response = _post(client, signer, batch)
         assert response.status_code == 200 and response.get_json()["stored"] == 2
@@ -288,7 +289,7 @@ def test_forged_stale_and_unsigned_webhooks_are_refused(app, client, fake, signe
 def test_replayed_and_duplicated_events_are_stored_once(app, client, fake, signer):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        delivery.deliver(message.id)
+        sending.deliver(message.id)
         one = event(str(message.id), "delivered", timestamp=1_800_000_000)
         assert _post(client, signer, [one]).get_json()["stored"] == 1
         replay = _post(client, signer, [one]).get_json()
@@ -301,7 +302,7 @@ def test_replayed_and_duplicated_events_are_stored_once(app, client, fake, signe
 def test_hard_bounce_marks_the_contact_failing(app, client, fake, signer):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        delivery.deliver(message.id)
+        sending.deliver(message.id)
         bounce = event(str(message.id), "bounce", type="bounce", reason="550 no such user")
         _post(client, signer, [bounce])
         message = _refresh(message)
@@ -333,16 +334,16 @@ def test_sweep_recovers_an_expired_lease_without_sending_twice(app, client, fake
     message = _confirmed(app, client, fake)
     with app.app_context():
         # A worker claimed it, got it to SendGrid, and died before recording that.
-        assert delivery.claim([message.id])
+        assert sending.claim([message.id])
         _post(client, signer, [event(str(message.id), "processed")])
         assert _refresh(message).state == "sent"  # the event itself already says so
 
         other = _confirmed(app, client, fake, email="sam@example.org")
-        assert delivery.claim([other.id])  # this one died before reaching SendGrid
+        assert sending.claim([other.id])  # this one died before reaching SendGrid
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-        found = delivery.sweep(now=later)
+        found = sweeper.sweep(now=later)
         assert found.to_send == [other.id]
-        assert delivery.deliver(other.id).state == "sent"
+        assert sending.deliver(other.id).state == "sent"
     assert len(fake.letters()) == 1
 
 
@@ -353,13 +354,13 @@ def test_sweep_never_resends_a_letter_sendgrid_took_while_its_row_was_still_send
     with app.app_context():
         # The worker's request reached SendGrid, which reported the letter deferred (accepted,
         # delivery delayed: an event that moves no state), and then the worker died.
-        assert delivery.claim([message.id])
+        assert sending.claim([message.id])
         assert _post(client, signer, [event(str(message.id), "deferred")]).status_code == 200
         assert _refresh(message).state == "sending"
-        found = delivery.sweep(now=clock.now() + dt.timedelta(hours=1))
+        found = sweeper.sweep(now=clock.now() + dt.timedelta(hours=1))
         assert (found.to_send, found.recovered_as_sent) == ([], 1)
         assert _refresh(message).state == "sent"
-        assert delivery.deliver(message.id).state == "sent"
+        assert sending.deliver(message.id).state == "sent"
     assert fake.letters() == []
 
 
@@ -367,10 +368,10 @@ def test_a_retry_is_not_sent_when_sendgrid_took_the_earlier_attempt(app, client,
     message = _confirmed(app, client, fake)
     fake.answer(500)  # ...though SendGrid had in fact accepted it, as its event then says
     with app.app_context():
-        assert delivery.deliver(message.id).state == "queued"
+        assert sending.deliver(message.id).state == "queued"
         assert _post(client, signer, [event(str(message.id), "deferred")]).status_code == 200
         _make_due(message)
-        assert delivery.deliver(message.id).state == "sent"
+        assert sending.deliver(message.id).state == "sent"
     # The first attempt's request only: no second copy went to SendGrid.
     assert [r.status for r in fake.received if r.kind == "letter"] == [500]
 
@@ -385,7 +386,7 @@ def test_other_events_move_the_letter_as_sendgrid_means_them(
     message = _confirmed(app, client, fake)
     with app.app_context():
         if state != "queued":
-            delivery.deliver(message.id)
+            sending.deliver(message.id)
         kind = {"reason": "Bounced Address"} if name == "dropped" else {}
         assert _post(client, signer, [event(str(message.id), name, **kind)]).status_code == 200
         message = _refresh(message)
@@ -401,7 +402,7 @@ def test_other_events_move_the_letter_as_sendgrid_means_them(
 def test_a_blocked_bounce_does_not_mark_the_contact_failing(app, client, fake, signer):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        delivery.deliver(message.id)
+        sending.deliver(message.id)
         blocked = event(str(message.id), "bounce", type="blocked", reason="554 blocked as spam")
         _post(client, signer, [blocked])
         assert _refresh(message).state == "bounced"
@@ -411,25 +412,25 @@ def test_a_blocked_bounce_does_not_mark_the_contact_failing(app, client, fake, s
 def test_sweep_finds_queued_rows_nobody_took(app, client, fake):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        assert delivery.sweep().to_send == []  # too fresh: its own task is on the way
+        assert sweeper.sweep().to_send == []  # too fresh: its own task is on the way
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
-        assert delivery.sweep(now=later).to_send == [message.id]
+        assert sweeper.sweep(now=later).to_send == [message.id]
 
 
 def test_reminder_after_a_day_and_expiry_after_a_week(app, client, fake):
     with app.app_context():
         message = _write_email_letter(client)
-        delivery.send_confirmation(message.id)
+        notices.send_confirmation(message.id)
         path = _confirm_path(fake)
         now = dt.datetime.now(dt.UTC)
-        assert delivery.sweep(now=now + dt.timedelta(hours=23)).to_remind == []
-        assert delivery.sweep(now=now + dt.timedelta(hours=25)).to_remind == [message.id]
-        assert delivery.send_confirmation(message.id, reminder=True)
-        assert delivery.sweep(now=now + dt.timedelta(hours=26)).to_remind == []
+        assert sweeper.sweep(now=now + dt.timedelta(hours=23)).to_remind == []
+        assert sweeper.sweep(now=now + dt.timedelta(hours=25)).to_remind == [message.id]
+        assert notices.send_confirmation(message.id, reminder=True)
+        assert sweeper.sweep(now=now + dt.timedelta(hours=26)).to_remind == []
         reminders = [r for r in fake.received if r.kind == "reminder"]
         assert reminders[0].payload["subject"].startswith("Reminder:")
 
-        assert delivery.sweep(now=now + dt.timedelta(days=7, minutes=1)).expired == 1
+        assert sweeper.sweep(now=now + dt.timedelta(days=7, minutes=1)).expired == 1
         late = client.get(path)
         assert late.status_code == 410 and "This link has expired" in late.get_data(as_text=True)
         token = csrf_token(client, "/write")
@@ -445,13 +446,13 @@ def test_a_confirmation_that_cannot_be_built_stays_for_the_sweep(app, client, mo
         def broken(*args, **kwargs):
             raise ValueError("cannot build this email")
 
-        monkeypatch.setattr(delivery, "confirmation_email", broken)
-        assert not delivery.send_confirmation(message.id)
+        monkeypatch.setattr(notices, "confirmation_email", broken)
+        assert not notices.send_confirmation(message.id)
         assert _refresh(message).confirmation_sent_at is None
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
-        assert delivery.sweep(now=later).to_confirm == [message.id]
+        assert sweeper.sweep(now=later).to_confirm == [message.id]
         monkeypatch.undo()
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
 
 
 def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypatch):
@@ -461,11 +462,11 @@ def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypa
         def raises(email):
             raise UnicodeEncodeError("ascii", "josé", 3, 4, "not ascii")
 
-        monkeypatch.setattr(delivery.get_mailer(), "send", raises)
-        assert not delivery.send_confirmation(message.id)
+        monkeypatch.setattr(mailer.get_mailer(), "send", raises)
+        assert not notices.send_confirmation(message.id)
         assert _refresh(message).confirmation_sent_at is None
         monkeypatch.undo()
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
 
 
 def test_tampered_confirm_link_is_404(app, client):
@@ -488,12 +489,12 @@ def test_without_a_key_mail_goes_to_the_outbox(make_app, tmp_path):
         message = _write_email_letter(client)
         page = client.get(f"/letters/{message.token}").get_data(as_text=True)
         assert "no email service set up" in page
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         (confirmation,) = (tmp_path / "outbox").glob("*-confirmation-*.eml")
         parsed = email.message_from_bytes(confirmation.read_bytes(), policy=email.policy.default)
         path = re.search(r"/confirm/\S+", parsed.get_body(("plain",)).get_content()).group(0)
         client.post(path, data={"csrf_token": csrf_token(client, path)})
-        assert delivery.deliver(message.id).state == "sent"
+        assert sending.deliver(message.id).state == "sent"
         (letter,) = (tmp_path / "outbox").glob("*-letter-*.eml")
         parsed = email.message_from_bytes(letter.read_bytes(), policy=email.policy.default)
         assert parsed["To"] == "Priya Nandakumar MP <Priya.Nandakumar.MP@aph.gov.au>"
@@ -530,7 +531,7 @@ def test_a_lease_shorter_than_the_send_timeout_is_refused(make_app):
 def test_a_batch_repeating_an_event_stores_it_once(app, client, fake, signer):
     message = _confirmed(app, client, fake)
     with app.app_context():
-        delivery.deliver(message.id)
+        sending.deliver(message.id)
         one = event(str(message.id), "delivered")
         result = _post(client, signer, [one, one, dict(one, sg_event_id="other")]).get_json()
         assert result["stored"] == 1 and result["duplicates"] == 2
@@ -565,10 +566,10 @@ def test_typed_markup_is_inert_in_the_email(app, client, fake):
     payload = '<script>alert(1)</script><img src="file:///etc/passwd">'
     with app.app_context():
         message = _write_email_letter(client, personal_note=payload, street=payload)
-        delivery.send_confirmation(message.id)
+        notices.send_confirmation(message.id)
         path = _confirm_path(fake)
         client.post(path, data={"csrf_token": csrf_token(client, path)})
-        delivery.deliver(message.id)
+        sending.deliver(message.id)
     (sent,) = fake.letters()
     text, html = (c["value"] for c in sent.payload["content"])
     assert payload in text  # plain text shows exactly what was typed

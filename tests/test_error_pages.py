@@ -6,8 +6,10 @@ import json
 
 import pytest
 from sqlalchemy import select, update
+from werkzeug.exceptions import HTTPException
 
 from letters import clock
+from letters.campaigns import UnknownCampaign, get_campaign
 from letters.extensions import db
 from letters.mail.content import confirm_url
 from letters.models import Message
@@ -55,6 +57,27 @@ def test_an_unknown_page_says_where_to_go(client):
 def test_a_page_opened_the_wrong_way(client):
     _site_page(client.put("/write"), 405, "cannot be opened this way")
     _site_page(client.get("/organiser/logout"), 405, "use its button")
+
+
+def test_a_letter_of_a_campaign_no_longer_run_is_not_found(app, client):
+    path = submit(client, division="Canberra", member="Alicia Payne").headers["Location"]
+    with app.app_context():
+        db.session.execute(
+            update(Message)
+            .where(Message.token == path.rsplit("/", 1)[1])
+            .values(campaign_key="a-campaign-since-removed")
+        )
+        db.session.commit()
+    for page in (path, path + ".pdf", path + "/edit"):
+        _site_page(client.get(page), 404, "That link is not complete")
+
+
+def test_a_worker_asking_for_an_unknown_campaign_gets_a_plain_error(app):
+    with app.app_context():  # as in a Celery task: no request, so nothing to answer with 404
+        with pytest.raises(UnknownCampaign) as raised:
+            get_campaign("a-campaign-since-removed")
+        assert not isinstance(raised.value, HTTPException)
+        assert get_campaign().key == app.config["DEFAULT_CAMPAIGN"]
 
 
 def test_a_removed_letters_pdf_is_410(app, client):

@@ -26,10 +26,11 @@ from letters.domain.attendees import read_attendees, surname_key, write_csv
 from letters.domain.campaign import load_campaign
 from letters.domain.directory import Directory, display_name, load_directory
 from letters.extensions import db
-from letters.mail import Address, OutgoingEmail, delivery
+from letters.mail import Address, OutgoingEmail
 from letters.mail.content import letter_email, receipt_email
 from letters.mail.outbox import OutboxMailer, to_mime
 from letters.mail.sendgrid import SendGridMailer
+from letters.messages import notices, sending
 from letters.models import Attendee, Message
 from letters.settings import PROJECT_ROOT
 from tests import factories
@@ -138,7 +139,7 @@ def test_an_idn_domain_is_kept_as_punycode_and_the_email_goes_there(make_app, tm
         token = response.headers["Location"].rsplit("/", 1)[1]
         message = db.session.scalar(select(Message).where(Message.token == token))
         assert message.sender_email == "Jana@xn--bcher-kva.de"
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
     (sent,) = (tmp_path / "outbox").glob("*-confirmation-*.eml")
     assert _parse(sent.read_bytes())["To"].addresses[0].addr_spec == "Jana@xn--bcher-kva.de"
 
@@ -396,11 +397,11 @@ def test_a_supporter_named_with_a_comma_gets_their_receipt_through_sendgrid(make
         client = app.test_client()
         with app.app_context():
             message = _write_email_letter(client, name="O'Brien, Pat", email="pat@example.org")
-            assert delivery.send_confirmation(message.id)
+            assert notices.send_confirmation(message.id)
             path = _confirm_path(fake)
             client.post(path, data={"csrf_token": csrf(client, path)})
-            assert delivery.deliver(message.id).state == "sent"
-            assert delivery.send_receipt(_refresh(message).id)
+            assert sending.deliver(message.id).state == "sent"
+            assert notices.send_receipt(_refresh(message).id)
         by_kind = {r.kind: r.payload for r in fake.received if r.status == 202}
     assert by_kind["receipt"]["personalizations"][0]["to"] == [
         {"email": "pat@example.org", "name": '"O\'Brien, Pat"'}

@@ -74,8 +74,8 @@ def test_error_and_confirmation_pages_are_valid_html(app_with_data, tmp_path):
     from sqlalchemy import select, update
 
     from letters.extensions import db
-    from letters.mail import delivery
     from letters.mail.content import confirm_url
+    from letters.messages import confirmation
     from letters.models import Message
 
     client = app_with_data.test_client()
@@ -100,7 +100,7 @@ def test_error_and_confirmation_pages_are_valid_html(app_with_data, tmp_path):
         db.session.commit()
     pages = {"confirm-waiting": client.get(path(first_link))}
     with app_with_data.app_context():
-        assert delivery.confirm(first.id, first.confirmation_digest).confirmed
+        assert confirmation.confirm(first.id, first.confirmation_digest).confirmed
     pages["confirm-sent"] = client.get(path(first_link))
     pages["confirm-repeat"] = client.get(path(second_link))
     pages["confirm-stale"] = client.get(path(stale_link))

@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from letters import logs
-from letters.mail import delivery
+from letters.messages import notices
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import running
 from tests.helpers import GOOD_FORM
@@ -45,7 +45,7 @@ def test_log_lines_are_json_and_name_letters_by_id_only(json_log):
         message = _write_email_letter(client, email="jane@example.org")
         fake.answer(default=500)  # the confirmation cannot go: that is logged
         message_id = message.id
-        sent = delivery.send_confirmation(message_id)
+        sent = notices.send_confirmation(message_id)
         assert not sent
     lines = [line for line in stream.getvalue().splitlines() if line]
     assert lines, "the failed sends were not logged"

@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 
 from letters.extensions import db
-from letters.mail import delivery
+from letters.messages import notices
 from letters.models import Message
 from tests.helpers import submit
 
@@ -47,7 +47,7 @@ def test_the_emails_a_supporter_gets_link_to_it(app_with_data):
     submit(client, postcode="2001", delivery="email")
     with app_with_data.app_context():
         message = db.session.scalars(select(Message)).one()
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
     outbox = list(app_with_data.config["OUTBOX_DIR"].glob("*.eml"))
     assert len(outbox) == 1
     email = message_from_bytes(outbox[0].read_bytes(), policy=policy.default)

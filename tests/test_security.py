@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from letters import clock, create_app
 from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
 from letters.extensions import db
-from letters.mail import delivery
 from letters.mail.content import confirm_url
+from letters.messages import confirmation, notices
 from letters.models import Message
 from letters.settings import ConfigError
 from letters.supporter.abuse import FORM_MAX_AGE
@@ -179,8 +179,8 @@ def test_a_second_email_letter_within_seven_days_shows_nothing_of_the_first(make
     with app.app_context():
         token = first.headers["Location"].rsplit("/", 1)[1]
         message = db.session.scalar(select(Message).where(Message.token == token))
-        assert delivery.send_confirmation(message.id)
-        assert delivery.confirm(message.id, message.confirmation_digest).confirmed
+        assert notices.send_confirmation(message.id)
+        assert confirmation.confirm(message.id, message.confirmation_digest).confirmed
     # Another browser types the same address: its page is that of any letter waiting for its
     # confirmation, with nothing of the first letter (see test_supporter_privacy.py).
     again = submit(app.test_client(), postcode="2001", delivery="email", email="JANE@example.org")
@@ -192,7 +192,7 @@ def test_a_second_email_letter_within_seven_days_shows_nothing_of_the_first(make
     with app.app_context():
         token = again.headers["Location"].rsplit("/", 1)[1]
         second = db.session.scalar(select(Message).where(Message.token == token))
-        assert delivery.send_confirmation(second.id)  # as the worker does
+        assert notices.send_confirmation(second.id)  # as the worker does
     (notice,) = (tmp_path / "outbox").glob("*-notice-*.eml")
     parsed = email.message_from_bytes(notice.read_bytes(), policy=email.policy.default)
     assert parsed["To"] == "JANE@example.org"

@@ -20,8 +20,8 @@ from sqlalchemy import func, select, update
 
 from letters import clock
 from letters.extensions import db
-from letters.mail import delivery
 from letters.mail.content import confirm_serializer
+from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import AddressEmail, Message
 from letters.settings import PROJECT_ROOT
 from tests.conftest import load_fixture_members
@@ -115,7 +115,7 @@ def _press_send(client, path: str):
 
 def _confirmed(client, fake, **changes) -> Message:
     message = _write(client, **changes)
-    assert delivery.send_confirmation(message.id)
+    assert notices.send_confirmation(message.id)
     assert _press_send(client, _confirm_path(fake, message)).status_code == 303
     return _fresh(message)
 
@@ -145,7 +145,7 @@ def test_a_second_letter_tells_only_the_addresss_owner_and_cannot_be_sent(app, f
             select(Message).where(Message.token == response.headers["Location"].rsplit("/", 1)[1])
         )
         assert second.over_weekly_limit and second.state == "awaiting_confirmation"
-        assert delivery.send_confirmation(second.id)
+        assert notices.send_confirmation(second.id)
 
         seen = [response.get_data(as_text=True), str(response.headers)]
         for url in (f"/letters/{second.token}", f"/letters/{second.token}/edit"):
@@ -176,9 +176,9 @@ def test_a_second_letter_tells_only_the_addresss_owner_and_cannot_be_sent(app, f
         forged = "/confirm/" + confirm_serializer().dumps(claims)
         assert "Send my letter" not in owner.get(forged).get_data(as_text=True)
         assert _press_send(owner, forged).status_code == 409
-        assert not delivery.confirm(second.id, second.confirmation_digest).confirmed
-        assert not delivery.send_confirmation(second.id, reminder=True)
-        assert second.id not in delivery.sweep(now=START + dt.timedelta(days=2)).to_remind
+        assert not confirmation.confirm(second.id, second.confirmation_digest).confirmed
+        assert not notices.send_confirmation(second.id, reminder=True)
+        assert second.id not in sweeper.sweep(now=START + dt.timedelta(days=2)).to_remind
         assert _fresh(second).state == "awaiting_confirmation"
 
 
@@ -186,7 +186,7 @@ def test_from_the_notice_the_letter_page_says_why_it_waits(app, fake):
     with app.app_context():
         _confirmed(app.test_client(), fake, **OWNER)
         second = _write(app.test_client(), email=OWNER["email"])
-        assert delivery.send_confirmation(second.id)
+        assert notices.send_confirmation(second.id)
         link = re.search(re.escape(BASE) + r"(/letters/\S+)", _body(_emails(fake, "notice")[0]))
         page = app.test_client().get(link.group(1)).get_data(as_text=True)
         assert "This letter will not be emailed" in page and "Check your email" not in page
@@ -207,7 +207,7 @@ def test_a_letter_over_the_limit_looks_exactly_like_any_other(app, fake):
         over = _write(app.test_client(), email=OWNER["email"], personal_note="b " * 300)
         fresh = _write(app.test_client(), email="someone@example.org", personal_note="c " * 300)
         assert over.over_weekly_limit and not fresh.over_weekly_limit
-        assert delivery.send_confirmation(over.id) and delivery.send_confirmation(fresh.id)
+        assert notices.send_confirmation(over.id) and notices.send_confirmation(fresh.id)
         client = app.test_client()
         pages = [client.get(f"/letters/{m.token}").get_data(as_text=True) for m in (over, fresh)]
         assert _normalised(pages[0], _fresh(over)) == _normalised(pages[1], _fresh(fresh))
@@ -216,11 +216,11 @@ def test_a_letter_over_the_limit_looks_exactly_like_any_other(app, fake):
 def test_an_unconfirmed_letter_blocks_nobody(app, fake):
     with app.app_context():
         unconfirmed = _write(app.test_client(), **OWNER)
-        assert delivery.send_confirmation(unconfirmed.id)
+        assert notices.send_confirmation(unconfirmed.id)
         # Anyone, the owner too, may write with the address: it gets a normal confirmation.
         again = _write(app.test_client(), email=OWNER["email"])
         assert not again.over_weekly_limit
-        assert delivery.send_confirmation(again.id)
+        assert notices.send_confirmation(again.id)
         assert _emails(fake, "confirmation", again) and not _emails(fake, "notice")
         client = app.test_client()
         assert _press_send(client, _confirm_path(fake, again)).status_code == 303
@@ -239,7 +239,7 @@ def test_a_letter_held_for_a_letter_that_then_failed_gets_its_confirmation(app, 
         # The first never reached the member after all: the second may go instead.
         db.session.execute(update(Message).where(Message.id == first.id).values(state="failed"))
         db.session.commit()
-        assert delivery.send_confirmation(second.id)
+        assert notices.send_confirmation(second.id)
         assert _emails(fake, "confirmation", second) and not _emails(fake, "notice")
         assert not _fresh(second).over_weekly_limit
         assert _press_send(app.test_client(), _confirm_path(fake, second)).status_code == 303
@@ -316,7 +316,7 @@ def test_an_edit_after_the_confirmation_needs_a_fresh_one(app, fake):
     with app.app_context():
         client = app.test_client()
         message = _write(client, **OWNER)
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         old_link = _confirm_path(fake, message)
         assert "Priya Nandakumar" in client.get(old_link).get_data(as_text=True)
 
@@ -328,7 +328,7 @@ def test_an_edit_after_the_confirmation_needs_a_fresh_one(app, fake):
             delivery="email",
         )
         assert changed.status_code == 303
-        assert delivery.send_confirmation(message.id)  # the edit asked for a fresh one
+        assert notices.send_confirmation(message.id)  # the edit asked for a fresh one
         new_link = _confirm_path(fake, message)
         assert new_link != old_link
 
@@ -341,20 +341,42 @@ def test_an_edit_after_the_confirmation_needs_a_fresh_one(app, fake):
 
         assert "Harry Fernsby" in client.get(new_link).get_data(as_text=True)
         assert _press_send(client, new_link).status_code == 303
-        assert delivery.deliver(message.id).state == "sent"
+        assert sending.deliver(message.id).state == "sent"
     (sent,) = fake.letters()
     assert sent.payload["personalizations"][0]["to"][0]["name"] == "Harry Fernsby MP"
     assert "New words." in _body(sent)
+
+
+def test_an_unconfirmed_letter_edited_to_be_printed_goes_back_to_a_draft(app, fake):
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client, **OWNER)
+        assert notices.send_confirmation(message.id)
+        old_link = _confirm_path(fake, message)
+        edit = f"/letters/{message.token}/edit"
+
+        assert submit(client, edit, **OWNER, delivery="pdf").status_code == 303
+        row = _fresh(message)
+        assert (row.state, row.delivery, row.confirmation_digest) == ("draft", "pdf", "")
+        assert _press_send(client, old_link).status_code == 409  # a printed letter: no link
+        assert _fresh(message).state == "draft"
+
+        # And back to email: it waits for a fresh confirmation, for what it says now.
+        assert submit(client, edit, **OWNER, delivery="email").status_code == 303
+        assert _fresh(message).state == "awaiting_confirmation"
+        assert notices.send_confirmation(message.id)
+        assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+        assert _fresh(message).state == "queued"
 
 
 def test_saving_a_letter_unchanged_keeps_its_link(app, fake):
     with app.app_context():
         client = app.test_client()
         message = _write(client)
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         link = _confirm_path(fake, message)
         assert submit(client, f"/letters/{message.token}/edit", delivery="email").status_code == 303
-        assert not delivery.send_confirmation(message.id)  # nothing new to confirm
+        assert not notices.send_confirmation(message.id)  # nothing new to confirm
         assert _press_send(client, link).status_code == 303
 
 
@@ -362,7 +384,7 @@ def test_a_letter_that_changed_without_an_edit_is_asked_for_again(app, fake):
     with app.app_context():
         client = app.test_client()
         message = _write(client)
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         link = _confirm_path(fake, message)
         # What the letter says changed under the link (as when the campaign's text changes).
         db.session.execute(
@@ -372,7 +394,7 @@ def test_a_letter_that_changed_without_an_edit_is_asked_for_again(app, fake):
         page = _press_send(client, link)
         assert page.status_code == 409 and "This letter has changed" in page.get_data(as_text=True)
         assert _fresh(message).state == "awaiting_confirmation"
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         assert _press_send(client, _confirm_path(fake, message)).status_code == 303
 
 
@@ -383,17 +405,20 @@ def test_a_link_from_before_links_named_their_content_is_asked_for_again(app, fa
         old_style = "/confirm/" + confirm_serializer().dumps(str(message.id))
         assert _press_send(client, old_style).status_code == 409
         assert _fresh(message).state == "awaiting_confirmation"
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         assert _press_send(client, _confirm_path(fake, message)).status_code == 303
 
 
-def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(app, fake, monkeypatch):
+@pytest.mark.parametrize("delivery", ["email", "pdf"])
+def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(
+    app, fake, monkeypatch, delivery
+):
     from letters.supporter import views
 
     with app.app_context():
         client = app.test_client()
         message = _write(client, **OWNER)
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         resolve = views.resolve
 
         def confirmed_meanwhile(form, directory):
@@ -407,10 +432,11 @@ def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(app, 
 
         monkeypatch.setattr(views, "resolve", confirmed_meanwhile)
         edit = f"/letters/{message.token}/edit"
-        response = submit(client, edit, **{**OWNER, "personal_note": "Edited."}, delivery="email")
+        response = submit(client, edit, **{**OWNER, "personal_note": "Edited."}, delivery=delivery)
         assert response.status_code == 303 and "locked=1" in response.headers["Location"]
         row = _fresh(message)
         assert row.state == "queued" and row.personal_note == OWNER["personal_note"]
+        assert row.delivery == "email"
 
 
 # --- the confirmation email relays nothing; a few a day per address; the receipt -----------
@@ -420,7 +446,7 @@ def test_the_confirmation_email_carries_none_of_the_typed_text(app, fake):
     spam = "Cheap pills at pills.example"
     with app.app_context():
         message = _write(app.test_client(), name=spam, street=spam, suburb=spam, personal_note=spam)
-        assert delivery.send_confirmation(message.id)
+        assert notices.send_confirmation(message.id)
         (sent,) = _emails(fake, "confirmation", message)
         assert sent.payload["personalizations"][0]["to"] == [{"email": "jane@example.org"}]
         everything = _body(sent) + sent.payload["subject"]
@@ -469,15 +495,15 @@ def test_notices_count_toward_the_daily_limit(make, fake):
 def test_the_supporter_gets_a_receipt_once_the_letter_went(app, fake):
     with app.app_context():
         message = _confirmed(app.test_client(), fake)
-        outcome = delivery.deliver(message.id)
+        outcome = sending.deliver(message.id)
         assert outcome.state == "sent" and outcome.send_receipt
         fake.answer(500)
-        assert not delivery.send_receipt(message.id)  # given back for the sweep
+        assert not notices.send_receipt(message.id)  # given back for the sweep
         later = START + dt.timedelta(minutes=5)
-        assert delivery.sweep(now=later).to_receipt == [message.id]
-        assert delivery.send_receipt(message.id)
-        assert not delivery.send_receipt(message.id)
-        assert delivery.sweep(now=later).to_receipt == []
+        assert sweeper.sweep(now=later).to_receipt == [message.id]
+        assert notices.send_receipt(message.id)
+        assert not notices.send_receipt(message.id)
+        assert sweeper.sweep(now=later).to_receipt == []
     receipts = [r for r in _emails(fake, "receipt") if r.status == 202]
     assert len(receipts) == 1
     body = _body(receipts[0])
@@ -492,7 +518,7 @@ def test_the_supporter_gets_a_receipt_once_the_letter_went(app, fake):
 def test_no_receipt_before_the_letter_went(app, fake):
     with app.app_context():
         message = _confirmed(app.test_client(), fake)
-        assert not delivery.send_receipt(message.id)  # queued: nothing went yet
+        assert not notices.send_receipt(message.id)  # queued: nothing went yet
         assert not _emails(fake, "receipt")
 
 

@@ -21,11 +21,16 @@ class State(StrEnum):
     FAILED = "failed"  # permanently: rejected request, or retries exhausted
 
 
-# Each state and where it may go next. Delivery events can arrive out of order (a
-# `delivered` before its `processed`), so the delivery states only ever move forward.
+# Where a new letter starts: printed letters as drafts, email letters waiting for their link.
+INITIAL_STATES = frozenset({State.DRAFT, State.AWAITING_CONFIRMATION})
+
+# Each state and where it may go next; letters/messages/states.py builds every state change
+# from this table. Delivery events can arrive out of order (a `delivered` before its
+# `processed`), so the delivery states only ever move forward. Until it is confirmed, an
+# email letter may be edited into a printed one (back to a draft) and back again.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.DRAFT: frozenset({State.AWAITING_CONFIRMATION}),
-    State.AWAITING_CONFIRMATION: frozenset({State.QUEUED, State.EXPIRED}),
+    State.AWAITING_CONFIRMATION: frozenset({State.DRAFT, State.QUEUED, State.EXPIRED}),
     State.EXPIRED: frozenset(),
     State.QUEUED: frozenset({State.SENDING, State.SENT, State.FAILED}),
     State.SENDING: frozenset(
@@ -52,6 +57,11 @@ EVENT_STATES: dict[str, State | None] = {
 # Events that prove SendGrid accepted a message: seen one, never send that message again.
 ACCEPTED_EVENTS = frozenset({"processed", "deferred", "delivered", "bounce", "dropped"})
 UNDELIVERED = frozenset({State.BOUNCED, State.DROPPED, State.FAILED})
+
+
+def sources_of(target: State | str) -> frozenset[State]:
+    """The states a message may leave for `target`."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if State(target) in targets)
 
 
 def can_move(current: State | str, target: State | str) -> bool:

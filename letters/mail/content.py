@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from letters.campaigns import get_campaign
 from letters.domain.compose import Letter, format_date
 from letters.mail import Address, OutgoingEmail
-from letters.messages import letter_for
+from letters.messages.letters import letter_for
 from letters.models import Message
 
 CONFIRM_SALT = "letters.confirm"

@@ -36,15 +36,16 @@ from letters.errors import error_page
 from letters.extensions import db, limiter
 from letters.mail.address_keys import address_key
 from letters.mail.content import confirm_claims, confirm_serializer, is_notice_mark, letter_digest
-from letters.mail.delivery import confirm as confirm_message
-from letters.mail.delivery import (
+from letters.mail.mailer import get_mailer
+from letters.messages.confirmation import confirm as confirm_message
+from letters.messages.confirmation import (
     confirmation_expired,
-    get_mailer,
     hold_for_edit,
     renew_confirmation,
 )
-from letters.mail.limits import COUNTED, earlier_letter, may_email, record_email
-from letters.messages import letter_for
+from letters.messages.letters import letter_for
+from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
+from letters.messages.states import start
 from letters.models import Message
 from letters.pdf import default_renderer
 from letters.supporter import bp
@@ -146,9 +147,12 @@ def _render_write(
 
 def _save(
     form: WriteForm, campaign: Campaign, resolution: Resolution, message: Message
-) -> str | None:
-    """Copy the form into the message; the email its address now needs ("confirmation" or
-    "notice"), or None when no new one is due."""
+) -> tuple[State, str | None]:
+    """Copy the form into the message: the state it is to be in, and the email its address
+    now needs ("confirmation" or "notice", or None when no new one is due).
+
+    A new letter starts in that state here; a saved one moves only once it is held for the
+    edit (`hold_for_edit`), through the lifecycle's gate."""
     recipient = resolution.recipient
     assert recipient is not None
     message.campaign_key = campaign.key
@@ -172,10 +176,10 @@ def _save(
     contact = contact_for(current_app.config["CONTACTS_FILE"], recipient.division, recipient.name)
     message.member_salutation = contact.salutation
     if message.delivery != "email":
-        message.state = State.DRAFT.value
+        _starts_as(message, State.DRAFT)
         message.confirmation_digest = ""
         message.over_weekly_limit = False
-        return None
+        return State.DRAFT, None
     message.recipient_email = contact.email
     message.recipient_email_verified = contact.verified
     # Whoever is typing may not own the address: a second letter this week is saved, and
@@ -183,15 +187,21 @@ def _save(
     over = earlier_letter(message) is not None
     digest = letter_digest(message)
     asked_for = (message.state, message.confirmation_digest, message.over_weekly_limit)
-    message.state = State.AWAITING_CONFIRMATION.value
+    _starts_as(message, State.AWAITING_CONFIRMATION)
     if asked_for == (State.AWAITING_CONFIRMATION.value, digest, over):
-        return None  # saved again unchanged: the confirmation already sent still holds
+        # Saved again unchanged: the confirmation already sent still holds.
+        return State.AWAITING_CONFIRMATION, None
     # Any change after a confirmation was asked for needs a fresh one, for this content.
     message.confirmation_digest = digest
     message.over_weekly_limit = over
     message.confirmation_sent_at = None
     message.reminder_sent_at = None
-    return "notice" if over else "confirmation"
+    return State.AWAITING_CONFIRMATION, "notice" if over else "confirmation"
+
+
+def _starts_as(message: Message, state: State) -> None:
+    if message.id is None:
+        start(message, state)
 
 
 def _handle_post(campaign: Campaign, message: Message, action: str) -> Response | tuple[str, int]:
@@ -205,14 +215,14 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
     if valid and resolution.recipient is not None and not form.errors and not refused:
         # Nothing reaches the database until every check passed: the row may be a saved one.
         with db.session.no_autoflush:
-            email_needed = _save(form, campaign, resolution, message)
+            target, email_needed = _save(form, campaign, resolution, message)
             if email_needed and not may_email(message.sender_email_key):
                 db.session.rollback()
                 form.email.errors = [*form.email.errors, DAILY_LIMIT_REACHED]
                 return _render_write(
                     campaign, form, resolution, directory, action=action, status=422
                 )
-            if message.id is not None and not hold_for_edit(message.id):
+            if message.id is not None and not hold_for_edit(message.id, target):
                 # Confirmed while this edit was on its way: what was confirmed is what goes.
                 db.session.rollback()
                 return redirect(url_for("supporter.letter", token=message.token, locked=1), 303)

@@ -8,7 +8,7 @@ import logging
 from flask import Response, current_app, jsonify, request
 
 from letters.extensions import csrf
-from letters.mail.delivery import record_events
+from letters.messages.events import record_events
 from letters.webhooks import bp, signature
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """How often one mailbox is written for: one email letter a week to a member, a few emails a day.
 
-Both count by mailbox (letters/mail/address_keys.py), so respelling an address changes nothing.
+Both count by mailbox (letters.mail.address_keys), so respelling an address changes nothing.
 """
 
 from __future__ import annotations

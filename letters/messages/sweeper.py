@@ -1,0 +1,109 @@
+"""The periodic sweep: work nobody is doing (stale queues, expired leases, confirmations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from letters import clock
+from letters.domain.lifecycle import State
+from letters.extensions import db
+from letters.messages.notices import RECEIPT_RETRY_FOR, RECEIPT_STATES
+from letters.messages.sending import already_accepted
+from letters.messages.states import move, transition
+from letters.models import Message
+
+
+@dataclass
+class SweepResult:
+    """What the sweep found: letters to wake workers for, confirmations to (re)send."""
+
+    to_send: list[uuid.UUID]
+    to_confirm: list[uuid.UUID]
+    to_remind: list[uuid.UUID]
+    to_receipt: list[uuid.UUID] = field(default_factory=list)
+    recovered_as_sent: int = 0
+    expired: int = 0
+
+
+def sweep(now: dt.datetime | None = None) -> SweepResult:
+    """Find work nobody is doing: stale queued rows, expired leases, confirmations, expiry."""
+    now = now or clock.now()
+    config = current_app.config
+    stale = now - dt.timedelta(seconds=config["SWEEP_QUEUED_AFTER_SECONDS"])
+    result = SweepResult(to_send=[], to_confirm=[], to_remind=[])
+
+    # Leases that ran out: the worker died or hung. If SendGrid already took the message
+    # (an event names it), it was sent; otherwise it goes back to the queue.
+    expired_leases = db.session.scalars(
+        select(Message.id).where(
+            Message.state == State.SENDING.value, Message.lease_expires_at < now
+        )
+    ).all()
+    for message_id in expired_leases:
+        if already_accepted(message_id):
+            if move(message_id, State.SENT, sources={State.SENDING}, sent_at=now):
+                result.recovered_as_sent += 1
+        elif move(
+            message_id,
+            State.QUEUED,
+            sources={State.SENDING},
+            lease_expires_at=None,
+            next_attempt_at=None,
+        ):
+            result.to_send.append(message_id)
+
+    stale_queued = db.session.scalars(
+        select(Message.id).where(
+            Message.state == State.QUEUED.value,
+            func.coalesce(Message.next_attempt_at, Message.queued_at) < stale,
+        )
+    ).all()
+    # A row just put back from an expired lease is also stale-queued: wake it once.
+    result.to_send = list(dict.fromkeys([*result.to_send, *stale_queued]))
+
+    expire_before = now - dt.timedelta(hours=config["CONFIRM_EXPIRE_AFTER_HOURS"])
+    expired = db.session.execute(
+        transition(State.EXPIRED, sources={State.AWAITING_CONFIRMATION}).where(
+            Message.created_at < expire_before
+        )
+    )
+    db.session.commit()
+    result.expired = expired.rowcount
+
+    result.to_confirm = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state == State.AWAITING_CONFIRMATION.value,
+                Message.confirmation_sent_at.is_(None),
+                Message.created_at < stale,
+            )
+        ).all()
+    )
+    remind_before = now - dt.timedelta(hours=config["CONFIRM_REMIND_AFTER_HOURS"])
+    result.to_remind = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state == State.AWAITING_CONFIRMATION.value,
+                Message.confirmation_sent_at < remind_before,
+                Message.reminder_sent_at.is_(None),
+                Message.over_weekly_limit.is_(False),
+            )
+        ).all()
+    )
+    result.to_receipt = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state.in_(RECEIPT_STATES),
+                Message.receipt_sent_at.is_(None),
+                Message.scrubbed_at.is_(None),
+                Message.sent_at < stale,
+                Message.sent_at >= now - RECEIPT_RETRY_FOR,
+            )
+        ).all()
+    )
+    return result
