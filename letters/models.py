@@ -99,6 +99,12 @@ class Message(db.Model):  # type: ignore[name-defined]
     recipient_email: Mapped[str] = mapped_column(String(254), default="")
     recipient_email_verified: Mapped[bool] = mapped_column(default=False)
     confirmation_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Each email about the letter is claimed under a lease while a worker sends it, and marked
+    # sent only once SendGrid took it (letters/messages/email_jobs.py).
+    confirmation_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reminder_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    receipt_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failure_notice_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # What the latest confirmation was asked for: a digest of the composed letter and its
     # recipient (letters/mail/content.py). Its link carries the digest, and confirming sends
     # the letter only while the two still match, so an edit needs a fresh confirmation.

@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from letters import clock
 from letters.domain.lifecycle import State
 from letters.extensions import db
-from letters.messages.notices import RECEIPT_RETRY_FOR, RECEIPT_STATES
+from letters.messages import email_jobs
+from letters.messages.email_jobs import CONFIRMATION, FAILURE_NOTICE, RECEIPT, REMINDER, claimable
+from letters.messages.notices import FAILED_STATES, RECEIPT_RETRY_FOR, RECEIPT_STATES
 from letters.messages.sending import already_accepted
 from letters.messages.states import move, transition
 from letters.models import Message
@@ -26,7 +28,10 @@ class SweepResult:
     to_confirm: list[uuid.UUID]
     to_remind: list[uuid.UUID]
     to_receipt: list[uuid.UUID] = field(default_factory=list)
+    to_notify: list[uuid.UUID] = field(default_factory=list)
     recovered_as_sent: int = 0
+    # Emails whose worker died after SendGrid took them: recorded, not sent again.
+    emails_recovered_as_sent: int = 0
     expired: int = 0
 
 
@@ -75,11 +80,14 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
     db.session.commit()
     result.expired = expired.rowcount
 
+    # An email job whose worker died holds an expired lease: first record those SendGrid
+    # reported taking; the rest are due again below, like jobs nobody took.
+    result.emails_recovered_as_sent = email_jobs.settle_expired(now)
     result.to_confirm = list(
         db.session.scalars(
             select(Message.id).where(
                 Message.state == State.AWAITING_CONFIRMATION.value,
-                Message.confirmation_sent_at.is_(None),
+                claimable(CONFIRMATION, now),
                 Message.created_at < stale,
             )
         ).all()
@@ -90,7 +98,7 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
             select(Message.id).where(
                 Message.state == State.AWAITING_CONFIRMATION.value,
                 Message.confirmation_sent_at < remind_before,
-                Message.reminder_sent_at.is_(None),
+                claimable(REMINDER, now),
                 Message.over_weekly_limit.is_(False),
             )
         ).all()
@@ -99,10 +107,23 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
         db.session.scalars(
             select(Message.id).where(
                 Message.state.in_(RECEIPT_STATES),
-                Message.receipt_sent_at.is_(None),
+                claimable(RECEIPT, now),
                 Message.scrubbed_at.is_(None),
                 Message.sent_at < stale,
                 Message.sent_at >= now - RECEIPT_RETRY_FOR,
+            )
+        ).all()
+    )
+    # The failure notice, like the receipt, is first asked for by whoever saw the failure;
+    # the sweep retries one that did not go, for a while.
+    result.to_notify = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.state.in_(FAILED_STATES),
+                claimable(FAILURE_NOTICE, now),
+                Message.scrubbed_at.is_(None),
+                Message.failed_at < stale,
+                Message.failed_at >= now - RECEIPT_RETRY_FOR,
             )
         ).all()
     )

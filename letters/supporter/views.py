@@ -194,8 +194,8 @@ def _save(
     # Any change after a confirmation was asked for needs a fresh one, for this content.
     message.confirmation_digest = digest
     message.over_weekly_limit = over
-    message.confirmation_sent_at = None
-    message.reminder_sent_at = None
+    message.confirmation_sent_at = message.confirmation_claimed_until = None
+    message.reminder_sent_at = message.reminder_claimed_until = None
     return State.AWAITING_CONFIRMATION, "notice" if over else "confirmation"
 
 
