@@ -7,7 +7,7 @@ from flask import current_app, render_template
 
 from letters.campaigns import get_campaign
 from letters.mail.content import public_url
-from letters.mail.limits import EMAIL_WINDOW
+from letters.messages.limits import EMAIL_WINDOW
 from letters.supporter import bp
 from letters.supporter.abuse import FORM_MAX_AGE
 
