@@ -8,11 +8,11 @@ of that process and its children, sampled every 100 ms: PSS shares a page that s
 map between them, so the pool's processes are not counted twice for the libraries they share.
 
   naive: one WeasyPrint document per letter with a fresh font configuration and stylesheet
-         each time (letters.pdf.naive_render), each PDF written to its own file.
-  batch: letters.batch.render_batch: chunks of letters rendered by a pool of processes (one
+         each time (benchmarks/naive.py), each PDF written to its own file.
+  batch: letters.printing.batch.render_batch: chunks of letters rendered by a pool of processes (one
          per core), each with one font configuration, joined in order into one PDF; the
          campaign paragraphs several letters share are laid out once and stamped into each
-         (letters/stamps.py).
+         (letters/printing/stamps.py).
 
 `--sizes 200 --ways batch` gives a quick run; `--out DIR` keeps the PDFs.
 """
@@ -116,13 +116,14 @@ def child(way: str, count: int, out: Path | None) -> None:
         target.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         if way == "naive":
-            from letters.pdf import naive_render
+            from benchmarks.naive import naive_render
 
             for index, letter in enumerate(letters):
                 (target / f"letter-{index:05d}.pdf").write_bytes(naive_render(letter))
             files = len(letters)
         else:
-            from letters.batch import BatchOptions, Targets, electorates, render_batch
+            from letters.printing.batch import render_batch
+            from letters.printing.plan import BatchOptions, Targets, electorates
 
             render_batch(
                 electorates(letters),
@@ -210,7 +211,7 @@ def main() -> None:
         child(args.child[0], int(args.child[1]), args.out)
         return
 
-    from letters.batch import usable_cores
+    from letters.printing.pages import usable_cores
 
     print(f"cores usable: {usable_cores()} (cpu count {os.cpu_count()})")
     print(f"letters from {REFERENCE} (real divisions and members), campaign {CAMPAIGN.name}")

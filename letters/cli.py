@@ -79,7 +79,7 @@ def register(app: Flask) -> None:
 )
 def serve(port: int, worker: bool | None) -> None:
     """Run the site on 127.0.0.1 with the embedded defaults."""
-    from letters.pdf import prepare_process
+    from letters.printing.letter import prepare_process
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if worker is None:

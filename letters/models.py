@@ -307,7 +307,7 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     # live one, so a process presumed dead can never overwrite its replacement's outcome.
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")
     # The job's last sign of life: when it was queued, then its running process's heartbeat.
-    # The sweep fails a job whose sign is too old (letters/organiser/printing.py).
+    # The sweep fails a job whose sign is too old (letters/printing/runs.py).
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the running attempt last finished a piece of work. A live process that stops
     # progressing is hung: the sweep fails it (and its task then stops the render).

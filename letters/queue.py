@@ -40,7 +40,7 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": config["TIMEZONE"],
-        "imports": ("tasks.email", "tasks.batches"),
+        "imports": ("tasks.email", "letters.printing.tasks"),
         "task_default_queue": config["TASK_QUEUE"],
         "beat_schedule": {
             "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},

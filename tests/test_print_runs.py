@@ -18,8 +18,8 @@ from sqlalchemy import insert, update
 from letters import settings
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
-from letters.organiser import printing
-from letters.organiser.printing import (
+from letters.printing import runs as printing
+from letters.printing.runs import (
     HUNG,
     NEVER_STARTED,
     STOPPED_UNEXPECTEDLY,

@@ -14,12 +14,14 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 from weasyprint import HTML
 
-from letters import stamps
-from letters.batch import BatchOptions, Targets, electorates, render_batch
 from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_order
 from letters.domain.compose import BulletList, Letter, Paragraph
-from letters.pdf import default_renderer
-from letters.pdfjoin import Overlay, PdfJoiner
+from letters.printing import stamps
+from letters.printing.batch import render_batch
+from letters.printing.join import PdfJoiner
+from letters.printing.letter import default_renderer
+from letters.printing.plan import BatchOptions, Targets, electorates
+from letters.printing.stamps import Overlay
 from tests.test_batch import CAMPAIGN, MEMBERS
 from tests.test_batch import attendees as batch_attendees
 

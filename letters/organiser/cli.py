@@ -123,7 +123,8 @@ def batch_pdf(
     workers: int,
 ) -> None:
     """Print every letter in an attendee CSV, by state, electorate and surname."""
-    from letters.batch import BatchOptions, Targets, electorates, render_batch
+    from letters.printing.batch import render_batch
+    from letters.printing.plan import BatchOptions, Targets, electorates
 
     campaigns: dict[str, Campaign] = current_app.extensions[EXTENSION_KEY]
     key = campaign_key or current_app.config["DEFAULT_CAMPAIGN"]
@@ -198,6 +199,6 @@ def batch_pdf(
 @click.option("--attempt", type=int, default=None, help="The attempt the caller claimed.")
 def organiser_render_job(job_id: object, attempt: int | None) -> None:
     """Render one print run (the Celery task runs this in a process of its own)."""
-    from letters.organiser.printing import run_batch_job
+    from letters.printing.runs import run_batch_job
 
     click.echo(run_batch_job(job_id, attempt=attempt))  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
 from letters.organiser.kiosk import kiosk_url
-from letters.organiser.printing import (
+from letters.printing.runs import (
     attempt_folder,
     attendees_in_print_order,
     event_campaign,
@@ -451,7 +451,7 @@ def attendee_delete(event_id: int, attendee_id: int) -> Response:
 @bp.post("/events/<int:event_id>/print")
 def print_event(event_id: int) -> Response:
     """Queue a print run of every letter; its page shows the progress."""
-    from tasks.batches import render_event_batch
+    from letters.printing.tasks import render_event_batch
 
     event = _event_or_404(event_id)
     if closed := _closed(event):
@@ -533,7 +533,7 @@ def job_json(job_id: uuid.UUID) -> Response:
 @bp.post("/jobs/<uuid:job_id>/retry")
 def job_retry(job_id: uuid.UUID) -> Response:
     """Queue a failed, never started or expired print run again."""
-    from tasks.batches import render_event_batch
+    from letters.printing.tasks import render_event_batch
 
     job, event = _job_or_404(job_id)
     if ConfirmForm().validate_on_submit() and job.state in ("failed", "queued", "expired"):

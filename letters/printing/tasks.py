@@ -1,4 +1,4 @@
-"""Batch printing tasks: thin adapters that take a job id and call letters.organiser.printing.
+"""Batch printing tasks: thin adapters that take a job id and call letters.printing.runs.
 
 A print run whose process dies is marked failed, and is not retried by itself. Celery's
 acks_late and reject_on_worker_lost (letters/queue.py) still apply to these tasks: when a
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="letters.render_batch")
 def render_event_batch(job_id: str) -> str:
     """Render an event's print run (a wake-up: the job row says what to print)."""
-    from letters.organiser.printing import (
+    from letters.printing.runs import (
         STOPPED_UNEXPECTEDLY,
         claim,
         fail_attempt,
@@ -131,6 +131,6 @@ def sweep_print_runs() -> dict[str, int]:
     """Periodic: fail print runs whose process died, or that no worker ever started."""
     from dataclasses import asdict
 
-    from letters.organiser.printing import sweep_print_runs as sweep
+    from letters.printing.runs import sweep_print_runs as sweep
 
     return asdict(sweep())

@@ -5,7 +5,7 @@ grows with the batch. PdfJoiner reads each part with pypdf, renumbers the object
 reach, writes them to the output straight away and keeps only their offsets (a few bytes an
 object); the page tree, the bookmarks and the cross-reference table are written at the end.
 
-It can also draw pages of "sheet" PDFs over the pages it copies (letters/stamps.py prints a
+It can also draw pages of "sheet" PDFs over the pages it copies (letters/printing/stamps.py prints a
 batch's shared paragraphs that way): each sheet page becomes one form XObject in the output,
 written the first time a page uses it, and each use costs a few bytes of content. A joiner
 keeps the sheets it has used open (they are small) until it is closed.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,22 +30,14 @@ from pypdf.generic import (
     TextStringObject,
 )
 
+from letters.printing.stamps import Overlay
+
 _HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 
 
 def _ref(number: int) -> IndirectObject:
     """A reference to an object of the output (pypdf wants no reader for writing one)."""
     return IndirectObject(number, 0, None)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """Draw a page of one of the joiner's sheets over a page, moved by (dx, dy) points."""
-
-    sheet: int  # index in the joiner's sheets
-    sheet_page: int
-    dx: float
-    dy: float
 
 
 Overlays = Mapping[int, Sequence[Overlay]]  # by index of the page in the appended PDF

@@ -10,7 +10,7 @@ are the campaign's, the same in hundreds of letters of a batch. So a batch:
 3. lays each letter out with an empty block of the same classes and height in each stamped
    paragraph's place (_letter.html's `stamps`), and notes where those blocks fell;
 4. while joining, draws the sheet's page over each empty block, moved to where it fell
-   (letters/pdfjoin.py).
+   (letters/printing/join.py).
 
 Campaign paragraphs are never split across pages (print.css), so an empty block stands for one
 exactly: the letter's pages break where they would have, and every line lands where it would
@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from letters.domain.compose import BulletList, Letter, Paragraph
-from letters.pdfjoin import Overlay
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -133,6 +132,16 @@ class Stamp:
     x: float
     y: float
     height: float
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Draw a page of one of a joiner's sheets over a page, moved by (dx, dy) points."""
+
+    sheet: int  # index in the joiner's sheets
+    sheet_page: int
+    dx: float
+    dy: float
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""An event's letters from the database to PDF files: shared by the pages and the Celery task."""
+"""The print-run service: an event's letters from the database to PDF files, on a BatchJob row.
+
+A run is claimed (one conditional UPDATE), rendered by render_batch() with its progress on
+the row, and finished or failed only while its attempt is still the live one; the sweep fails
+runs whose process died, hung or never started. The organiser pages, the Celery tasks
+(tasks.py) and `letters organiser render-job` call it; nothing here retries by itself.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +24,14 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Engine, func, select, update
 
 from letters import clock
-from letters.batch import BatchOptions, Electorate, Targets, electorates, render_batch
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import letter_for_attendee, print_order
 from letters.domain.campaign import Campaign
 from letters.domain.compose import format_date
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
+from letters.printing.batch import render_batch
+from letters.printing.plan import BatchOptions, Electorate, Targets, electorates
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +318,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     """Fail print runs whose process died (no heartbeat) or hung, or that no worker started.
 
     A failed run is not queued again here: the organiser prints again when they choose (see
-    tasks/batches.py for why nothing retries by itself).
+    letters/printing/tasks.py for why nothing retries by itself).
     """
     now = now or clock.now()
     config = current_app.config
@@ -336,7 +343,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
         older_than(last_sign, "BATCH_HEARTBEAT_TIMEOUT_SECONDS"),
     )
     # The render's process is alive (its heartbeat goes on) but stuck; its task sees the row
-    # fail and stops it (tasks/batches.py).
+    # fail and stops it (letters/printing/tasks.py).
     hung = fail(
         HUNG,
         BatchJob.state == "running",
