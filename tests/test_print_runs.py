@@ -31,7 +31,14 @@ from letters.printing.runs import (
     sweep_print_runs,
 )
 from letters.queue import celery_settings
-from tests.organiser_helpers import csrf, login, make_organiser, read_batch, worker_env
+from tests.organiser_helpers import (
+    csrf,
+    login,
+    make_organiser,
+    read_batch,
+    render_processes,
+    worker_env,
+)
 from tests.test_worker import Worker, wait_for
 
 NOW = dt.datetime(2026, 12, 5, 10, tzinfo=dt.UTC)
@@ -318,7 +325,8 @@ def test_print_run_timeouts_must_be_positive_numbers(variable, value, tmp_path):
 
 @pytest.fixture
 def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start `letters worker` processes (each its own process group) sharing the test's data."""
+    """Start `letters printer` or `letters worker` processes (each its own process group)
+    sharing the test's data: start() a printer, start("--beat") a worker that sweeps."""
     config = app_with_data.config
     env = worker_env(
         config, LETTERS_SWEEP_INTERVAL_SECONDS="0.5", LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS="3"
@@ -326,7 +334,15 @@ def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[...,
     workers: list[Worker] = []
 
     def start(*args: str, **extra_env: str) -> Worker:
-        worker = Worker({**env, **extra_env}, tmp_path / "worker.log", "--concurrency", "1", *args)
+        command = "worker" if "--beat" in args else "printer"
+        worker = Worker(
+            {**env, **extra_env},
+            tmp_path / "worker.log",
+            "--concurrency",
+            "1",
+            *args,
+            command=command,
+        )
         workers.append(worker)
         return worker
 
@@ -350,21 +366,6 @@ def _renders_using(instance_dir: Path) -> list[int]:
                 found.append(int(entry.name))
         except (OSError, ValueError):
             continue  # not a process, or ended meanwhile
-    return found
-
-
-def _render_processes(job_id: uuid.UUID) -> list[int]:
-    """The pids of `letters organiser render-job JOB_ID` processes (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue  # ended meanwhile
-        if b"render-job" in command and str(job_id).encode() in command:
-            found.append(int(entry.name))
     return found
 
 
@@ -397,7 +398,7 @@ LETTERS = 100  # five chunks of 20 on two processes: several seconds to catch it
 
 
 def _print_midway(app: Flask, start_worker: Callable[..., Worker]):
-    """An organiser prints LETTERS letters; a worker (without beat) is part-way through them.
+    """An organiser prints LETTERS letters; a printer (no sweep) is part-way through them.
 
     Returns the logged-in client, the job, its page's URL, the worker and the render's pids.
     """
@@ -408,7 +409,7 @@ def _print_midway(app: Flask, start_worker: Callable[..., Worker]):
     job_id = _print(app, client, event_id)
     url = f"/organiser/jobs/{job_id}"
     wait_for(_running_midway(client, url), 90, "the render to be part-way through")
-    renders = _render_processes(job_id)
+    renders = render_processes(job_id)
     assert renders, "no render process found"
     return client, job_id, url, worker, renders
 
@@ -431,7 +432,7 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     for render in renders:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(render, signal.SIGKILL)
-    wait_for(lambda: _render_processes(job_id) == [], 10, "the render process to end")
+    wait_for(lambda: render_processes(job_id) == [], 10, "the render process to end")
     assert _job(app, job_id).state == "running"  # nobody is left to say otherwise
 
     start_worker("--beat")
@@ -441,6 +442,7 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     page = client.get(url).get_data(as_text=True)
     assert "The print run stopped unexpectedly" in page and "Print again</button>" in page
 
+    start_worker()  # a printer in place of the one killed
     assert client.post(f"{url}/retry", data={"csrf_token": csrf(client, url)}).status_code == 303
     wait_for(lambda: _job(app, job_id).state == "done", 120, "the run printed again")
     done = _job(app, job_id)
@@ -472,8 +474,8 @@ def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_d
     app = app_with_data
     client, job_id, url, worker, (render,) = _print_midway(app, start_worker)
     # A render stopped with SIGSTOP is as hung as one can be: alive, doing nothing, while its
-    # task's heartbeat goes on. A second worker's sweep finds it (the first one's only pool
-    # process is busy waiting on the render); the first one's task then stops the render.
+    # task's heartbeat goes on. A worker's sweep finds it (the printer's only pool process is
+    # busy waiting on the render); the printer's task then stops the render.
     os.killpg(render, signal.SIGSTOP)
     start_worker("--beat", LETTERS_BATCH_PROGRESS_TIMEOUT_SECONDS="3")
 

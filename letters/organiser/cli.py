@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from letters.models import Organiser
 
 organiser = AppGroup("organiser", help="Organiser accounts.")
 PROBLEMS_PRINTED = 200
+RENDER_NICENESS = 10  # added to a print run's render: below the web and email workers
 
 
 def _new_password() -> str:
@@ -201,4 +203,7 @@ def organiser_render_job(job_id: object, attempt: int | None) -> None:
     """Render one print run (the Celery task runs this in a process of its own)."""
     from letters.printing.runs import run_batch_job
 
+    # A print run takes the cores nothing else wants: on a machine that also serves pages and
+    # sends email (`letters serve`), those stay quick. Its pool processes inherit this.
+    os.nice(RENDER_NICENESS)
     click.echo(run_batch_job(job_id, attempt=attempt))  # type: ignore[arg-type]

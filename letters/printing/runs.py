@@ -219,13 +219,15 @@ def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
 def run_batch_job(job_id: uuid.UUID, workers: int | None = None, attempt: int | None = None) -> str:
     """Render a job's files and record the outcome on its row; returns what happened.
 
-    With no attempt the job is claimed here; the Celery task claims it first and passes the
-    attempt, so that it can fail the attempt if this process dies.
+    With no attempt the job is claimed here, and this process beats for it. The Celery task
+    claims it first and passes the attempt, so that it can fail the attempt if this process
+    dies; the task's process then beats for it, and this one only records progress.
     """
+    if attempt is not None:
+        return _render(job_id, attempt, workers)
+    attempt = claim(job_id)
     if attempt is None:
-        attempt = claim(job_id)
-        if attempt is None:
-            return "skipped"
+        return "skipped"
     with heartbeat(job_id, attempt):
         return _render(job_id, attempt, workers)
 
