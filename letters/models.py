@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from letters import clock
+from letters.domain.print_runs import PrintRunState
 from letters.extensions import db
 
 
@@ -291,8 +292,8 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    # queued | running | done | failed | expired (its files were removed: letters/retention.py)
-    state: Mapped[str] = mapped_column(String(10), default="queued")
+    # A PrintRunState (letters/domain/print_runs.py)
+    state: Mapped[str] = mapped_column(String(10), default=PrintRunState.QUEUED.value)
     options: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)

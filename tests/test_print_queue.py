@@ -27,6 +27,7 @@ from flask import Flask
 from sqlalchemy import update
 
 from letters import create_app, migrations, settings
+from letters.domain.print_runs import PrintRunState
 from letters.extensions import db
 from letters.models import BatchJob
 from tests import factories
@@ -178,6 +179,8 @@ def test_a_confirmed_email_goes_while_a_big_print_run_renders(site):
 
     # Done: end the run as the sweep would, and its printer stops the render.
     with app.app_context():
-        db.session.execute(update(BatchJob).where(BatchJob.id == job_id).values(state="failed"))
+        db.session.execute(
+            update(BatchJob).where(BatchJob.id == job_id).values(state=PrintRunState.FAILED)
+        )
         db.session.commit()
     wait_for(lambda: render_processes(job_id) == [], 30, "the render to stop")

@@ -487,3 +487,11 @@ def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_d
         assert not attempt_folder(job_id, 1).exists()
     page = client.get(url).get_data(as_text=True)
     assert "stopped making progress" in page and "Print again</button>" in page
+
+
+def test_every_print_run_state_fits_its_column():
+    from letters.domain.print_runs import PrintRunState
+
+    column = BatchJob.__table__.c.state
+    assert column.default.arg == PrintRunState.QUEUED
+    assert max(len(state) for state in PrintRunState) <= column.type.length
