@@ -495,3 +495,28 @@ def test_every_print_run_state_fits_its_column():
     column = BatchJob.__table__.c.state
     assert column.default.arg == PrintRunState.QUEUED
     assert max(len(state) for state in PrintRunState) <= column.type.length
+
+
+def test_one_heartbeat_a_run_the_task_claimed_is_beaten_for_by_the_task_alone(
+    app_with_data, monkeypatch
+):
+    app = app_with_data
+    event_id = _event(app)
+    job_id = _add_job(app, event_id)
+    beats: list[uuid.UUID] = []
+
+    @contextlib.contextmanager
+    def counted(job: uuid.UUID, attempt: int) -> Iterator[None]:
+        beats.append(job)
+        yield
+
+    monkeypatch.setattr(printing, "heartbeat", counted)
+    with app.app_context():
+        # As `letters organiser render-job --attempt N` runs it: its task already beats.
+        assert run_batch_job(job_id, workers=1, attempt=claim(job_id)) == "done"
+        assert beats == []
+        # Run whole in one process, claimed here: this process beats for it.
+        db.session.execute(update(BatchJob).where(BatchJob.id == job_id).values(state="queued"))
+        db.session.commit()
+        assert run_batch_job(job_id, workers=1) == "done"
+        assert beats == [job_id]
