@@ -304,6 +304,23 @@ def test_the_sweep_is_on_the_beat_schedule(app):
     assert entry["schedule"] == app.config["SWEEP_INTERVAL_SECONDS"]
 
 
+def test_print_runs_have_a_queue_of_their_own(app, monkeypatch):
+    settings_ = celery_settings(app.config)
+    queue, prints = app.config["TASK_QUEUE"], app.config["PRINT_QUEUE"]
+    assert prints == f"{queue}-print"
+    assert settings_["task_routes"] == {"letters.render_batch": {"queue": prints}}
+    assert settings_["task_default_queue"] == queue  # email, and every sweep, print runs' too
+    started: list[list[str]] = []
+    celery_app = app.extensions["celery"]
+    monkeypatch.setattr(celery_app, "worker_main", started.append)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["worker"]).exit_code == 0
+    assert runner.invoke(args=["printer"]).exit_code == 0
+    worker, printer = started
+    assert f"--queues={queue}" in worker and f"--queues={prints}" in printer
+    assert "--concurrency=1" in printer and "--hostname=printer@%h" in printer
+
+
 @pytest.mark.parametrize(
     "variable",
     [
