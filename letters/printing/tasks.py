@@ -21,8 +21,8 @@ worker dies mid-task its message may be delivered again, but claim() takes only 
 so a redelivered message skips a run that had started (and starts one that had not). We do not
 retry a run that died because its likely causes repeat: it renders on every core with much
 memory, so it is most often stopped by the out-of-memory killer or by an operator stopping a
-stuck worker, and a second attempt would most likely die the same way and take the worker's
-email sending down with it again. The organiser is watching the progress page, which says the
+stuck worker, and a second attempt would most likely die the same way and take its printer
+down with it again. The organiser is watching the progress page, which says the
 run stopped and offers "Print again": one click, when they choose. Nor is redelivery a
 dependable trigger for a retry: the file-system broker loses the message of a worker that is
 killed outright, and Redis returns one only after its visibility timeout, an hour later.
