@@ -1,6 +1,7 @@
 """Printing: letters to PDF, one at a time or an event's print run on every core.
 
-The modules read in the order a print run flows, each importing only those before it:
+The modules read in the order a print run flows, each importing only those before it (letter.py
+names stamps.py's StampMap in a type hint only):
 
 - letter.py: one letter to PDF (the web's download, and every letter of a batch), with the
   locked URL fetcher that serves the project's own assets and nothing else;
