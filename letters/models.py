@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from letters import clock
+from letters.domain.print_runs import PrintRunState
 from letters.extensions import db
 
 
@@ -297,8 +298,8 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    # queued | running | done | failed | expired (its files were removed: letters/retention.py)
-    state: Mapped[str] = mapped_column(String(10), default="queued")
+    # A PrintRunState (letters/domain/print_runs.py)
+    state: Mapped[str] = mapped_column(String(10), default=PrintRunState.QUEUED.value)
     options: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
@@ -313,7 +314,7 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     # live one, so a process presumed dead can never overwrite its replacement's outcome.
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")
     # The job's last sign of life: when it was queued, then its running process's heartbeat.
-    # The sweep fails a job whose sign is too old (letters/organiser/printing.py).
+    # The sweep fails a job whose sign is too old (letters/printing/runs.py).
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the running attempt last finished a piece of work. A live process that stops
     # progressing is hung: the sweep fails it (and its task then stops the render).

@@ -40,8 +40,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": config["TIMEZONE"],
-        "imports": ("tasks.email", "tasks.batches"),
+        "imports": ("tasks.email", "letters.printing.tasks"),
         "task_default_queue": config["TASK_QUEUE"],
+        # A print run holds its worker (and every core) for minutes: it goes to the printers
+        # (`letters printer`), so the workers on the default queue are always free for email
+        # and the periodic jobs, the print-run sweep included.
+        "task_routes": {"letters.render_batch": {"queue": config["PRINT_QUEUE"]}},
         "beat_schedule": {
             "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
             "remove-old-personal-data": {"task": "letters.scrub", "schedule": 3600.0},

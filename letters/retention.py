@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from letters import clock
 from letters.domain.lifecycle import State
+from letters.domain.print_runs import UNFINISHED, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event, Message
 
@@ -146,16 +147,16 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     )
     found.print_runs_stopped = _rowcount(
         update(BatchJob)
-        .where(BatchJob.event_id.in_(past), BatchJob.state.in_(("queued", "running")))
-        .values(state="failed", error=STOPPED_FOR_PRIVACY, finished_at=now)
+        .where(BatchJob.event_id.in_(past), BatchJob.state.in_(UNFINISHED))
+        .values(state=PrintRunState.FAILED, error=STOPPED_FOR_PRIVACY, finished_at=now)
     )
     found.print_runs_expired = _rowcount(
         update(BatchJob)
         .where(
-            BatchJob.state == "done",
+            BatchJob.state == PrintRunState.DONE,
             or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
         )
-        .values(state="expired", files=[], files_removed_at=now)
+        .values(state=PrintRunState.EXPIRED, files=[], files_removed_at=now)
     )
     # The rows say so first: from this commit on no page offers these files for download.
     db.session.commit()
@@ -198,7 +199,7 @@ def remove_unneeded_print_folders() -> int:
     removed = 0
     for job_id, path in folders.items():
         # A folder with no row belongs to a deleted event; failed and expired runs offer nothing.
-        if states.get(job_id) in ("queued", "running", "done"):
+        if states.get(job_id) in (*UNFINISHED, PrintRunState.DONE):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed += 1

@@ -49,6 +49,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # Print files copy every attendee's details, so they go sooner: this long after printing.
         "KEEP_PRINT_FILES_DAYS": _number(env, "LETTERS_KEEP_PRINT_FILES_DAYS", "7"),
         "TASK_QUEUE": env.get("LETTERS_TASK_QUEUE", "letters"),
+        # Print runs have a queue and workers of their own, so email never waits behind one.
+        "PRINT_QUEUE": env.get(
+            "LETTERS_PRINT_QUEUE", env.get("LETTERS_TASK_QUEUE", "letters") + "-print"
+        ),
         # Email. Without a SendGrid key every email is written to the outbox folder instead.
         "FROM_EMAIL": env.get("LETTERS_FROM_EMAIL", "letters@localhost"),
         "OUTBOX_DIR": Path(env.get("LETTERS_OUTBOX_DIR", instance_dir / "outbox")),

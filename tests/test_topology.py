@@ -3,7 +3,7 @@
 There is no container engine on the machines that test this project, so this runs what the
 compose file would run: the same commands (read from docker-compose.yml and .ci/Dockerfile),
 the same production settings, in the same order (migrate, then web under gunicorn, two
-workers and beat), against this machine's PostgreSQL and Redis and a SendGrid stand-in. A
+workers, a printer and beat), against this machine's PostgreSQL and Redis and a SendGrid stand-in. A
 supporter then writes an email letter over HTTP, as through a TLS-terminating proxy, and it
 goes all the way to "delivered".
 """
@@ -199,8 +199,9 @@ def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 f"127.0.0.1:{port}" if word == "0.0.0.0:8000" else word for word in image_command()
             ]
             start("web", web)
-            for replica in range(services["worker"]["deploy"]["replicas"]):
-                start(f"worker-{replica + 1}", services["worker"]["command"])
+            for service in ("worker", "printer"):
+                for replica in range(services[service]["deploy"]["replicas"]):
+                    start(f"{service}-{replica + 1}", services[service]["command"])
             beat = services["beat"]["command"]
             beat = [str(tmp_path / "celerybeat-schedule") if "/var/lib" in w else w for w in beat]
             start("beat", beat)

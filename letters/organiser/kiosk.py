@@ -65,7 +65,7 @@ def _event_for(token: str) -> Event:
 
 
 def _campaign(event: Event) -> Campaign:
-    from letters.organiser.printing import event_campaign
+    from letters.printing.runs import event_campaign
 
     try:
         return event_campaign(event)

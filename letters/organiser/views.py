@@ -38,12 +38,13 @@ from letters.domain.attendees import (
 )
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, Division, load_directory
+from letters.domain.print_runs import REPRINTABLE, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
 from letters.organiser.kiosk import kiosk_url
-from letters.organiser.printing import (
+from letters.printing.runs import (
     attempt_folder,
     attendees_in_print_order,
     event_campaign,
@@ -453,7 +454,7 @@ def attendee_delete(event_id: int, attendee_id: int) -> Response:
 @bp.post("/events/<int:event_id>/print")
 def print_event(event_id: int) -> Response:
     """Queue a print run of every letter; its page shows the progress."""
-    from tasks.batches import render_event_batch
+    from letters.printing.tasks import render_event_batch
 
     event = _event_or_404(event_id)
     if closed := _closed(event):
@@ -505,7 +506,7 @@ def _job_state(job: BatchJob) -> dict[str, object]:
         "done": job.done,
         "total": job.total,
         "stage": job.stage,
-        "files": list(job.files) if job.state == "done" else [],
+        "files": list(job.files) if job.state == PrintRunState.DONE else [],
         "error": job.error,
     }
 
@@ -535,13 +536,13 @@ def job_json(job_id: uuid.UUID) -> Response:
 @bp.post("/jobs/<uuid:job_id>/retry")
 def job_retry(job_id: uuid.UUID) -> Response:
     """Queue a failed, never started or expired print run again."""
-    from tasks.batches import render_event_batch
+    from letters.printing.tasks import render_event_batch
 
     job, event = _job_or_404(job_id)
-    if ConfirmForm().validate_on_submit() and job.state in ("failed", "queued", "expired"):
+    if ConfirmForm().validate_on_submit() and job.state in REPRINTABLE:
         if closed := _closed(event):
             return closed
-        job.state = "queued"
+        job.state = PrintRunState.QUEUED
         job.error = ""
         # Queued now: the sweep counts a queued job's wait from its last sign of life.
         job.heartbeat_at = clock.now()
@@ -554,7 +555,7 @@ def job_retry(job_id: uuid.UUID) -> Response:
 def job_file(job_id: uuid.UUID, name: str) -> Response:
     """Download one of a finished print run's files."""
     job, _ = _job_or_404(job_id)
-    if job.state != "done" or name not in job.files:
+    if job.state != PrintRunState.DONE or name not in job.files:
         abort(404)
     path = attempt_folder(job.id, job.attempt) / name
     if not path.is_file():

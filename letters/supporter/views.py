@@ -47,7 +47,7 @@ from letters.messages.letters import letter_for
 from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
 from letters.messages.states import start
 from letters.models import Message
-from letters.pdf import default_renderer
+from letters.printing.letter import default_renderer
 from letters.supporter import bp
 from letters.supporter.abuse import automated, near_identical, share_with_others, started_token
 from letters.supporter.forms import WriteForm

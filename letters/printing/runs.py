@@ -1,4 +1,10 @@
-"""An event's letters from the database to PDF files: shared by the pages and the Celery task."""
+"""The print-run service: an event's letters from the database to PDF files, on a BatchJob row.
+
+A run is claimed (one conditional UPDATE), rendered by render_batch() with its progress on
+the row, and finished or failed only while its attempt is still the live one; the sweep fails
+runs whose process died, hung or never started. The organiser pages, the Celery tasks
+(tasks.py) and `letters organiser render-job` call it; nothing here retries by itself.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +24,15 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Engine, func, select, update
 
 from letters import clock
-from letters.batch import BatchOptions, Electorate, Targets, electorates, render_batch
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import letter_for_attendee, print_order
 from letters.domain.campaign import Campaign
 from letters.domain.compose import format_date
+from letters.domain.print_runs import PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
+from letters.printing.batch import render_batch
+from letters.printing.plan import BatchOptions, Electorate, Targets, electorates
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +127,9 @@ def claim(job_id: uuid.UUID) -> int | None:
     now = clock.now()
     attempt = db.session.execute(
         update(BatchJob)
-        .where(BatchJob.id == job_id, BatchJob.state == "queued")
+        .where(BatchJob.id == job_id, BatchJob.state == PrintRunState.QUEUED)
         .values(
-            state="running",
+            state=PrintRunState.RUNNING,
             attempt=BatchJob.attempt + 1,
             started_at=now,
             heartbeat_at=now,
@@ -139,7 +147,11 @@ def claim(job_id: uuid.UUID) -> int | None:
 
 def _ours(job_id: uuid.UUID, attempt: int) -> tuple[Any, ...]:
     """The WHERE clause of every write a run makes: only while its attempt is the live one."""
-    return (BatchJob.id == job_id, BatchJob.attempt == attempt, BatchJob.state == "running")
+    return (
+        BatchJob.id == job_id,
+        BatchJob.attempt == attempt,
+        BatchJob.state == PrintRunState.RUNNING,
+    )
 
 
 def _beat(engine: Engine, job_id: uuid.UUID, attempt: int) -> bool:
@@ -186,7 +198,7 @@ def render_wanted(job_id: uuid.UUID, attempt: int) -> bool:
     state = db.session.execute(
         select(BatchJob.state).where(BatchJob.id == job_id, BatchJob.attempt == attempt)
     ).scalar_one_or_none()
-    return state in ("running", "done")
+    return state in (PrintRunState.RUNNING, PrintRunState.DONE)
 
 
 def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
@@ -196,7 +208,7 @@ def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
         update(BatchJob)
         .where(*_ours(job_id, attempt))
         .values(
-            state="failed",
+            state=PrintRunState.FAILED,
             error=error[:2000],
             stage="",
             finished_at=clock.now(),
@@ -212,20 +224,22 @@ def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
 def run_batch_job(job_id: uuid.UUID, workers: int | None = None, attempt: int | None = None) -> str:
     """Render a job's files and record the outcome on its row; returns what happened.
 
-    With no attempt the job is claimed here; the Celery task claims it first and passes the
-    attempt, so that it can fail the attempt if this process dies.
+    With no attempt the job is claimed here, and this process beats for it. The Celery task
+    claims it first and passes the attempt, so that it can fail the attempt if this process
+    dies; the task's process then beats for it, and this one only records progress.
     """
+    if attempt is not None:
+        return _render(job_id, attempt, workers)
+    attempt = claim(job_id)
     if attempt is None:
-        attempt = claim(job_id)
-        if attempt is None:
-            return "skipped"
+        return "skipped"
     with heartbeat(job_id, attempt):
         return _render(job_id, attempt, workers)
 
 
 def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
     job = db.session.get(BatchJob, job_id)
-    if job is None or (job.attempt, job.state) != (attempt, "running"):
+    if job is None or (job.attempt, job.state) != (attempt, PrintRunState.RUNNING):
         return "skipped"  # no longer this attempt's to run
     event = db.session.get(Event, job.event_id)
     folder = attempt_folder(job.id, attempt)
@@ -278,7 +292,7 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
         update(BatchJob)
         .where(*_ours(job_id, attempt))
         .values(
-            state="done",
+            state=PrintRunState.DONE,
             done=result.letters,
             total=result.letters,
             stage="done",
@@ -311,7 +325,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     """Fail print runs whose process died (no heartbeat) or hung, or that no worker started.
 
     A failed run is not queued again here: the organiser prints again when they choose (see
-    tasks/batches.py for why nothing retries by itself).
+    letters/printing/tasks.py for why nothing retries by itself).
     """
     now = now or clock.now()
     config = current_app.config
@@ -322,7 +336,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
         failed = db.session.execute(
             update(BatchJob)
             .where(*conditions)
-            .values(state="failed", error=error, stage="", finished_at=now)
+            .values(state=PrintRunState.FAILED, error=error, stage="", finished_at=now)
             .returning(BatchJob.id, BatchJob.attempt)
         )
         return [(job_id, attempt) for job_id, attempt in failed]
@@ -332,14 +346,14 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
 
     stalled = fail(
         STOPPED_UNEXPECTEDLY,
-        BatchJob.state == "running",
+        BatchJob.state == PrintRunState.RUNNING,
         older_than(last_sign, "BATCH_HEARTBEAT_TIMEOUT_SECONDS"),
     )
     # The render's process is alive (its heartbeat goes on) but stuck; its task sees the row
-    # fail and stops it (tasks/batches.py).
+    # fail and stops it (letters/printing/tasks.py).
     hung = fail(
         HUNG,
-        BatchJob.state == "running",
+        BatchJob.state == PrintRunState.RUNNING,
         older_than(
             func.coalesce(BatchJob.progress_at, BatchJob.started_at),
             "BATCH_PROGRESS_TIMEOUT_SECONDS",
@@ -347,7 +361,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     )
     never_started = fail(
         NEVER_STARTED,
-        BatchJob.state == "queued",
+        BatchJob.state == PrintRunState.QUEUED,
         older_than(last_sign, "BATCH_QUEUED_TIMEOUT_SECONDS"),
     )
     db.session.commit()
