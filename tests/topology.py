@@ -3,7 +3,8 @@
 There is no container engine where this project is tested, so this runs what the compose file
 would run: the same commands (read from docker-compose.yml and .ci/Dockerfile) and the same
 production settings, in the same order (migrate, then the web service under gunicorn, the
-workers and beat), against this machine's PostgreSQL and Redis and a local SendGrid stand-in.
+workers, the printer and beat), against this machine's PostgreSQL and Redis and a local
+SendGrid stand-in.
 tests/test_topology.py takes one letter through it; benchmarks/loadproof.py drives it hard
 and kills its workers.
 """
@@ -225,8 +226,9 @@ def deployment(folder: Path, **settings: str) -> Iterator[Deployment]:
                 f"127.0.0.1:{port}" if word == "0.0.0.0:8000" else word for word in image_command()
             ]
             running.start("web", web)
-            for replica in range(services["worker"]["deploy"]["replicas"]):
-                running.start(f"worker-{replica + 1}", services["worker"]["command"])
+            for service in ("worker", "printer"):
+                for replica in range(services[service]["deploy"]["replicas"]):
+                    running.start(f"{service}-{replica + 1}", services[service]["command"])
             beat = services["beat"]["command"]
             beat = [str(folder / "celerybeat-schedule") if "/var/lib" in w else w for w in beat]
             running.start("beat", beat)
