@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from letters.cli import worker_argv
 from tests.conftest import reference_data
 
 LETTERS = Path(sys.executable).with_name("letters")
@@ -96,8 +97,6 @@ def test_serve_runs_the_site_on_embedded_defaults(env, tmp_path):
 
 
 def test_workers_sharing_a_machine_get_names_of_their_own(app):
-    from letters.cli import worker_argv
-
     config, queue = app.config, app.config["TASK_QUEUE"]
     names = {
         next(a for a in worker_argv(config, queue, 4, False, (), pid) if a.startswith("--hostname"))
