@@ -27,6 +27,7 @@ from letters.domain.lifecycle import State
 from letters.domain.print_runs import UNFINISHED, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event, Message
+from letters.printing.states import transition
 
 REMOVED = "(removed)"
 # States after which nothing more happens to an email letter (SENT: events may still come,
@@ -146,17 +147,14 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
         )
     )
     found.print_runs_stopped = _rowcount(
-        update(BatchJob)
-        .where(BatchJob.event_id.in_(past), BatchJob.state.in_(UNFINISHED))
-        .values(state=PrintRunState.FAILED, error=STOPPED_FOR_PRIVACY, finished_at=now)
+        transition(PrintRunState.FAILED, sources=UNFINISHED)
+        .where(BatchJob.event_id.in_(past))
+        .values(error=STOPPED_FOR_PRIVACY, finished_at=now)
     )
     found.print_runs_expired = _rowcount(
-        update(BatchJob)
-        .where(
-            BatchJob.state == PrintRunState.DONE,
-            or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
-        )
-        .values(state=PrintRunState.EXPIRED, files=[], files_removed_at=now)
+        transition(PrintRunState.EXPIRED)
+        .where(or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff))
+        .values(files=[], files_removed_at=now)
     )
     # The rows say so first: from this commit on no page offers these files for download.
     db.session.commit()

@@ -49,6 +49,7 @@ from letters.printing.runs import (
     attendees_in_print_order,
     event_campaign,
 )
+from letters.printing.states import move
 from letters.retention import event_data_removal_at
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -542,12 +543,12 @@ def job_retry(job_id: uuid.UUID) -> Response:
     if ConfirmForm().validate_on_submit() and job.state in REPRINTABLE:
         if closed := _closed(event):
             return closed
-        job.state = PrintRunState.QUEUED
-        job.error = ""
         # Queued now: the sweep counts a queued job's wait from its last sign of life.
-        job.heartbeat_at = clock.now()
-        db.session.commit()
-        _enqueue(render_event_batch, job.id)
+        queued = move(
+            job.id, PrintRunState.QUEUED, sources=REPRINTABLE, error="", heartbeat_at=clock.now()
+        )
+        if queued:
+            _enqueue(render_event_batch, job.id)
     return redirect(url_for("organiser.job", job_id=job.id), code=303)
 
 

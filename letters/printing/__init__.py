@@ -10,6 +10,7 @@ names stamps.py's StampMap in a type hint only):
 - pages.py: jobs rendered to PDF parts, in a pool of processes;
 - join.py: the parts joined, in order, into the output files as they arrive;
 - batch.py: render_batch(), the whole pipeline for one batch (`letters batch-pdf` calls it);
+- states.py: the one gate every change of a print run's state goes through;
 - runs.py: the print-run service: an event's letters from the database to files, on a
   BatchJob row (claim, progress, failure, the sweep);
 - tasks.py: the thin Celery adapters, on the print queue.

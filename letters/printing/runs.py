@@ -33,6 +33,7 @@ from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.printing.batch import render_batch
 from letters.printing.plan import BatchOptions, Electorate, Targets, electorates
+from letters.printing.states import transition
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,9 @@ def claim(job_id: uuid.UUID) -> int | None:
     """
     now = clock.now()
     attempt = db.session.execute(
-        update(BatchJob)
-        .where(BatchJob.id == job_id, BatchJob.state == PrintRunState.QUEUED)
+        transition(PrintRunState.RUNNING)
+        .where(BatchJob.id == job_id)
         .values(
-            state=PrintRunState.RUNNING,
             attempt=BatchJob.attempt + 1,
             started_at=now,
             heartbeat_at=now,
@@ -205,10 +205,9 @@ def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
     """Mark this attempt failed, if it is still the live one, and remove its partial files."""
     db.session.rollback()
     failed = db.session.execute(
-        update(BatchJob)
+        transition(PrintRunState.FAILED, sources={PrintRunState.RUNNING})
         .where(*_ours(job_id, attempt))
         .values(
-            state=PrintRunState.FAILED,
             error=error[:2000],
             stage="",
             finished_at=clock.now(),
@@ -289,10 +288,9 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
         fail_attempt(job_id, attempt, str(exc) or type(exc).__name__)
         return "failed"
     finished = db.session.execute(
-        update(BatchJob)
+        transition(PrintRunState.DONE)
         .where(*_ours(job_id, attempt))
         .values(
-            state=PrintRunState.DONE,
             done=result.letters,
             total=result.letters,
             stage="done",
@@ -334,9 +332,9 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     def fail(error: str, *conditions: ColumnElement[bool]) -> list[tuple[uuid.UUID, int]]:
         """Fail the runs that match; their ids and attempts."""
         failed = db.session.execute(
-            update(BatchJob)
+            transition(PrintRunState.FAILED)
             .where(*conditions)
-            .values(state=PrintRunState.FAILED, error=error, stage="", finished_at=now)
+            .values(error=error, stage="", finished_at=now)
             .returning(BatchJob.id, BatchJob.attempt)
         )
         return [(job_id, attempt) for job_id, attempt in failed]
