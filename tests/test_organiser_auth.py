@@ -86,6 +86,34 @@ def test_login_goes_back_only_to_this_site(app, client):
     assert outside.location == "/organiser/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example/phish",  # a browser drops the tab: //evil.example/phish
+        "//evil.example/",
+        "/%5Cevil.example/",  # a backslash reads as a slash
+        "/%5C%5Cevil.example/",
+        "/%0d%0aX:1",  # a line break would reach the Location header
+        "/organiser/%0aevil",
+        "/%00",
+        "/%7F",
+        "http://evil.example/",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "/%C3%A9",
+        "",
+    ],
+)
+def test_login_refuses_to_go_anywhere_but_a_path_here(app, client, target):
+    make_organiser(app)
+    data = {"email": "organiser@example.org", "password": PASSWORD, "csrf_token": csrf(client)}
+    response = client.post(f"/organiser/login?next={target}", data=data)
+    assert response.status_code == 303
+    assert response.location == "/organiser/"
+    assert client.get("/organiser/").status_code == 200
+
+
 def test_forms_need_their_csrf_token(app, client):
     make_organiser(app)
     refused = client.post(

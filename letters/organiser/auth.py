@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import (
     Flask,
     Response,
@@ -27,6 +30,8 @@ MIN_PASSWORD_LENGTH = 10
 # Wrong passwords only: a right one does not use up the allowance.
 LOGIN_LIMIT_PER_ADDRESS = "5 per minute; 30 per hour"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
+# A path, its query and fragment: printable ASCII, no space, no backslash.
+_SAFE_PATH = re.compile(r"/[!-\[\]-~]*")
 PUBLIC_ENDPOINTS = frozenset({"organiser.login", "organiser.static"})
 # A password check against this hash takes as long as a real one, so a login for an unknown
 # email cannot be told apart by its timing.
@@ -113,8 +118,18 @@ def require_organiser() -> Response | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: an open redirect would help phishing."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site: an open redirect would help phishing.
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so
+    `/\t/evil.example` and `/\\evil.example` lead off the site; a line break would also reach
+    the Location header (a 500). So: printable ASCII only, one leading slash, no backslash.
+    """
+    if (
+        target
+        and _SAFE_PATH.fullmatch(target)
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("organiser.events")
 
