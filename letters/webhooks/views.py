@@ -35,6 +35,9 @@ def sendgrid_events() -> tuple[Response, int]:
         batch = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return jsonify(error="body is not JSON"), 400
+    except RecursionError:
+        # Thousands of nested brackets: signed, but no SendGrid batch is like that.
+        return jsonify(error="body is nested too deeply"), 400
     if not isinstance(batch, list):
         return jsonify(error="expected a JSON array of events"), 400
     outcome = record_events(batch)
