@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from letters import clock, security, settings
+from letters.body_limits import LimitedRequest
 from letters.domain.compose import format_date
 
 
@@ -19,6 +20,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(settings.PROJECT_ROOT / "templates"),
         static_folder="static",
     )
+    app.request_class = LimitedRequest  # every route's body limit (letters/body_limits.py)
     app.config.from_mapping(settings.from_environment())
     if test_config:
         app.config.from_mapping(test_config)

@@ -67,6 +67,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # Confirmations and notices the letter form may send one mailbox in 24 hours, whoever
         # asks: anyone can type anyone's address, and this keeps the form from flooding it.
         "EMAILS_PER_ADDRESS_PER_DAY": int(env.get("LETTERS_EMAILS_PER_ADDRESS_PER_DAY", "5")),
+        # The largest request body a route takes unless it says otherwise (the webhook and
+        # the attendee import do): however the body is sent, chunked included. A letter is a
+        # few kilobytes.
+        "MAX_CONTENT_LENGTH": int(env.get("LETTERS_MAX_FORM_BYTES", str(256 * 1024))),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
         "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
         # How many reverse proxies (a load balancer, nginx...) stand in front of the app. Their
