@@ -16,10 +16,9 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import SelectChoice
 
@@ -28,6 +27,7 @@ from letters.domain.directory import load_directory
 from letters.extensions import db
 from letters.models import Attendee, Event
 from letters.organiser import kiosk_bp
+from letters.organiser.auth import end_session
 from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 
@@ -86,8 +86,7 @@ def page(token: str) -> Response:
     event = _event_for(token)
     if current_user.is_authenticated:
         # Whoever holds the tablet must not inherit an organiser's login from this browser.
-        logout_user()
-        session.clear()
+        end_session()
     campaign = _campaign(event)
     directory = load_directory(current_app.config["DATA_DIR"])
     if request.method == "POST":
