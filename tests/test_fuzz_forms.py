@@ -105,9 +105,9 @@ def site(app_with_data):
     make_organiser(app)
     organiser = app.test_client()
     login(organiser)
-    from tests.test_organiser_events import create_event, upload
+    from tests.test_organiser_events import kiosk_event, upload
 
-    event_id = create_event(organiser)
+    event_id = kiosk_event(organiser)
     upload(organiser, event_id, "good.csv")
     kiosk_page = organiser.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
     kiosk = re.search(r'id="kiosk-url">https?://[^/]+([^<]+)<', kiosk_page).group(1)

@@ -43,7 +43,7 @@ from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
-from letters.organiser.kiosk import kiosk_url
+from letters.organiser.kiosk import kiosk_expires_at, kiosk_url
 from letters.organiser.printing import (
     attempt_folder,
     attendees_in_print_order,
@@ -572,7 +572,12 @@ def kiosk_link(event_id: int) -> str:
     """The event's kiosk link, for a tablet at the event."""
     event = _event_or_404(event_id)
     return render_template(
-        "organiser/kiosk_link.html", event=event, url=kiosk_url(event), form=ConfirmForm()
+        "organiser/kiosk_link.html",
+        event=event,
+        url=kiosk_url(event),
+        form=ConfirmForm(),
+        expires_at=kiosk_expires_at(event),
+        expired=clock.now() >= kiosk_expires_at(event),
     )
 
 
