@@ -9,7 +9,6 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from letters import clock, security, settings
-from letters.body_limits import LimitedRequest
 from letters.domain.compose import format_date
 
 
@@ -20,7 +19,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(settings.PROJECT_ROOT / "templates"),
         static_folder="static",
     )
-    app.request_class = LimitedRequest  # every route's body limit (letters/body_limits.py)
     app.config.from_mapping(settings.from_environment())
     if test_config:
         app.config.from_mapping(test_config)
@@ -44,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extension instances and load the campaigns."""
     from letters import (
+        body_limits,
         campaigns,
         models,  # noqa: F401 - defines the tables
     )
@@ -51,6 +50,7 @@ def register_extensions(app: Flask) -> None:
     from letters.organiser.auth import init_login
     from letters.queue import celery_init_app
 
+    body_limits.init_app(app)  # first: its checks come before CSRF's
     security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)

@@ -7,7 +7,7 @@ Forms are parsed in CSRF's `before_request`, before any view runs, so a view can
 own limit in time: this request class reads it from the matched view instead.
 
 Every route gets `MAX_CONTENT_LENGTH` (LETTERS_MAX_FORM_BYTES) unless its view is marked
-with `@body_limit(...)`.
+with `@body_limit(...)`; and only a view marked `json=True` takes a JSON body.
 """
 
 from __future__ import annotations
@@ -15,21 +15,38 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, TypeVar
 
-from flask import Request, current_app
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Flask, Request, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 View = TypeVar("View", bound=Callable[..., object])
 ATTRIBUTE = "max_body_bytes"
+JSON_ATTRIBUTE = "takes_json"
 
 
-def body_limit(size: int) -> Callable[[View], View]:
+def body_limit(size: int, *, json: bool = False) -> Callable[[View], View]:
     """Let this view take a body of up to `size` bytes (put it below the route decorator)."""
 
     def mark(view: View) -> View:
         setattr(view, ATTRIBUTE, size)
+        setattr(view, JSON_ATTRIBUTE, json)
         return view
 
     return mark
+
+
+def init_app(app: Flask) -> None:
+    """Use the limits; call before CSRF's init, whose check must not see a refused body."""
+    app.request_class = LimitedRequest
+
+    @app.before_request
+    def _forms_take_forms() -> None:
+        # Flask-WTF fills a form from a JSON body when there is one, and fails with a
+        # TypeError or UnicodeDecodeError when it is not an object: only a view that reads
+        # JSON itself takes it.
+        if request.method == "POST" and request.is_json:
+            view = app.view_functions.get(request.endpoint or "")
+            if not getattr(view, JSON_ATTRIBUTE, False):
+                raise UnsupportedMediaType("This page takes a form, not JSON.")
 
 
 class LimitedRequest(Request):
@@ -43,6 +60,10 @@ class LimitedRequest(Request):
         size = getattr(view, ATTRIBUTE, None)
         if size is None:
             size = super().max_content_length
+        if self.mimetype == "application/x-www-form-urlencoded" and size is not None:
+            # Such a form is parsed in memory whole (a file comes as multipart, and goes to
+            # disk): a route that takes a large upload takes no large urlencoded body.
+            size = min(size, self.max_form_memory_size or size)
         if size is not None and self.content_length is None:
             # Werkzeug's stream refuses any read once a chunked body reaches the limit, even
             # its final empty one: one byte of slack lets a body of exactly `size` through.
@@ -52,6 +73,19 @@ class LimitedRequest(Request):
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
+
+    def _load_form_data(self) -> None:
+        limit = self.max_content_length
+        if (
+            "form" not in self.__dict__
+            and self.content_length is None
+            and self.mimetype == "application/x-www-form-urlencoded"
+            and limit is not None
+        ):
+            # Werkzeug reads such a body only up to the limit and parses what it got: a
+            # chunked form over it would be cut short silently. Refuse it instead (413).
+            self._cached_data = read_at_most(self.stream, limit - 1)
+        super()._load_form_data()
 
     def _get_file_stream(
         self,

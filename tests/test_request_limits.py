@@ -16,6 +16,7 @@ from tests.fakes.sendgrid import WebhookSigner
 from tests.helpers import csrf_token
 from tests.live import serving
 from tests.organiser_helpers import csrf, login, make_organiser
+from tests.test_organiser_events import create_event
 
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 
@@ -184,7 +185,6 @@ def test_a_huge_chunked_letter_form_is_refused_before_it_is_read(app):
 
 def test_a_huge_chunked_attendee_file_is_refused_past_the_import_limit(app_with_data):
     from letters.organiser.views import IMPORT_BODY_BYTES
-    from tests.test_organiser_events import create_event
 
     make_organiser(app_with_data)
     organiser = app_with_data.test_client()
@@ -201,3 +201,33 @@ def test_a_huge_chunked_attendee_file_is_refused_past_the_import_limit(app_with_
             total=IMPORT_BODY_BYTES + 4 * 1024 * 1024,
         )
     _assert_refused_early(result, IMPORT_BODY_BYTES)
+
+
+@pytest.mark.parametrize("body", [b"0", b"[]", b'"x"', b"\x00\x00\x00\x00\x00", b"\x80", b"0\x01"])
+def test_a_json_body_to_a_form_is_refused_not_a_500(app, body):
+    # Found by tests/test_fuzz_forms.py: Flask-WTF fills forms from JSON that is not an object.
+    for url in ("/write", "/organiser/login"):
+        response = app.test_client().post(url, data=body, content_type="application/json")
+        assert response.status_code == 415, (url, body)
+        assert "Unsupported Media Type" in response.get_data(as_text=True)  # the site's page
+
+
+def test_the_import_takes_a_large_file_but_no_large_urlencoded_form(app_with_data):
+    # Such a form is parsed in memory, whole: only multipart may use the import's 25 MB.
+    make_organiser(app_with_data)
+    organiser = app_with_data.test_client()
+    login(organiser)
+    event_id = create_event(organiser)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": "session=" + organiser.get_cookie("session").value,
+    }
+    with serving(app_with_data) as base_url:
+        result = send(
+            base_url,
+            f"/organiser/events/{event_id}/import",
+            headers,
+            prefix=b"csrf_token=x&file=",
+            total=8 * 1024 * 1024,
+        )
+    _assert_refused_early(result, app_with_data.config["MAX_FORM_MEMORY_SIZE"])

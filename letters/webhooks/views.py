@@ -18,7 +18,7 @@ MAX_BODY_BYTES = 5 * 1024 * 1024  # SendGrid batches are far smaller; anything b
 
 @bp.post("/sendgrid")
 @csrf.exempt  # authenticated by its signature instead
-@body_limit(MAX_BODY_BYTES)
+@body_limit(MAX_BODY_BYTES, json=True)
 def sendgrid_events() -> tuple[Response, int]:
     """Take a batch of SendGrid delivery events."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
