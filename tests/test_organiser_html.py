@@ -8,6 +8,7 @@ import urllib.parse
 
 import pytest
 
+from letters import clock
 from letters.extensions import db
 from letters.models import BatchJob
 from letters.retention import scrub_events
@@ -55,6 +56,10 @@ def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
         path,
         data={"csrf_token": csrf(tablet, path), "name": "A", "postcode": "2002", "street": "1 St"},
     )
+    with clock.frozen(clock.now() + dt.timedelta(days=3)):  # after the event and its grace
+        responses["kiosk-expired"] = tablet.get(path)
+    assert responses["kiosk-expired"].status_code == 410
+    responses["kiosk-expired"].status_code = 200  # as login-wrong above
     with app_with_data.app_context():
         expired = BatchJob(
             event_id=event_id, state="expired", files_removed_at=dt.datetime.now(dt.UTC)
