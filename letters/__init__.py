@@ -45,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extension instances and load the campaigns."""
     from letters import (
+        body_limits,
         campaigns,
         models,  # noqa: F401 - defines the tables
     )
@@ -52,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     from letters.organiser.auth import init_login
     from letters.queue import celery_init_app
 
+    body_limits.init_app(app)  # first: its checks come before CSRF's
     logs.init_app(app)
     security.init_app(app)
     db.init_app(app)

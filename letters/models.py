@@ -213,21 +213,48 @@ class Organiser(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
     password_hash: Mapped[str] = mapped_column(String(256))
-    # Flask-Login's user id is this token, not the primary key, so a new password (which
-    # replaces it) ends every existing session.
+    # Changes with every new password: device cookies name it (letters/organiser/throttle.py),
+    # so a new password also makes every browser a stranger again.
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, index=True, default=new_session_token
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Wrong passwords since the last right one, and until when a browser this account has
+    # not logged in from must wait to try again (letters/organiser/throttle.py).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    login_wait_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     # Flask-Login's user interface, written out rather than mixed in.
     is_active = True
     is_authenticated = True
     is_anonymous = False
 
+    # The login (OrganiserSession) this request came with, or the one just made: Flask-Login
+    # keeps its id in the session cookie, and the id means nothing once the row is gone.
+    login_session_id = None  # not a column: set per request (str once logged in)
+
     def get_id(self) -> str:
-        return self.session_token
+        if self.login_session_id is None:
+            raise RuntimeError("an organiser is logged in through letters.organiser.auth only")
+        return self.login_session_id
+
+
+def new_login_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class OrganiserSession(db.Model):  # type: ignore[name-defined]
+    """One browser's login. Logging out deletes it, so a cookie copied before opens nothing."""
+
+    __tablename__ = "organiser_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_login_session_id)
+    organiser_id: Mapped[int] = mapped_column(
+        ForeignKey("organiser.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class Event(db.Model):  # type: ignore[name-defined]

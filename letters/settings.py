@@ -73,6 +73,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # Confirmations and notices the letter form may send one mailbox in 24 hours, whoever
         # asks: anyone can type anyone's address, and this keeps the form from flooding it.
         "EMAILS_PER_ADDRESS_PER_DAY": int(env.get("LETTERS_EMAILS_PER_ADDRESS_PER_DAY", "5")),
+        # The largest request body a route takes unless it says otherwise (the webhook and
+        # the attendee import do): however the body is sent, chunked included. A letter is a
+        # few kilobytes.
+        "MAX_CONTENT_LENGTH": int(env.get("LETTERS_MAX_FORM_BYTES", str(256 * 1024))),
+        # An event's kiosk link works until this many days after the event's day ends.
+        "KIOSK_GRACE_DAYS": _number(env, "LETTERS_KIOSK_GRACE_DAYS", "1"),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
         "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
         # How many reverse proxies (a load balancer, nginx...) stand in front of the app. Their
@@ -174,6 +180,9 @@ def check(config: Mapping[str, object]) -> None:
             raise ConfigError(
                 f"LETTERS_{key} must be a positive number of seconds, not {config[key]!r}"
             )
+    grace = config["KIOSK_GRACE_DAYS"]
+    if not (isinstance(grace, float | int) and 0 <= grace < math.inf):
+        raise ConfigError(f"LETTERS_KIOSK_GRACE_DAYS must be 0 or more days, not {grace!r}")
     lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
     if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
         raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import tracemalloc
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -149,9 +150,9 @@ def site(app_with_data):
     make_organiser(app)
     organiser = app.test_client()
     login(organiser)
-    from tests.test_organiser_events import create_event, upload
+    from tests.test_organiser_events import kiosk_event, upload
 
-    event_id = create_event(organiser)
+    event_id = kiosk_event(organiser)
     upload(organiser, event_id, "good.csv")
     kiosk_page = organiser.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
     kiosk = re.search(r'id="kiosk-url">https?://[^/]+([^<]+)<', kiosk_page).group(1)
@@ -304,3 +305,117 @@ def test_hostile_text_in_one_field_never_reaches_a_header(app_with_data, field_n
     assert response.status_code < 500
     assert not LIVE_MARKUP.search(response.get_data(as_text=True))
     _no_header_injection(app_with_data)
+
+
+# --- bodies: huge, chunked and malformed, to every route that takes a POST ---------------------
+
+BOUNDARY = "fuzzb0undary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+CSRF_PART = b"<csrf part>"  # replaced by a part holding the page's real CSRF token
+MULTIPART_PIECES = [
+    f"--{BOUNDARY}\r\n".encode(),
+    f"--{BOUNDARY}--\r\n".encode(),
+    f"--{BOUNDARY}".encode(),
+    CSRF_PART,
+    b'Content-Disposition: form-data; name="file"; filename="a.csv"\r\n',
+    b'Content-Disposition: form-data; name="personal_note"\r\n',
+    b'Content-Disposition: form-data; name="\x00\r\n',
+    b'Content-Disposition: form-data; filename="../../etc/passwd"\r\n',
+    b"Content-Type: text/csv\r\n\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"\r\n",
+    b"\r\n\r\n",
+    b"X-" + b"h" * 20_000 + b": y\r\n",
+    b"name,postcode\nJo,2600\n",
+    "=?utf-8?q?=0D=0ABcc:_evil@attacker.example?=\u2028\u2067".encode(),
+]
+ODD_CONTENT_TYPES = [
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    'multipart/form-data; boundary="' + "a" * 5000 + '"',
+    "multipart/mixed; boundary=x",
+    "application/x-www-form-urlencoded",
+    "application/json",
+    "text/plain; charset=utf-7",
+]
+HUGE_SIZES = [300 * 1024, 6 * 1024 * 1024]
+bodies = st.one_of(
+    st.lists(st.one_of(st.sampled_from(MULTIPART_PIECES), st.binary(max_size=60)), max_size=14).map(
+        lambda pieces: (MULTIPART, b"".join(pieces))
+    ),
+    st.tuples(st.sampled_from(ODD_CONTENT_TYPES), st.binary(max_size=2000)),
+    # Huge: drawn filler behind an unfinished part, or just filler.
+    st.tuples(
+        st.sampled_from([MULTIPART, *ODD_CONTENT_TYPES]),
+        st.sampled_from(HUGE_SIZES),
+        st.binary(min_size=1, max_size=64),
+        st.booleans(),
+    ).map(
+        lambda t: (
+            t[0],
+            ((MULTIPART_PIECES[0] + CSRF_PART + MULTIPART_PIECES[4] if t[3] else b"") + t[2])
+            * (t[1] // (len(t[2]) + 200) + 1),
+        )
+    ),
+)
+# What one request may allocate, whatever its body: the webhook reads up to its 5 MB limit.
+REQUEST_MEMORY_BOUND = 16 * 1024 * 1024
+
+
+class _ChunkedOnRequest:
+    """Delivers a body without Content-Length, as a chunked one reaches the app from a server."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.pop("letters.test.chunked", False):
+            environ.pop("CONTENT_LENGTH", None)
+            environ["wsgi.input_terminated"] = True
+        return self.wsgi_app(environ, start_response)
+
+
+def _csrf_part(token: str) -> bytes:
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+    ).encode()
+
+
+@pytest.mark.parametrize("page", [*PAGES, "webhook"])
+@settings(
+    max_examples=examples(5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=bodies, chunked=st.booleans())
+@example(body=(MULTIPART, MULTIPART_PIECES[0] + CSRF_PART + b"x" * HUGE_SIZES[-1]), chunked=True)
+def test_every_route_survives_huge_chunked_and_malformed_bodies(
+    site, app_with_data, page, body, chunked
+):
+    app = app_with_data
+    if not isinstance(app.wsgi_app, _ChunkedOnRequest):
+        app.wsgi_app = _ChunkedOnRequest(app.wsgi_app)
+    if page == "webhook":
+        client, targets = site["anonymous"], [Form(action="/webhooks/sendgrid")]
+    else:
+        who, url = site["pages"][page]
+        client, targets = site[who], forms_on(site[who], url)
+    content_type, data = body
+    for form in targets:
+        payload = data.replace(CSRF_PART, _csrf_part(form.hidden.get("csrf_token", "")))
+        stream = io.BytesIO(payload)
+        tracemalloc.start()
+        try:
+            response = client.post(
+                form.action,
+                input_stream=stream,
+                content_type=content_type,
+                environ_overrides={"letters.test.chunked": chunked},
+            )
+            status = response.status_code
+            response.close()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert status < 500, (page, form.action, status, len(payload), chunked)
+        assert peak < REQUEST_MEMORY_BOUND, (page, form.action, peak, len(payload), chunked)

@@ -7,8 +7,10 @@ import email
 import email.policy
 import json
 import re
+import uuid
 
 import pytest
+from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -18,12 +20,14 @@ from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
 from letters.extensions import db
 from letters.mail.content import confirm_url
 from letters.messages import confirmation, notices
-from letters.models import Message
+from letters.models import Attendee, Message
 from letters.settings import ConfigError
 from letters.supporter.abuse import FORM_MAX_AGE
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import WebhookSigner
 from tests.helpers import GOOD_FORM, csrf_token, examples, hidden_fields, post_form, submit
+from tests.organiser_helpers import login, make_organiser
+from tests.test_organiser_events import kiosk_event, upload
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -75,6 +79,54 @@ def test_every_page_has_the_security_headers(client):
         assert headers["X-Content-Type-Options"] == "nosniff"
         # Letter and confirmation links carry their tokens: no other site may see them.
         assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_no_page_with_someones_details_may_be_stored(app_with_data):
+    app = app_with_data
+    supporter = app.test_client()
+    letter = submit(supporter, postcode="2001").headers["Location"]
+    emailed = submit(supporter, postcode="2002", division="Wattle", delivery="email")
+    with app.app_context():
+        token = emailed.headers["Location"].rsplit("/", 1)[1]
+        message = db.session.scalar(select(Message).where(Message.token == token))
+        confirm = re.sub(r"^https?://[^/]+", "", confirm_url(message))
+    private = [
+        (supporter, letter),
+        (supporter, letter + ".pdf"),
+        (supporter, letter + "/edit"),
+        (supporter, confirm),
+        (supporter, "/letters/no-such-token"),  # its error page too
+    ]
+    make_organiser(app)
+    organiser = app.test_client()
+    login(organiser)
+    event_id = kiosk_event(organiser)
+    upload(organiser, event_id, "good.csv")
+    kiosk = re.search(
+        r'id="kiosk-url">https?://[^/]+([^<]+)<',
+        organiser.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True),
+    ).group(1)
+    private.append((app.test_client(), kiosk))
+    with app.app_context():
+        attendee_id = db.session.scalar(select(Attendee.id))
+    values = {"event_id": event_id, "attendee_id": attendee_id, "job_id": uuid.uuid4()}
+    values["name"] = "letters.pdf"
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("organiser.") and "GET" in rule.methods:
+            with app.test_request_context():
+                url = url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
+            private.append((organiser, url))
+    assert len(private) > 15
+    for client, url in private:
+        response = client.get(url)
+        assert "no-store" in response.headers.get("Cache-Control", ""), (url, response.status_code)
+    # An answer to a POST may echo what was typed; a blank form may be kept (Back restores it).
+    assert "no-store" in submit(supporter, postcode="2600", division="Canberra").headers.get(
+        "Cache-Control", ""
+    )
+    for url in ("/", "/write", "/static/site.css"):
+        with supporter.get(url) as response:
+            assert "no-store" not in response.headers.get("Cache-Control", ""), url
 
 
 def test_session_cookie_is_httponly_and_lax(make_app):

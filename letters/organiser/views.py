@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select
 from wtforms import SelectChoice
 
 from letters import clock
+from letters.body_limits import body_limit
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import (
     COLUMNS,
@@ -43,7 +44,7 @@ from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
-from letters.organiser.kiosk import kiosk_url
+from letters.organiser.kiosk import kiosk_expires_at, kiosk_url
 from letters.printing.runs import (
     attempt_folder,
     attendees_in_print_order,
@@ -53,6 +54,9 @@ from letters.printing.states import move
 from letters.retention import event_data_removal_at
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+# The form around the file (its boundaries, headers and CSRF token) is a few hundred bytes; a
+# file a little over the limit gets the friendly message below, a far larger one a 413.
+IMPORT_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 ATTENDEES_PER_PAGE = 200
 # The report page lists this many problems; its download holds every problem the report kept
 # (attendees.MAX_PROBLEMS_KEPT), so the page stays small however bad the file.
@@ -232,6 +236,7 @@ def _local_date(moment: dt.datetime | None) -> dt.date | None:
 
 
 @bp.post("/events/<int:event_id>/import")
+@body_limit(IMPORT_BODY_BYTES)
 def event_import(event_id: int) -> Response | tuple[str, int]:
     """Import an attendee CSV: every good row is added; every problem is reported."""
     event = _event_or_404(event_id)
@@ -571,7 +576,12 @@ def kiosk_link(event_id: int) -> str:
     """The event's kiosk link, for a tablet at the event."""
     event = _event_or_404(event_id)
     return render_template(
-        "organiser/kiosk_link.html", event=event, url=kiosk_url(event), form=ConfirmForm()
+        "organiser/kiosk_link.html",
+        event=event,
+        url=kiosk_url(event),
+        form=ConfirmForm(),
+        expires_at=kiosk_expires_at(event),
+        expired=clock.now() >= kiosk_expires_at(event),
     )
 
 
