@@ -76,7 +76,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # The largest request body a route takes unless it says otherwise (the webhook and
         # the attendee import do): however the body is sent, chunked included. A letter is a
         # few kilobytes.
-        "MAX_CONTENT_LENGTH": int(env.get("LETTERS_MAX_FORM_BYTES", str(256 * 1024))),
+        "MAX_CONTENT_LENGTH": int(_number(env, "LETTERS_MAX_FORM_BYTES", str(256 * 1024))),
         # An event's kiosk link works until this many days after the event's day ends.
         "KIOSK_GRACE_DAYS": _number(env, "LETTERS_KIOSK_GRACE_DAYS", "1"),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
