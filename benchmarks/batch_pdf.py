@@ -8,11 +8,12 @@ of that process and its children, sampled every 100 ms: PSS shares a page that s
 map between them, so the pool's processes are not counted twice for the libraries they share.
 
   naive: one WeasyPrint document per letter with a fresh font configuration and stylesheet
-         each time (letters.pdf.naive_render), each PDF written to its own file.
-  batch: letters.batch.render_batch: chunks of letters rendered by a pool of processes (one
-         per core), each with one font configuration, joined in order into one PDF; the
-         campaign paragraphs several letters share are laid out once and stamped into each
-         (letters/stamps.py).
+         each time (benchmarks/naive.py), each PDF written to its own file.
+  batch: letters.printing.batch.render_batch: chunks of letters rendered by a pool of processes
+         (one per core), each with one font configuration, joined in order into one PDF by
+         letters/printing/join.py; the campaign paragraphs several letters share are laid out
+         once and stamped into each (letters/printing/stamps.py).
+  batch-pikepdf: the same, joined and stamped with pikepdf (benchmarks/pikepdf_join.py).
 
 `--sizes 200 --ways batch` gives a quick run; `--out DIR` keeps the PDFs.
 """
@@ -116,19 +117,25 @@ def child(way: str, count: int, out: Path | None) -> None:
         target.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         if way == "naive":
-            from letters.pdf import naive_render
+            from benchmarks.naive import naive_render
 
             for index, letter in enumerate(letters):
                 (target / f"letter-{index:05d}.pdf").write_bytes(naive_render(letter))
             files = len(letters)
         else:
-            from letters.batch import BatchOptions, Targets, electorates, render_batch
+            from letters.printing import batch
+            from letters.printing.batch import render_batch
+            from letters.printing.plan import BatchOptions, Targets, electorates
 
+            if way == "batch-pikepdf":
+                from benchmarks.pikepdf_join import PikepdfJoiner
+
+                batch.PdfJoiner = PikepdfJoiner  # type: ignore[misc,assignment]
             render_batch(
                 electorates(letters),
                 Targets(pdf=target / f"batch-{count}.pdf"),
                 BatchOptions(heading="Benchmark event"),
-                workers=None if way == "batch" else 1,
+                workers=1 if way == "batch-1" else None,
             )
             files = 1
         seconds = time.perf_counter() - started
@@ -201,7 +208,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument(
-        "--ways", nargs="+", default=["naive", "batch"], choices=["naive", "batch", "batch-1"]
+        "--ways",
+        nargs="+",
+        default=["naive", "batch"],
+        choices=["naive", "batch", "batch-1", "batch-pikepdf"],
     )
     parser.add_argument("--out", type=Path, help="keep the PDFs here")
     parser.add_argument("--child", nargs=2, metavar=("WAY", "COUNT"), help=argparse.SUPPRESS)
@@ -210,7 +220,7 @@ def main() -> None:
         child(args.child[0], int(args.child[1]), args.out)
         return
 
-    from letters.batch import usable_cores
+    from letters.printing.pages import usable_cores
 
     print(f"cores usable: {usable_cores()} (cpu count {os.cpu_count()})")
     print(f"letters from {REFERENCE} (real divisions and members), campaign {CAMPAIGN.name}")
@@ -218,6 +228,7 @@ def main() -> None:
         "naive": "naive: 1 document per letter, fresh fonts",
         "batch": f"batch: chunks, {usable_cores()} processes, joined",
         "batch-1": "batch: chunks, 1 process, joined",
+        "batch-pikepdf": f"batch: chunks, {usable_cores()} processes, pikepdf",
     }
     print(
         f"{'letters':>7}  {'way':<44} {'seconds':>8} {'letters/s':>10} {'peak MB':>8} {'pages':>6}"

@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pypdf import PdfReader
 
 from benchmarks.batch_pdf import make_letters
-from letters.batch import usable_cores
-from letters.pdf import ASSET_SCHEME, default_renderer
+from letters.printing.letter import ASSET_SCHEME, default_renderer
+from letters.printing.pages import usable_cores
 
 WORDS = (
     *("online", "safety", "children", "platforms", "exploitation", "parliament", "legislation"),
     *("recommendations", "commissioner", "companies", "constituent", "community", "protect"),
 )
-CHUNK = 20  # documents written as one PDF, as letters.batch does
+CHUNK = 20  # documents written as one PDF, as letters/printing/pages.py does
 TARGET_RATE = 100.0
 
 

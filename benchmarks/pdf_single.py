@@ -25,6 +25,7 @@ from pypdf import PdfReader  # a test dependency; only for the summary line
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.naive import naive_render
 from benchmarks.sample_people import FIRST_NAMES, LAST_NAMES, NOTE_SENTENCES, STREETS
 from letters.domain.compose import (
     Block,
@@ -34,7 +35,7 @@ from letters.domain.compose import (
     Recipient,
     Sender,
 )
-from letters.pdf import default_renderer, naive_render
+from letters.printing.letter import default_renderer
 
 LETTERS = 50
 ROUNDS = 3  # each letter is rendered this many times each way: 150 samples steady the p95

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from letters import clock, security, settings
+from letters import clock, logs, security, settings
 from letters.domain.compose import format_date
 
 
@@ -36,12 +36,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     app.add_template_filter(format_date, "longdate")
+    from letters.supporter.privacy import privacy_url
+
+    app.add_template_global(privacy_url, "privacy_url")
     return app
 
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extension instances and load the campaigns."""
     from letters import (
+        body_limits,
         campaigns,
         models,  # noqa: F401 - defines the tables
     )
@@ -49,6 +53,8 @@ def register_extensions(app: Flask) -> None:
     from letters.organiser.auth import init_login
     from letters.queue import celery_init_app
 
+    body_limits.init_app(app)  # first: its checks come before CSRF's
+    logs.init_app(app)
     security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
@@ -60,6 +66,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per kind of user."""
+    from letters.health import bp as health_bp
     from letters.organiser import bp as organiser_bp
     from letters.organiser import kiosk_bp
     from letters.supporter import bp as supporter_bp
@@ -69,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(organiser_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

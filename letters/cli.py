@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -62,6 +63,7 @@ def register(app: Flask) -> None:
     """
     app.cli.add_command(serve)
     app.cli.add_command(worker)
+    app.cli.add_command(printer)
     app.cli.add_command(data)
     app.cli.add_command(lookup)
     app.cli.add_command(campaign)
@@ -78,11 +80,14 @@ def register(app: Flask) -> None:
 @click.option(
     "--worker/--no-worker",
     default=None,
-    help="Also run a Celery worker with the periodic jobs [default: on with the embedded broker].",
+    help=(
+        "Also run a Celery worker with the periodic jobs, and a printer "
+        "[default: on with the embedded broker]."
+    ),
 )
 def serve(port: int, worker: bool | None) -> None:
     """Run the site on 127.0.0.1 with the embedded defaults."""
-    from letters.pdf import prepare_process
+    from letters.printing.letter import prepare_process
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if worker is None:
@@ -96,23 +101,25 @@ def serve(port: int, worker: bool | None) -> None:
     click.echo(f"letters: http://127.0.0.1:{port}/  (instance: {app.config['INSTANCE_DIR']})")
     if not app.config["SENDGRID_API_KEY"]:
         click.echo(f"letters: no SENDGRID_API_KEY, so emails go to {app.config['OUTBOX_DIR']}")
-    embedded = None
+    embedded: list[subprocess.Popen[bytes]] = []
     if worker:
-        # A separate process, like a real worker: the web server stays responsive.
-        embedded = subprocess.Popen(
-            [sys.executable, "-m", "letters", "worker", "--beat", "--concurrency", "1"],
-            env=environment,
-        )
+        # Separate processes, like real workers: the web server stays responsive. One sends
+        # email and runs the periodic jobs; the printer takes print runs, which hold it for
+        # minutes, so a supporter's email never waits for an organiser's printing.
+        for command in (["worker", "--beat", "--concurrency", "1"], ["printer"]):
+            argv = [sys.executable, "-m", "letters", *command]
+            embedded.append(subprocess.Popen(argv, env=environment))  # noqa: S603 - our own
     # SIGTERM (from a process manager, or a test) should stop us like Ctrl-C: through the
-    # finally below, so the embedded worker is not left behind.
+    # finally below, so the embedded workers are not left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         # Flask's app.run() refuses to start under its own CLI, so serve through Werkzeug.
         run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
     finally:
-        if embedded is not None:
-            embedded.terminate()
-            embedded.wait(timeout=30)
+        for process in embedded:
+            process.terminate()
+        for process in embedded:
+            process.wait(timeout=30)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -121,18 +128,60 @@ def serve(port: int, worker: bool | None) -> None:
 @click.option("-c", "--concurrency", type=int, default=None, help="Worker processes.")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(beat: bool, concurrency: int | None, celery_args: tuple[str, ...]) -> None:
-    """Run a Celery worker for this app (extra arguments go to Celery)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    celery_app = app.extensions["celery"]
-    argv = ["worker", "--loglevel=INFO", f"--queues={app.config['TASK_QUEUE']}"]
+    """Run a Celery worker for email and the periodic jobs (extra arguments go to Celery)."""
+    _run_worker(current_app.config["TASK_QUEUE"], concurrency, beat, celery_args)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@with_appcontext
+@click.option(
+    "-c",
+    "--concurrency",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Print runs at once (each renders on every core: keep 1 per machine).",
+)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def printer(concurrency: int, celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker for print runs (extra arguments go to Celery)."""
+    _run_worker(current_app.config["PRINT_QUEUE"], concurrency, False, celery_args)
+
+
+def worker_argv(
+    config: Mapping[str, Any],
+    queue: str,
+    concurrency: int | None,
+    beat: bool,
+    celery_args: tuple[str, ...],
+    pid: int,
+) -> list[str]:
+    """Celery's worker arguments for one queue."""
+    argv = ["worker", "--loglevel=INFO", f"--queues={queue}"]
+    if not any(arg in ("-n", "--hostname") or arg.startswith("--hostname=") for arg in celery_args):
+        # A name of its own, so that workers sharing a machine (`letters serve`, or several
+        # replicas on one host) do not clash: Celery's default is the same for all of them.
+        role = "printer" if queue == config["PRINT_QUEUE"] else "worker"
+        argv.append(f"--hostname={role}-{pid}@%h")
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if beat:
-        argv += ["--beat", f"--schedule={app.config['INSTANCE_DIR'] / 'celerybeat-schedule'}"]
-    if app.config["BROKER_URL"].startswith("filesystem://"):
+        argv += ["--beat", f"--schedule={config['INSTANCE_DIR'] / 'celerybeat-schedule'}"]
+    if config["BROKER_URL"].startswith("filesystem://"):
         # The file-system transport has no broadcast: skip the worker-to-worker chatter.
         argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
-    celery_app.worker_main([*argv, *celery_args])
+    return [*argv, *celery_args]
+
+
+def _run_worker(
+    queue: str, concurrency: int | None, beat: bool, celery_args: tuple[str, ...]
+) -> None:
+    """Start a Celery worker of this app on one queue."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    celery_app = app.extensions["celery"]
+    celery_app.worker_main(
+        worker_argv(app.config, queue, concurrency, beat, celery_args, os.getpid())
+    )
 
 
 def _moment(value: str) -> dt.datetime:

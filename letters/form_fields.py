@@ -1,10 +1,23 @@
-"""Pieces every form shares: checkbox lists, states, and validators for typed text."""
+"""Pieces every form shares: a person's detail fields, checkbox lists, and validators for typed
+text. The details' limits and forbidden characters come from letters.domain.people, which the
+CSV import checks against too."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectMultipleField, widgets
-from wtforms.validators import ValidationError
+from wtforms import (
+    EmailField,
+    Field,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from letters.domain import people
 
 STATES = (
     ("ACT", "Australian Capital Territory"),
@@ -16,11 +29,7 @@ STATES = (
     ("VIC", "Victoria"),
     ("WA", "Western Australia"),
 )
-PERSONAL_NOTE_MAX = 2000
-# Characters that have no place in a name or address line: control characters (CR/LF would
-# let a name forge email headers later) and bidirectional overrides that disguise text.
-FORBIDDEN_IN_LINE = {chr(c) for c in range(32)} | {chr(127)} | set("\u202a\u202b\u202c\u202d\u202e")
-FORBIDDEN_IN_TEXT = FORBIDDEN_IN_LINE - {"\n", "\r", "\t"}
+PERSONAL_NOTE_MAX = people.PERSONAL_NOTE.max_length
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -31,17 +40,88 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def plain_line(form: FlaskForm, field: Field) -> None:
-    """One line of ordinary text."""
-    if field.data and any(ch in FORBIDDEN_IN_LINE for ch in field.data):
-        raise ValidationError("Use letters, numbers and punctuation only, on one line.")
+    """One line of ordinary text: what a name or an address line can hold (see people)."""
+    if field.data:
+        problem = people.line_characters_problem(field.data)
+        if problem:
+            raise ValidationError(problem)
 
 
 def plain_text(form: FlaskForm, field: Field) -> None:
     """Several lines of ordinary text."""
-    if field.data and any(ch in FORBIDDEN_IN_TEXT for ch in field.data):
-        raise ValidationError("Remove the control characters from the text.")
+    if field.data:
+        problem = people.text_characters_problem(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+
+def email_address(form: FlaskForm, field: Field) -> None:
+    """An address every mail system takes; stored as people.check_email() gives it back."""
+    if field.data:
+        field.data, problem = people.check_email(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+
+def line_breaks_as_lf(value: str | None) -> str | None:
+    """A filter for several-line text: every kind of line break becomes LF."""
+    return people.normalise_text(value) if isinstance(value, str) else value
 
 
 def strip(value: str | None) -> str | None:
     """A filter: surrounding spaces never matter."""
     return value.strip() if isinstance(value, str) else value
+
+
+def detail_field(detail: people.Detail, label: str, required: str = "") -> StringField:
+    """A one-line detail of a person (name, street, suburb...); `required` is the message
+    for an empty one, else it may be left empty."""
+    presence = DataRequired(required) if required else Optional()
+    return StringField(
+        label,
+        filters=[strip],
+        validators=[presence, Length(max=detail.max_length), plain_line],
+    )
+
+
+def email_field(label: str) -> EmailField:
+    """A person's email address, optional on the field (a form may require it)."""
+    return EmailField(label, filters=[strip], validators=[Optional(), email_address])
+
+
+def state_field() -> SelectField:
+    """A state or territory, or none."""
+    return SelectField(
+        "State or territory",
+        choices=[SelectChoice("", "Choose…"), *(SelectChoice(code, name) for code, name in STATES)],
+        validators=[Optional()],
+        validate_choice=True,
+    )
+
+
+def postcode_field(required: str, pattern_message: str) -> StringField:
+    """A four-digit Australian postcode."""
+    return StringField(
+        "Postcode",
+        filters=[strip],
+        validators=[
+            DataRequired(required),
+            Regexp(people.POSTCODE_PATTERN, message=pattern_message),
+        ],
+    )
+
+
+def personal_note_field(label: str) -> TextAreaField:
+    """A person's own words: several lines, every line break as LF."""
+    return TextAreaField(
+        label,
+        filters=[line_breaks_as_lf],
+        validators=[
+            Optional(),
+            Length(
+                max=PERSONAL_NOTE_MAX,
+                message=f"Keep your own words to {PERSONAL_NOTE_MAX:,} characters or fewer.",
+            ),
+            plain_text,
+        ],
+    )

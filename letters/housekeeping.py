@@ -61,13 +61,13 @@ def _retention_preview() -> dict[str, int]:
 
 
 def _print_runs() -> dict[str, int]:
-    from letters.organiser.printing import sweep_print_runs
+    from letters.printing.runs import sweep_print_runs
 
     return asdict(sweep_print_runs())
 
 
 def _print_runs_preview() -> dict[str, int]:
-    from letters.organiser.printing import preview_print_runs
+    from letters.printing.runs import preview_print_runs
 
     return asdict(preview_print_runs())
 

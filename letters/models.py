@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from letters import clock
+from letters.domain.print_runs import PrintRunState
 from letters.extensions import db
 
 
@@ -99,6 +100,12 @@ class Message(db.Model):  # type: ignore[name-defined]
     recipient_email: Mapped[str] = mapped_column(String(254), default="")
     recipient_email_verified: Mapped[bool] = mapped_column(default=False)
     confirmation_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Each email about the letter is claimed under a lease while a worker sends it, and marked
+    # sent only once SendGrid took it (letters/messages/email_jobs.py).
+    confirmation_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reminder_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    receipt_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failure_notice_claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # What the latest confirmation was asked for: a digest of the composed letter and its
     # recipient (letters/mail/content.py). Its link carries the digest, and confirming sends
     # the letter only while the two still match, so an edit needs a fresh confirmation.
@@ -206,21 +213,48 @@ class Organiser(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
     password_hash: Mapped[str] = mapped_column(String(256))
-    # Flask-Login's user id is this token, not the primary key, so a new password (which
-    # replaces it) ends every existing session.
+    # Changes with every new password: device cookies name it (letters/organiser/throttle.py),
+    # so a new password also makes every browser a stranger again.
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, index=True, default=new_session_token
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Wrong passwords since the last right one, and until when a browser this account has
+    # not logged in from must wait to try again (letters/organiser/throttle.py).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    login_wait_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     # Flask-Login's user interface, written out rather than mixed in.
     is_active = True
     is_authenticated = True
     is_anonymous = False
 
+    # The login (OrganiserSession) this request came with, or the one just made: Flask-Login
+    # keeps its id in the session cookie, and the id means nothing once the row is gone.
+    login_session_id = None  # not a column: set per request (str once logged in)
+
     def get_id(self) -> str:
-        return self.session_token
+        if self.login_session_id is None:
+            raise RuntimeError("an organiser is logged in through letters.organiser.auth only")
+        return self.login_session_id
+
+
+def new_login_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class OrganiserSession(db.Model):  # type: ignore[name-defined]
+    """One browser's login. Logging out deletes it, so a cookie copied before opens nothing."""
+
+    __tablename__ = "organiser_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_login_session_id)
+    organiser_id: Mapped[int] = mapped_column(
+        ForeignKey("organiser.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class Event(db.Model):  # type: ignore[name-defined]
@@ -291,8 +325,8 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    # queued | running | done | failed | expired (its files were removed: letters/retention.py)
-    state: Mapped[str] = mapped_column(String(10), default="queued")
+    # A PrintRunState (letters/domain/print_runs.py)
+    state: Mapped[str] = mapped_column(String(10), default=PrintRunState.QUEUED.value)
     options: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
@@ -307,7 +341,7 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     # live one, so a process presumed dead can never overwrite its replacement's outcome.
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")
     # The job's last sign of life: when it was queued, then its running process's heartbeat.
-    # The sweep fails a job whose sign is too old (letters/organiser/printing.py).
+    # The sweep fails a job whose sign is too old (letters/printing/runs.py).
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the running attempt last finished a piece of work. A live process that stops
     # progressing is hung: the sweep fails it (and its task then stops the render).

@@ -42,8 +42,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": config["TIMEZONE"],
+        "imports": ("tasks.email", "letters.printing.tasks", "tasks.housekeeping"),
         "task_default_queue": config["TASK_QUEUE"],
-        "imports": ("tasks.email", "tasks.batches", "tasks.housekeeping"),
+        # A print run holds its worker (and every core) for minutes: it goes to the printers
+        # (`letters printer`), so the workers on the default queue are always free for email
+        # and the periodic jobs, the print-run sweep included.
+        "task_routes": {"letters.render_batch": {"queue": config["PRINT_QUEUE"]}},
         # Both entries run letters.housekeeping, as `letters housekeeping` does from cron.
         "beat_schedule": {
             "housekeeping-often": {

@@ -24,8 +24,10 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
 from letters import clock
 from letters.domain.lifecycle import State
+from letters.domain.print_runs import UNFINISHED, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event, FollowUp, Message
+from letters.printing.states import transition
 
 REMOVED = "(removed)"
 # States after which nothing more happens to an email letter (SENT: events may still come,
@@ -180,11 +182,9 @@ def _event_rules(now: dt.datetime) -> _EventRules:
                 Attendee.personal_note != "",
             ),
         ),
-        print_runs_stopped=and_(
-            BatchJob.event_id.in_(past), BatchJob.state.in_(("queued", "running"))
-        ),
+        print_runs_stopped=and_(BatchJob.event_id.in_(past), BatchJob.state.in_(UNFINISHED)),
         print_runs_expired=and_(
-            BatchJob.state == "done",
+            BatchJob.state == PrintRunState.DONE,
             or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
         ),
     )
@@ -230,14 +230,14 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
         )
     )
     found.print_runs_stopped = _rowcount(
-        update(BatchJob)
+        transition(PrintRunState.FAILED, sources=UNFINISHED)
         .where(rules.print_runs_stopped)
-        .values(state="failed", error=STOPPED_FOR_PRIVACY, finished_at=now)
+        .values(error=STOPPED_FOR_PRIVACY, finished_at=now)
     )
     found.print_runs_expired = _rowcount(
-        update(BatchJob)
+        transition(PrintRunState.EXPIRED)
         .where(rules.print_runs_expired)
-        .values(state="expired", files=[], files_removed_at=now)
+        .values(files=[], files_removed_at=now)
     )
     # The rows say so first: from this commit on no page offers these files for download.
     db.session.commit()
@@ -280,7 +280,7 @@ def remove_unneeded_print_folders() -> int:
     removed = 0
     for job_id, path in folders.items():
         # A folder with no row belongs to a deleted event; failed and expired runs offer nothing.
-        if states.get(job_id) in ("queued", "running", "done"):
+        if states.get(job_id) in (*UNFINISHED, PrintRunState.DONE):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 # Scripts and styles only from our own origin: no inline script can run, even if some text
 # ever escaped its escaping. Nothing may frame our pages (clickjacking).
@@ -19,6 +19,32 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+
+
+# Pages that show a supporter's or attendee's details: no browser or proxy may keep a copy, or
+# the Back button and history of a shared computer would show them to the next person.
+PRIVATE_ENDPOINTS = frozenset(
+    {
+        "supporter.letter",
+        "supporter.letter_pdf",
+        "supporter.edit",
+        "supporter.confirm",
+        "supporter.confirm_send",
+    }
+)
+PRIVATE_BLUEPRINTS = frozenset({"organiser", "kiosk"})  # every organiser page, and the kiosk
+
+
+def holds_personal_details() -> bool:
+    """Whether this response may show someone's details (an answer to a POST may echo them)."""
+    endpoint = request.endpoint or ""
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return False
+    return (
+        endpoint in PRIVATE_ENDPOINTS
+        or request.blueprint in PRIVATE_BLUEPRINTS
+        or request.method == "POST"
+    )
 
 
 def cookie_settings(base_url: str, production: bool) -> dict[str, object]:
@@ -49,6 +75,8 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         # Confirmation and letter links carry tokens: never send them to another site.
         headers.setdefault("Referrer-Policy", "same-origin")
+        if holds_personal_details() and "no-store" not in headers.get("Cache-Control", ""):
+            headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

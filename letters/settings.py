@@ -34,6 +34,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "BASE_URL": env.get("LETTERS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "ENV_NAME": env.get("LETTERS_ENV", "development"),
         "TIMEZONE": env.get("LETTERS_TIMEZONE", "Australia/Sydney"),
+        # "json": one JSON object a line, for a log collector (letters/logs.py).
+        "LOG_FORMAT": env.get("LETTERS_LOG_FORMAT", "text"),
         # Runs this process's clock ahead of (or behind) the machine's: for tests and for
         # rehearsing what happens days later (letters/clock.py). Leave it unset otherwise.
         "CLOCK_OFFSET_SECONDS": _number(env, "LETTERS_CLOCK_OFFSET_SECONDS", "0"),
@@ -47,6 +49,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # Print files copy every attendee's details, so they go sooner: this long after printing.
         "KEEP_PRINT_FILES_DAYS": _number(env, "LETTERS_KEEP_PRINT_FILES_DAYS", "7"),
         "TASK_QUEUE": env.get("LETTERS_TASK_QUEUE", "letters"),
+        # Print runs have a queue and workers of their own, so email never waits behind one.
+        "PRINT_QUEUE": env.get(
+            "LETTERS_PRINT_QUEUE", env.get("LETTERS_TASK_QUEUE", "letters") + "-print"
+        ),
         # Email. Without a SendGrid key every email is written to the outbox folder instead.
         "FROM_EMAIL": env.get("LETTERS_FROM_EMAIL", "letters@localhost"),
         "OUTBOX_DIR": Path(env.get("LETTERS_OUTBOX_DIR", instance_dir / "outbox")),
@@ -74,6 +80,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # Confirmations and notices the letter form may send one mailbox in 24 hours, whoever
         # asks: anyone can type anyone's address, and this keeps the form from flooding it.
         "EMAILS_PER_ADDRESS_PER_DAY": int(env.get("LETTERS_EMAILS_PER_ADDRESS_PER_DAY", "5")),
+        # The largest request body a route takes unless it says otherwise (the webhook and
+        # the attendee import do): however the body is sent, chunked included. A letter is a
+        # few kilobytes.
+        "MAX_CONTENT_LENGTH": int(_number(env, "LETTERS_MAX_FORM_BYTES", str(256 * 1024))),
+        # An event's kiosk link works until this many days after the event's day ends.
+        "KIOSK_GRACE_DAYS": _number(env, "LETTERS_KIOSK_GRACE_DAYS", "1"),
         # Organisers. Several web processes need a shared store (e.g. redis://) for the limit.
         "RATELIMIT_STORAGE_URI": env.get("LETTERS_RATELIMIT_STORAGE_URL", "memory://"),
         # How many reverse proxies (a load balancer, nginx...) stand in front of the app. Their
@@ -158,6 +170,8 @@ def check(config: Mapping[str, object]) -> None:
                 "LETTERS_SECRET_KEY must be set to a long random value in production "
                 '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
+    if config.get("LOG_FORMAT", "text") not in ("text", "json"):
+        raise ConfigError(f"LETTERS_LOG_FORMAT must be text or json (got {config['LOG_FORMAT']!r})")
     proxies = config.get("TRUSTED_PROXIES", 0)
     if not isinstance(proxies, int) or proxies < 0:
         raise ConfigError(f"LETTERS_TRUSTED_PROXIES must be 0 or more (got {proxies!r})")
@@ -178,6 +192,9 @@ def check(config: Mapping[str, object]) -> None:
             raise ConfigError(
                 f"LETTERS_{key} must be a positive number of seconds, not {config[key]!r}"
             )
+    grace = config["KIOSK_GRACE_DAYS"]
+    if not (isinstance(grace, float | int) and 0 <= grace < math.inf):
+        raise ConfigError(f"LETTERS_KIOSK_GRACE_DAYS must be 0 or more days, not {grace!r}")
     lease, timeout = config["SEND_LEASE_SECONDS"], config["SEND_TIMEOUT_SECONDS"]
     if not (isinstance(lease, float | int) and isinstance(timeout, float | int)):
         raise ConfigError("LETTERS_SEND_LEASE_SECONDS and _TIMEOUT_SECONDS must be numbers")

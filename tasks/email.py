@@ -68,11 +68,15 @@ def sweep() -> dict[str, int]:
         send_confirmation.delay(str(message_id), reminder=True)
     for message_id in found.to_receipt:
         send_receipt.delay(str(message_id))
+    for message_id in found.to_notify:
+        notify_failure.delay(str(message_id))
     return {
         "to_send": len(found.to_send),
         "to_confirm": len(found.to_confirm),
         "to_remind": len(found.to_remind),
         "to_receipt": len(found.to_receipt),
+        "to_notify": len(found.to_notify),
+        "emails_recovered_as_sent": found.emails_recovered_as_sent,
         "recovered_as_sent": found.recovered_as_sent,
         "expired": found.expired,
     }

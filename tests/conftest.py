@@ -17,7 +17,11 @@ from letters.refresh import Plausibility, refresh
 
 TESTS_DIR = Path(__file__).resolve().parent
 FIXTURES = TESTS_DIR / "fixtures"
-REFERENCE_DATA = TESTS_DIR.parents[1] / "shared" / "reference-data"
+# The full-scale public data (never copied into the project): ../shared/reference-data beside
+# the checkout unless LETTERS_REFERENCE_DATA points elsewhere.
+REFERENCE_DATA = Path(
+    os.environ.get("LETTERS_REFERENCE_DATA") or TESTS_DIR.parents[1] / "shared" / "reference-data"
+).resolve()
 OPENAUSTRALIA_FIXTURE = FIXTURES / "openaustralia"
 
 # Set to a PostgreSQL URL to run the database tests against a real server
@@ -64,6 +68,8 @@ def make_app(tmp_path: Path) -> Iterator:
             "TESTING": True,
             "INSTANCE_DIR": tmp_path / "instance",
             "DATA_DIR": tmp_path / "data",
+            # Derived from the instance folder only when read from the environment.
+            "OUTBOX_DIR": tmp_path / "instance" / "outbox",
             "SECRET_KEY": "test-secret",
             # Test clients submit faster than a person: tests of the fill time set their own.
             "MIN_FILL_SECONDS": 0,

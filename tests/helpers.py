@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
 
@@ -62,3 +63,51 @@ def examples(in_ci: int) -> int:
     """How many examples a property test draws: `in_ci` on CI's fixed seed, far more when
     exploring with HYPOTHESIS_PROFILE=explore (tests/conftest.py)."""
     return in_ci if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else in_ci * 25
+
+
+class _TableReader(HTMLParser):
+    """Collects a page's first table as header texts and rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self._in_head = False
+        self._tables = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._tables += 1
+        if self._tables != 1:
+            return
+        if tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and not self._in_head:
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._tables != 1:
+            return
+        if tag == "thead":
+            self._in_head = False
+        elif tag in ("td", "th") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            (self.headers if self._in_head else self.rows[-1]).append(text)
+            self._cell = None
+        elif tag == "table":
+            self._tables += 1  # only the first table is read
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(page: str) -> list[dict[str, str]]:
+    """The page's first table, one dict per body row keyed by its column headings, so that a
+    test names the column it reads and a reordered table cannot make it read another."""
+    reader = _TableReader()
+    reader.feed(page)
+    return [dict(zip(reader.headers, row, strict=True)) for row in reader.rows if row]

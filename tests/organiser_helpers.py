@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,7 @@ def worker_fixture(app_with_data, tmp_path):
             "worker",
             "--pool=prefork",
             "--concurrency=1",
-            f"--queues={config['TASK_QUEUE']}",
+            f"--queues={config['TASK_QUEUE']},{config['PRINT_QUEUE']}",
             "--loglevel=WARNING",
             "--without-gossip",
             "--without-mingle",
@@ -162,3 +163,18 @@ def worker_fixture(app_with_data, tmp_path):
         process.kill()
         process.wait()
     log.close()
+
+
+def render_processes(job_id: uuid.UUID) -> list[int]:
+    """The pids of `letters organiser render-job JOB_ID` processes (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if b"render-job" in command and str(job_id).encode() in command:
+            found.append(int(entry.name))
+    return found

@@ -173,7 +173,9 @@ def test_fifty_thousand_rows_are_all_read_quickly(directory):
     elapsed = time.perf_counter() - started
     assert report.data_rows == 50_000
     assert len(report.rows) == 40_000  # every 9999 row is refused...
-    assert len(report.errors) == 10_000  # ...each with its own problem
+    assert report.error_count == 10_000  # ...each with its own problem
+    assert len(report.rejected_rows) == 10_000
+    assert len(report.problems) == 1_000  # the first ones kept; the rest only counted
     assert len(report.to_settle) == 10_000  # the 2002 rows: Banksia or Wattle
     assert report.rows[-1].row == 50_000  # the last data row is row 50,001... minus the 9999s
     # Generous: about 1.5 s here; the bound catches an accidental quadratic.
@@ -195,7 +197,7 @@ def test_formulas_come_out_as_text_in_every_csv_we_write(directory):
 
     report = read("good.csv", directory)
     text = write_csv(["name", "postcode"], [[row.name, row.postcode] for row in report.rows])
-    cells = [row[0] for row in csv.reader(io.StringIO(text))]
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
     assert '\'=HYPERLINK("http://evil.example/","click")' in cells
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
 

@@ -11,19 +11,13 @@ from collections.abc import Callable
 import pytest
 from pypdf import PdfReader
 
-from letters.batch import (
-    LABELS_PER_SHEET,
-    BatchOptions,
-    Electorate,
-    Targets,
-    electorates,
-    render_batch,
-)
 from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_order
 from letters.domain.campaign import load_campaign
 from letters.domain.compose import Letter, Recipient
-from letters.pdf import default_renderer
-from letters.pdfjoin import PdfJoiner
+from letters.printing.batch import render_batch
+from letters.printing.join import PdfJoiner
+from letters.printing.letter import default_renderer
+from letters.printing.plan import LABELS_PER_SHEET, BatchOptions, Electorate, Targets, electorates
 from letters.settings import PROJECT_ROOT
 from tests.organiser_helpers import read_batch
 

@@ -70,12 +70,21 @@ def test_form_works_by_keyboard_alone(live_server, page):
     page.keyboard.press("Tab")
     page.keyboard.type("Sydney")
     # Tab through every field to the submit button, then press Enter on it.
+    visited = []
     for _ in range(60):
         page.keyboard.press("Tab")
+        visited.append(page.evaluate("document.activeElement.name"))
         if page.evaluate("document.activeElement.type") == "submit":
             break
     else:
         pytest.fail("the submit button is not reachable by Tab")
+    # The bots' trap field is there, but no person sees it (it is laid out wholly left of the
+    # page) or lands on it by Tab, and screen readers skip it.
+    trap = page.locator('input[name="website"]')
+    box = trap.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 0
+    assert "website" not in visited and "website" in page.content()
+    assert page.get_by_role("textbox", name="website").count() == 0
     page.keyboard.press("Enter")
     page.wait_for_url("**/letters/*")
     assert "Dear Priya Nandakumar" in page.content()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from letters.cli import worker_argv
 from tests.conftest import reference_data
 
 LETTERS = Path(sys.executable).with_name("letters")
@@ -93,3 +94,17 @@ def test_serve_runs_the_site_on_embedded_defaults(env, tmp_path):
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def test_workers_sharing_a_machine_get_names_of_their_own(app):
+    config, queue = app.config, app.config["TASK_QUEUE"]
+    names = {
+        next(a for a in worker_argv(config, queue, 4, False, (), pid) if a.startswith("--hostname"))
+        for pid in (101, 102)
+    }
+    assert names == {"--hostname=worker-101@%h", "--hostname=worker-102@%h"}
+    printer = worker_argv(config, config["PRINT_QUEUE"], 1, False, (), 7)
+    assert "--hostname=printer-7@%h" in printer
+    # A name given on the command line wins, and only one is passed to Celery.
+    given = worker_argv(config, queue, 4, False, ("-n", "mail@box"), 101)
+    assert [a for a in given if "hostname" in a] == [] and given[-2:] == ["-n", "mail@box"]

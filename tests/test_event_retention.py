@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 from letters import clock, settings
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
-from letters.organiser.printing import job_folder, run_batch_job
+from letters.printing.runs import job_folder, run_batch_job
 from letters.retention import (
     REMOVED,
     STOPPED_FOR_PRIVACY,

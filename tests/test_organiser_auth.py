@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from letters import clock
 from letters.extensions import db
-from letters.models import Organiser
+from letters.models import Organiser, OrganiserSession
+from letters.organiser.throttle import DEVICE_COOKIE, FREE_GUESSES, MAX_WAIT, wait_after
 from tests.organiser_helpers import PASSWORD, csrf, login, make_organiser
 
 
@@ -86,6 +89,34 @@ def test_login_goes_back_only_to_this_site(app, client):
     assert outside.location == "/organiser/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example/phish",  # a browser drops the tab: //evil.example/phish
+        "//evil.example/",
+        "/%5Cevil.example/",  # a backslash reads as a slash
+        "/%5C%5Cevil.example/",
+        "/%0d%0aX:1",  # a line break would reach the Location header
+        "/organiser/%0aevil",
+        "/%00",
+        "/%7F",
+        "http://evil.example/",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "/%C3%A9",
+        "",
+    ],
+)
+def test_login_refuses_to_go_anywhere_but_a_path_here(app, client, target):
+    make_organiser(app)
+    data = {"email": "organiser@example.org", "password": PASSWORD, "csrf_token": csrf(client)}
+    response = client.post(f"/organiser/login?next={target}", data=data)
+    assert response.status_code == 303
+    assert response.location == "/organiser/"
+    assert client.get("/organiser/").status_code == 200
+
+
 def test_forms_need_their_csrf_token(app, client):
     make_organiser(app)
     refused = client.post(
@@ -145,22 +176,108 @@ def test_wrong_passwords_are_rate_limited_per_address(app, client):
     assert other.status_code == 303
 
 
-def test_wrong_passwords_are_rate_limited_per_account(app, client):
-    make_organiser(app)
-    token = csrf(client)
-    for attempt in range(10):
-        wrong = client.post(
-            "/organiser/login",
-            data={"email": "organiser@example.org", "password": "guess", "csrf_token": token},
-            environ_base={"REMOTE_ADDR": f"198.51.100.{attempt}"},
-        )
-        assert wrong.status_code == 401
-    blocked = client.post(
+def _attempt(client, password: str, address: str, token: str):
+    return client.post(
         "/organiser/login",
-        data={"email": "organiser@example.org", "password": PASSWORD, "csrf_token": token},
-        environ_base={"REMOTE_ADDR": "198.51.100.200"},
+        data={"email": "organiser@example.org", "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": address},
     )
-    assert blocked.status_code == 429
+
+
+def test_guesses_for_an_account_are_slowed_from_any_address(app):
+    make_organiser(app)
+    attacker = app.test_client()
+    token = csrf(attacker)
+    with clock.frozen(dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)):
+        for attempt in range(FREE_GUESSES):
+            assert _attempt(attacker, "guess", f"198.51.100.{attempt}", token).status_code == 401
+        # Now even the right password waits, from a browser the account never used.
+        waiting = _attempt(attacker, PASSWORD, "198.51.100.100", token)
+        assert waiting.status_code == 429
+        assert "Try again in 2 seconds" in waiting.get_data(as_text=True)
+        clock.advance(dt.timedelta(seconds=3))
+        assert _attempt(attacker, "guess", "198.51.100.101", token).status_code == 401
+        # Each wrong password doubles the wait; guesses made while waiting are not checked.
+        assert "Try again in 4 seconds" in _attempt(
+            attacker, "guess", "198.51.100.102", token
+        ).get_data(as_text=True)
+        clock.advance(dt.timedelta(seconds=5))
+        assert _attempt(attacker, PASSWORD, "198.51.100.103", token).status_code == 303
+    with app.app_context():
+        organiser = db.session.scalar(select(Organiser))
+        assert organiser.failed_logins == 0 and organiser.login_wait_until is None
+    waits = [wait_after(n) for n in range(40)]
+    assert waits == sorted(waits) and waits[-1] == MAX_WAIT
+
+
+def test_guesses_from_many_addresses_do_not_keep_the_owner_out(app):
+    make_organiser(app)
+    owner, attacker = app.test_client(), app.test_client()
+    token = csrf(attacker)
+    with clock.frozen(dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)):
+        assert login(owner).status_code == 303  # the owner's laptop, once
+        owner.post("/organiser/logout", data={"csrf_token": csrf(owner, "/organiser/")})
+        clock.advance(dt.timedelta(days=30))
+        refused = 0
+        for attempt in range(30):
+            clock.advance(dt.timedelta(seconds=20))
+            status = _attempt(attacker, "guess", f"198.51.100.{attempt}", token).status_code
+            assert status in (401, 429)
+            refused += status == 429
+        assert refused >= 15  # most guesses were not even checked
+        # A stranger with the right password waits; the owner's laptop, from anywhere, does not.
+        assert _attempt(attacker, PASSWORD, "198.51.100.200", token).status_code == 429
+        owner_token = csrf(owner)
+        assert _attempt(owner, PASSWORD, "203.0.113.9", owner_token).status_code == 303
+        assert owner.get("/organiser/").status_code == 200
+    # A device cookie is for its own account only, and cannot be forged.
+    forged = app.test_client()
+    forged.set_cookie(
+        DEVICE_COOKIE,
+        owner.get_cookie(DEVICE_COOKIE, path="/organiser/").value[:-2] + "xx",
+        path="/organiser/",
+    )
+    with app.app_context():
+        organiser = db.session.scalar(select(Organiser))
+        organiser.login_wait_until = clock.now() + dt.timedelta(minutes=5)
+        db.session.commit()
+    assert _attempt(forged, PASSWORD, "198.51.100.201", csrf(forged)).status_code == 429
+
+
+def test_a_session_cookie_copied_before_logout_opens_nothing_after(app, client):
+    make_organiser(app)
+    login(client)
+    copied = client.get_cookie("session").value
+    assert client.get("/organiser/").status_code == 200
+    client.post("/organiser/logout", data={"csrf_token": csrf(client, "/organiser/")})
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/organiser/").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(OrganiserSession.id))) == 0
+
+
+def test_logging_out_ends_only_that_browsers_session(app):
+    make_organiser(app)
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop)
+    login(phone)
+    laptop.post("/organiser/logout", data={"csrf_token": csrf(laptop, "/organiser/")})
+    assert laptop.get("/organiser/").status_code == 302
+    assert phone.get("/organiser/").status_code == 200
+
+
+def test_a_session_ends_on_the_server_when_it_is_too_old(app, client):
+    make_organiser(app)
+    with clock.frozen(dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)):
+        login(client)
+        copied = client.get_cookie("session").value
+        for _ in range(13):  # busy all day: never idle, but 13 hours is over the 12
+            clock.advance(dt.timedelta(hours=1))
+            client.get("/organiser/")
+        thief = app.test_client()
+        thief.set_cookie("session", copied)
+        assert thief.get("/organiser/").status_code == 302
 
 
 def test_a_new_password_ends_every_session(app, client, runner):

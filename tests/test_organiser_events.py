@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import re
 import time
 import urllib.parse
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from letters import clock
 from letters.extensions import db
 from letters.models import Attendee, BatchJob
 from tests.conftest import FIXTURES
@@ -29,12 +32,12 @@ from tests.organiser_helpers import (  # the *_fixture names provide fixtures
 ATTENDEES = FIXTURES / "attendees"
 
 
-def create_event(client, name: str = "Letters & tea") -> int:
+def create_event(client, name: str = "Letters & tea", date: str = "2026-12-05") -> int:
     response = client.post(
         "/organiser/events/new",
         data={
             "name": name,
-            "date": "2026-12-05",
+            "date": date,
             "venue": "St John's Hall",
             "campaign": "tougher-on-tech",
             "csrf_token": csrf(client, "/organiser/events/new"),
@@ -42,6 +45,11 @@ def create_event(client, name: str = "Letters & tea") -> int:
     )
     assert response.status_code == 303, response.get_data(as_text=True)
     return int(response.location.rsplit("/", 1)[1])
+
+
+def kiosk_event(client, name: str = "Letters & tea") -> int:
+    """An event held today, whenever the tests run: its kiosk link works (until the grace ends)."""
+    return create_event(client, name, date=clock.today("Australia/Sydney").isoformat())
 
 
 def upload(client, event_id: int, name: str, data: bytes | None = None):
@@ -191,7 +199,7 @@ def test_the_export_is_safe_to_open_and_imports_again(app_with_data, organiser_c
     data = export.get_data()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    names = [row[0] for row in rows[1:]]
+    names = [row["name"] for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))]
     assert '\'=HYPERLINK("http://evil.example/","click")' in names
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
@@ -205,7 +213,7 @@ def test_the_export_is_safe_to_open_and_imports_again(app_with_data, organiser_c
 def test_the_kiosk_adds_one_attendee_at_a_time_and_opens_nothing_else(
     app_with_data, organiser_client
 ):
-    event_id = create_event(organiser_client)
+    event_id = kiosk_event(organiser_client)
     upload(organiser_client, event_id, "good.csv")
     link_page = organiser_client.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
     url = re.search(r'id="kiosk-url">([^<]+)<', link_page).group(1)
@@ -332,3 +340,45 @@ def test_printing_runs_as_a_celery_task_with_progress(
     assert other.get(job_url).status_code == 404
     assert other.get(f"{job_url}/files/letters.pdf").status_code == 404
     assert Path(app_with_data.config["INSTANCE_DIR"], "batches").is_dir()
+
+
+def test_a_kiosk_link_stops_working_after_its_event_and_says_so(app_with_data, organiser_client):
+    event_id = create_event(organiser_client)  # on 5 December 2026, in Sydney
+    link_page = organiser_client.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
+    path = urllib.parse.urlsplit(re.search(r'id="kiosk-url">([^<]+)<', link_page).group(1)).path
+    assert "It works until 00:00 on 7 December 2026" in link_page
+    tablet = app_with_data.test_client()
+    sydney = ZoneInfo("Australia/Sydney")
+    # The event's day ends at midnight in Sydney; one grace day (the default) follows.
+    last_moment = dt.datetime(2026, 12, 6, 23, 59, tzinfo=sydney)
+    with clock.frozen(last_moment):
+        assert tablet.get(path).status_code == 200
+        token = csrf(tablet, path)
+    with clock.frozen(last_moment + dt.timedelta(minutes=1)):
+        expired = tablet.get(path)
+        assert expired.status_code == 410
+        text = expired.get_data(as_text=True)
+        assert "This kiosk link has expired" in text and "Letters &amp; tea is over" in text
+        assert expired.headers["Cache-Control"] == "no-store"
+        before = len(attendees_of(app_with_data, event_id))
+        posted = tablet.post(
+            path, data={"csrf_token": token, "name": "Late Larry", "postcode": "2002"}
+        )
+        assert posted.status_code == 410
+        assert len(attendees_of(app_with_data, event_id)) == before
+        login(organiser_client)  # days later: the morning's session has ended
+        page = organiser_client.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
+        assert "This link stopped working at 00:00 on 7 December 2026" in page
+    # A longer grace keeps it open longer.
+    with clock.frozen(dt.datetime(2026, 12, 10, 12, tzinfo=sydney)):
+        assert tablet.get(path).status_code == 410
+        app_with_data.config["KIOSK_GRACE_DAYS"] = 5
+        assert tablet.get(path).status_code == 200
+
+
+def test_the_kiosk_grace_must_be_zero_or_more_days(make_app):
+    from letters.settings import ConfigError
+
+    for bad in (-1, float("inf")):
+        with pytest.raises(ConfigError, match="LETTERS_KIOSK_GRACE_DAYS"):
+            make_app(KIOSK_GRACE_DAYS=bad)

@@ -8,12 +8,13 @@ import urllib.parse
 
 import pytest
 
+from letters import clock
 from letters.extensions import db
 from letters.models import BatchJob
 from letters.retention import scrub_events
 from tests.organiser_helpers import csrf, login, make_organiser
 from tests.test_html_valid import _check, _save
-from tests.test_organiser_events import attendees_of, create_event, upload
+from tests.test_organiser_events import attendees_of, create_event, kiosk_event, upload
 
 pytestmark = pytest.mark.processes
 
@@ -29,7 +30,7 @@ def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
     assert responses["login-wrong"].status_code == 401
     responses["login-wrong"].status_code = 200  # _save accepts only pages meant to be shown
     login(client)
-    event_id = create_event(client)
+    event_id = kiosk_event(client)
     responses["new-event"] = client.get("/organiser/events/new")
     responses["report"] = upload(client, event_id, "bad-rows.csv")
     upload(client, event_id, "good.csv")
@@ -55,6 +56,10 @@ def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
         path,
         data={"csrf_token": csrf(tablet, path), "name": "A", "postcode": "2002", "street": "1 St"},
     )
+    with clock.frozen(clock.now() + dt.timedelta(days=3)):  # after the event and its grace
+        responses["kiosk-expired"] = tablet.get(path)
+    assert responses["kiosk-expired"].status_code == 410
+    responses["kiosk-expired"].status_code = 200  # as login-wrong above
     with app_with_data.app_context():
         expired = BatchJob(
             event_id=event_id, state="expired", files_removed_at=dt.datetime.now(dt.UTC)

@@ -28,14 +28,13 @@ from letters.domain.compose import (
     Sender,
     split_paragraphs,
 )
-from letters.pdf import (
+from letters.printing.letter import (
     ASSET_DIRS,
     ASSET_SCHEME,
     AssetFetcher,
     PdfRenderer,
     RefusedURLError,
     default_renderer,
-    naive_render,
 )
 
 BODY = (
@@ -316,7 +315,7 @@ def test_fold_marks_and_bullets_are_drawn_where_print_css_puts_them(
 ) -> None:
     fetcher = RecordingFetcher()
     letter = make_letter()
-    with caplog.at_level(logging.WARNING, logger="letters.pdf"):
+    with caplog.at_level(logging.WARNING, logger="letters.printing.letter"):
         data = PdfRenderer(url_fetcher=fetcher).render(letter)
     assert set(fetcher.requested) == PRINT_ASSETS
     assert not [record for record in caplog.records if "refused" in record.getMessage()]
@@ -422,7 +421,7 @@ def test_fetcher_is_the_gate_even_for_real_markup(
     base_url, requests = http_trap
     fetcher = RecordingFetcher()
     markup = "".join(hostile_strings(base_url)) + "<p>still renders</p>"
-    with caplog.at_level(logging.WARNING, logger="letters.pdf"):
+    with caplog.at_level(logging.WARNING, logger="letters.printing.letter"):
         data = HTML(string=markup, base_url=f"{ASSET_SCHEME}:", url_fetcher=fetcher).write_pdf()
 
     assert "still renders" in pages_text(data)[0]
@@ -479,5 +478,7 @@ def test_default_renderer_is_built_once() -> None:
 
 
 def test_naive_render_matches_shared_renderer(renderer: PdfRenderer) -> None:
+    from benchmarks.naive import naive_render  # the benchmarks' baseline must print the same
+
     letter = make_letter()
     assert pages_text(naive_render(letter)) == pages_text(renderer.render(letter))

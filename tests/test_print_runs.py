@@ -18,8 +18,8 @@ from sqlalchemy import insert, update
 from letters import settings
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
-from letters.organiser import printing
-from letters.organiser.printing import (
+from letters.printing import runs as printing
+from letters.printing.runs import (
     HUNG,
     NEVER_STARTED,
     STOPPED_UNEXPECTEDLY,
@@ -31,7 +31,14 @@ from letters.organiser.printing import (
     sweep_print_runs,
 )
 from letters.queue import celery_settings
-from tests.organiser_helpers import csrf, login, make_organiser, read_batch, worker_env
+from tests.organiser_helpers import (
+    csrf,
+    login,
+    make_organiser,
+    read_batch,
+    render_processes,
+    worker_env,
+)
 from tests.test_worker import Worker, wait_for
 
 NOW = dt.datetime(2026, 12, 5, 10, tzinfo=dt.UTC)
@@ -298,6 +305,25 @@ def test_the_sweep_is_on_the_beat_schedule(app):
     assert entry["schedule"] == app.config["SWEEP_INTERVAL_SECONDS"]
 
 
+def test_print_runs_have_a_queue_of_their_own(app, monkeypatch):
+    settings_ = celery_settings(app.config)
+    queue, prints = app.config["TASK_QUEUE"], app.config["PRINT_QUEUE"]
+    assert prints == f"{queue}-print"
+    assert settings_["task_routes"] == {"letters.render_batch": {"queue": prints}}
+    assert settings_["task_default_queue"] == queue  # email, and every sweep, print runs' too
+    started: list[list[str]] = []
+    celery_app = app.extensions["celery"]
+    monkeypatch.setattr(celery_app, "worker_main", started.append)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["worker"]).exit_code == 0
+    assert runner.invoke(args=["printer"]).exit_code == 0
+    worker, printer = started
+    assert f"--queues={queue}" in worker and f"--queues={prints}" in printer
+    assert "--concurrency=1" in printer
+    assert any(a.startswith("--hostname=printer-") for a in printer)
+    assert any(a.startswith("--hostname=worker-") for a in worker)
+
+
 @pytest.mark.parametrize(
     "variable",
     [
@@ -319,7 +345,8 @@ def test_print_run_timeouts_must_be_positive_numbers(variable, value, tmp_path):
 
 @pytest.fixture
 def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start `letters worker` processes (each its own process group) sharing the test's data."""
+    """Start `letters printer` or `letters worker` processes (each its own process group)
+    sharing the test's data: start() a printer, start("--beat") a worker that sweeps."""
     config = app_with_data.config
     env = worker_env(
         config, LETTERS_SWEEP_INTERVAL_SECONDS="0.5", LETTERS_BATCH_HEARTBEAT_TIMEOUT_SECONDS="3"
@@ -327,7 +354,15 @@ def start_worker(app_with_data: Flask, tmp_path: Path) -> Iterator[Callable[...,
     workers: list[Worker] = []
 
     def start(*args: str, **extra_env: str) -> Worker:
-        worker = Worker({**env, **extra_env}, tmp_path / "worker.log", "--concurrency", "1", *args)
+        command = "worker" if "--beat" in args else "printer"
+        worker = Worker(
+            {**env, **extra_env},
+            tmp_path / "worker.log",
+            "--concurrency",
+            "1",
+            *args,
+            command=command,
+        )
         workers.append(worker)
         return worker
 
@@ -351,21 +386,6 @@ def _renders_using(instance_dir: Path) -> list[int]:
                 found.append(int(entry.name))
         except (OSError, ValueError):
             continue  # not a process, or ended meanwhile
-    return found
-
-
-def _render_processes(job_id: uuid.UUID) -> list[int]:
-    """The pids of `letters organiser render-job JOB_ID` processes (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue  # ended meanwhile
-        if b"render-job" in command and str(job_id).encode() in command:
-            found.append(int(entry.name))
     return found
 
 
@@ -398,7 +418,7 @@ LETTERS = 100  # five chunks of 20 on two processes: several seconds to catch it
 
 
 def _print_midway(app: Flask, start_worker: Callable[..., Worker]):
-    """An organiser prints LETTERS letters; a worker (without beat) is part-way through them.
+    """An organiser prints LETTERS letters; a printer (no sweep) is part-way through them.
 
     Returns the logged-in client, the job, its page's URL, the worker and the render's pids.
     """
@@ -409,7 +429,7 @@ def _print_midway(app: Flask, start_worker: Callable[..., Worker]):
     job_id = _print(app, client, event_id)
     url = f"/organiser/jobs/{job_id}"
     wait_for(_running_midway(client, url), 90, "the render to be part-way through")
-    renders = _render_processes(job_id)
+    renders = render_processes(job_id)
     assert renders, "no render process found"
     return client, job_id, url, worker, renders
 
@@ -432,7 +452,7 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     for render in renders:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(render, signal.SIGKILL)
-    wait_for(lambda: _render_processes(job_id) == [], 10, "the render process to end")
+    wait_for(lambda: render_processes(job_id) == [], 10, "the render process to end")
     assert _job(app, job_id).state == "running"  # nobody is left to say otherwise
 
     start_worker("--beat")
@@ -442,6 +462,7 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     page = client.get(url).get_data(as_text=True)
     assert "The print run stopped unexpectedly" in page and "Print again</button>" in page
 
+    start_worker()  # a printer in place of the one killed
     assert client.post(f"{url}/retry", data={"csrf_token": csrf(client, url)}).status_code == 303
     wait_for(lambda: _job(app, job_id).state == "done", 120, "the run printed again")
     done = _job(app, job_id)
@@ -473,8 +494,8 @@ def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_d
     app = app_with_data
     client, job_id, url, worker, (render,) = _print_midway(app, start_worker)
     # A render stopped with SIGSTOP is as hung as one can be: alive, doing nothing, while its
-    # task's heartbeat goes on. A second worker's sweep finds it (the first one's only pool
-    # process is busy waiting on the render); the first one's task then stops the render.
+    # task's heartbeat goes on. A worker's sweep finds it (the printer's only pool process is
+    # busy waiting on the render); the printer's task then stops the render.
     os.killpg(render, signal.SIGSTOP)
     start_worker("--beat", LETTERS_BATCH_PROGRESS_TIMEOUT_SECONDS="3")
 
@@ -486,3 +507,36 @@ def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_d
         assert not attempt_folder(job_id, 1).exists()
     page = client.get(url).get_data(as_text=True)
     assert "stopped making progress" in page and "Print again</button>" in page
+
+
+def test_every_print_run_state_fits_its_column():
+    from letters.domain.print_runs import PrintRunState
+
+    column = BatchJob.__table__.c.state
+    assert column.default.arg == PrintRunState.QUEUED
+    assert max(len(state) for state in PrintRunState) <= column.type.length
+
+
+def test_one_heartbeat_a_run_the_task_claimed_is_beaten_for_by_the_task_alone(
+    app_with_data, monkeypatch
+):
+    app = app_with_data
+    event_id = _event(app)
+    job_id = _add_job(app, event_id)
+    beats: list[uuid.UUID] = []
+
+    @contextlib.contextmanager
+    def counted(job: uuid.UUID, attempt: int) -> Iterator[None]:
+        beats.append(job)
+        yield
+
+    monkeypatch.setattr(printing, "heartbeat", counted)
+    with app.app_context():
+        # As `letters organiser render-job --attempt N` runs it: its task already beats.
+        assert run_batch_job(job_id, workers=1, attempt=claim(job_id)) == "done"
+        assert beats == []
+        # Run whole in one process, claimed here: this process beats for it.
+        db.session.execute(update(BatchJob).where(BatchJob.id == job_id).values(state="queued"))
+        db.session.commit()
+        assert run_batch_job(job_id, workers=1) == "done"
+        assert beats == [job_id]

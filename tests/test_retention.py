@@ -7,9 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from letters import clock
 from letters.extensions import db
 from letters.models import Message
 from letters.retention import REMOVED, scrub
+from tests import factories
 from tests.helpers import submit
 
 
@@ -78,3 +80,42 @@ def test_email_letters_that_never_arrived_are_scrubbed_too(app, client, state):
         assert scrub(finished + dt.timedelta(days=29)) == 1
         row = _row(location)
         assert (row.sender_name, row.personal_note, row.state) == (REMOVED, "", state)
+
+
+# --- the edges of the rule (each test below fails on a small change to letters/retention.py) --
+
+DAYS = 28  # KEEP_PERSONAL_DATA_DAYS's default, which these apps keep
+
+
+def test_a_sent_letter_counts_from_when_it_was_sent_not_when_it_was_written(app):
+    with app.app_context():
+        written = clock.now() - dt.timedelta(days=40)
+        sent = written + dt.timedelta(days=30)
+        factories.message(delivery="email", state="sent", created_at=written, sent_at=sent)
+        assert scrub(sent + dt.timedelta(days=DAYS - 1)) == 0
+        assert scrub(sent + dt.timedelta(days=DAYS + 1)) == 1
+
+
+def test_a_draft_is_kept_until_the_full_period_has_passed(app):
+    with app.app_context():
+        changed = clock.now() - dt.timedelta(days=DAYS)
+        row = factories.message(updated_at=changed)
+        assert scrub(changed + dt.timedelta(days=DAYS)) == 0  # exactly the period: not yet
+        assert scrub(changed + dt.timedelta(days=DAYS, seconds=1)) == 1
+        assert _by_id(row.id).sender_name == REMOVED
+
+
+def test_a_scrubbed_letter_is_not_counted_or_touched_again(app):
+    with app.app_context():
+        factories.message(updated_at=clock.now() - dt.timedelta(days=DAYS + 1))
+        first = clock.now()
+        assert scrub(first) == 1
+        assert scrub(first + dt.timedelta(days=1)) == 0
+        row = db.session.scalars(select(Message)).one()
+        assert row.scrubbed_at is not None
+        assert abs((row.scrubbed_at - first).total_seconds()) < 1  # kept from the first pass
+
+
+def _by_id(message_id):
+    db.session.expire_all()
+    return db.session.get(Message, message_id)

@@ -7,8 +7,10 @@ import email
 import email.policy
 import json
 import re
+import uuid
 
 import pytest
+from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -18,12 +20,14 @@ from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
 from letters.extensions import db
 from letters.mail.content import confirm_url
 from letters.messages import confirmation, notices
-from letters.models import Message
+from letters.models import Attendee, Message
 from letters.settings import ConfigError
 from letters.supporter.abuse import FORM_MAX_AGE
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import WebhookSigner
 from tests.helpers import GOOD_FORM, csrf_token, examples, hidden_fields, post_form, submit
+from tests.organiser_helpers import login, make_organiser
+from tests.test_organiser_events import kiosk_event, upload
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -77,6 +81,54 @@ def test_every_page_has_the_security_headers(client):
         assert headers["Referrer-Policy"] == "same-origin"
 
 
+def test_no_page_with_someones_details_may_be_stored(app_with_data):
+    app = app_with_data
+    supporter = app.test_client()
+    letter = submit(supporter, postcode="2001").headers["Location"]
+    emailed = submit(supporter, postcode="2002", division="Wattle", delivery="email")
+    with app.app_context():
+        token = emailed.headers["Location"].rsplit("/", 1)[1]
+        message = db.session.scalar(select(Message).where(Message.token == token))
+        confirm = re.sub(r"^https?://[^/]+", "", confirm_url(message))
+    private = [
+        (supporter, letter),
+        (supporter, letter + ".pdf"),
+        (supporter, letter + "/edit"),
+        (supporter, confirm),
+        (supporter, "/letters/no-such-token"),  # its error page too
+    ]
+    make_organiser(app)
+    organiser = app.test_client()
+    login(organiser)
+    event_id = kiosk_event(organiser)
+    upload(organiser, event_id, "good.csv")
+    kiosk = re.search(
+        r'id="kiosk-url">https?://[^/]+([^<]+)<',
+        organiser.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True),
+    ).group(1)
+    private.append((app.test_client(), kiosk))
+    with app.app_context():
+        attendee_id = db.session.scalar(select(Attendee.id))
+    values = {"event_id": event_id, "attendee_id": attendee_id, "job_id": uuid.uuid4()}
+    values["name"] = "letters.pdf"
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("organiser.") and "GET" in rule.methods:
+            with app.test_request_context():
+                url = url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
+            private.append((organiser, url))
+    assert len(private) > 15
+    for client, url in private:
+        response = client.get(url)
+        assert "no-store" in response.headers.get("Cache-Control", ""), (url, response.status_code)
+    # An answer to a POST may echo what was typed; a blank form may be kept (Back restores it).
+    assert "no-store" in submit(supporter, postcode="2600", division="Canberra").headers.get(
+        "Cache-Control", ""
+    )
+    for url in ("/", "/write", "/static/site.css"):
+        with supporter.get(url) as response:
+            assert "no-store" not in response.headers.get("Cache-Control", ""), url
+
+
 def test_session_cookie_is_httponly_and_lax(make_app):
     app = make_app(BASE_URL="https://letters.example.org")
     client = app.test_client()
@@ -101,10 +153,7 @@ def test_the_honeypot_refuses_a_bot(app, client):
         assert _messages() == 0
 
 
-def test_the_honeypot_is_hidden_from_people(client):
-    page = client.get("/write").get_data(as_text=True)
-    assert '<div class="hp" aria-hidden="true">' in page
-    assert 'name="website" tabindex="-1"' in page
+# That no person sees it or tabs to it is shown in a browser: tests/test_browser.py.
 
 
 def test_a_post_without_the_honeypot_field_is_refused_like_a_filled_one(app, client):
@@ -267,14 +316,19 @@ def test_a_megabyte_value_gets_a_clear_error(client):
     response = submit(
         client, division="Canberra", member="Alicia Payne", personal_note="x" * 1_000_000
     )
-    assert response.status_code in (413, 422)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Keep your own words to 2,000 characters or fewer." in page
+    # Nothing typed is lost: the form comes back holding the supporter's details.
+    assert 'value="Jane Citizen"' in page
 
 
-def test_invalid_utf8_does_not_crash_the_form(client):
+def test_invalid_utf8_gets_the_forms_own_errors(client):
     token = csrf_token(client)
     body = f"csrf_token={token}&name=%FF%FE&postcode=2600&division=Canberra&member=A+B".encode()
     response = client.post("/write", data=body, content_type="application/x-www-form-urlencoded")
-    assert response.status_code < 500
+    assert response.status_code == 422
+    assert "Enter your street address." in response.get_data(as_text=True)
 
 
 field_values = st.one_of(

@@ -14,12 +14,14 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 from weasyprint import HTML
 
-from letters import stamps
-from letters.batch import BatchOptions, Targets, electorates, render_batch
 from letters.domain.attendees import AttendeeRow, letter_for_attendee, print_order
 from letters.domain.compose import BulletList, Letter, Paragraph
-from letters.pdf import default_renderer
-from letters.pdfjoin import Overlay, PdfJoiner
+from letters.printing import stamps
+from letters.printing.batch import render_batch
+from letters.printing.join import PdfJoiner
+from letters.printing.letter import default_renderer
+from letters.printing.plan import BatchOptions, Targets, electorates
+from letters.printing.stamps import Overlay
 from tests.test_batch import CAMPAIGN, MEMBERS
 from tests.test_batch import attendees as batch_attendees
 
@@ -242,3 +244,20 @@ def test_the_joiner_draws_a_sheet_page_over_a_page_moved_as_asked(tmp_path):
     # Each page still has its own text, and the sheet's form is written once.
     texts = [page.extract_text().strip() for page in PdfReader(io.BytesIO(out.getvalue())).pages]
     assert texts == ["one", "two", "one", "two"]
+
+
+def test_anchors_are_border_boxes():
+    """What stamps.py reads from WeasyPrint's public Page.anchors: each stamped block's border
+    box, on every page it reaches. An upgrade that changes this fails here first."""
+    html = (
+        "<style>@page { size: 400px 300px; margin: 0 } body { margin: 0 }"
+        " p { padding: 5px; border: 2px solid; margin: 20px 30px 0 }</style>"
+        '<p id="letter-stamp-3" style="height: 50px">x</p>'
+        f'<p id="letter-stamp-4">{"line<br>" * 40}</p>'  # runs onto the next page
+    )
+    pages = HTML(string=html).render().pages
+    first = sorted(stamps.stamped_boxes(pages[0]))
+    assert first[0] == (3, 30, 20, 64)  # 50 high, 5 padding and 2 border above and below
+    assert first[1][:3] == (4, 30, 104)
+    assert [number for number, *_ in stamps.stamped_boxes(pages[1])] == [4]
+    assert list(stamps.measure(HTML(string=html).render(), 0)) == [3]  # 4 is no stamp

@@ -63,12 +63,13 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 class Worker:
-    """`letters worker` in its own process group, so SIGKILL takes its pool children too."""
+    """`letters worker` (or `letters printer`) in its own process group, so SIGKILL takes its
+    pool children too."""
 
-    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *args: str, command: str = "worker"):
         self.log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "letters", "worker", *args],
+            [sys.executable, "-m", "letters", command, *args],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

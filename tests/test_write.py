@@ -9,7 +9,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from tests.helpers import GOOD_FORM, csrf_token, submit
+from tests.helpers import GOOD_FORM, submit
 
 
 def _letter_page(client, response):
@@ -246,7 +246,3 @@ def test_api_without_data_says_so(client):
 def test_front_page_shows_the_data_date(data_client):
     page = data_client.get("/").get_data(as_text=True)
     assert "as of" in page and "No member data" not in page
-
-
-def test_csrf_token_helper_sees_a_token(client):
-    assert len(csrf_token(client)) > 20

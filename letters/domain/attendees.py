@@ -11,11 +11,13 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from letters.domain import people
 from letters.domain.campaign import Campaign
 from letters.domain.compose import Letter, Recipient, Sender, compose, stored_choices
 from letters.domain.directory import Directory, Division, Lookup, normalise_state, strip_title
@@ -58,23 +60,14 @@ ALIASES = {
     "own_words": "personal_note",
 }
 MAX_ROWS = 100_000
-MAX_NAME = 120
-MAX_EMAIL = 254
-MAX_STREET = 150
-MAX_SUBURB = 80
-MAX_DIVISION = 80
-MAX_NOTE = 2000
+# Problems kept in a report, which pages and downloads show: a file of 100,000 bad rows has
+# half a million, and a report that kept them all would grow with the file.
+MAX_PROBLEMS_KEPT = 1_000
 _DELIMITERS = (",", ";", "\t")
 _KEY_SPLIT = re.compile(r"[;,\n|]+")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# The same characters the /write form refuses: control characters (a CR/LF in a name could
-# forge email headers later) and the bidirectional overrides that disguise text.
-_BIDI = "\u202a\u202b\u202c\u202d\u202e"
-_FORBIDDEN_LINE = re.compile(f"[\x00-\x1f\x7f{_BIDI}]")
-_FORBIDDEN_NOTE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{_BIDI}]")
-_SURNAME_PARTICLES = frozenset(
-    {"van", "von", "de", "del", "della", "der", "den", "di", "da", "du", "dos", "das", "ter", "le"}
-)
+# A line ends only at CR, LF or CRLF, as in every spreadsheet's CSV: str.splitlines() would
+# also end one at U+2028, NEL and the other Unicode separators and split a person in two.
+_CSV_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 # Cells a spreadsheet would run as a formula (OWASP's list, plus the full-width forms Excel
 # also accepts). See spreadsheet_safe().
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -143,19 +136,50 @@ class ImportReport:
     columns: tuple[str, ...] = ()
     data_rows: int = 0  # rows with anything in them, good or bad
     blank_rows: int = 0
+    # Beyond MAX_PROBLEMS_KEPT only counted: how many, and the rows their errors left out.
+    errors_not_kept: int = 0
+    warnings_not_kept: int = 0
+    rows_rejected_not_kept: set[int] = field(default_factory=set)
+
+    def add(self, problems: Iterable[Problem]) -> None:
+        """Record one row's problems: kept while there is room, else only counted."""
+        for problem in problems:
+            if len(self.problems) < MAX_PROBLEMS_KEPT:
+                self.problems.append(problem)
+            elif problem.error:
+                self.errors_not_kept += 1
+                if problem.row is not None:
+                    self.rows_rejected_not_kept.add(problem.row)
+            else:
+                self.warnings_not_kept += 1
+
+    @property
+    def problems_not_kept(self) -> int:
+        return self.errors_not_kept + self.warnings_not_kept
 
     @property
     def errors(self) -> list[Problem]:
+        """The errors kept (error_count counts them all)."""
         return [p for p in self.problems if p.error]
 
     @property
     def warnings(self) -> list[Problem]:
+        """The warnings kept (warning_count counts them all)."""
         return [p for p in self.problems if not p.error]
+
+    @property
+    def error_count(self) -> int:
+        return len(self.errors) + self.errors_not_kept
+
+    @property
+    def warning_count(self) -> int:
+        return len(self.warnings) + self.warnings_not_kept
 
     @property
     def rejected_rows(self) -> list[int]:
         """Row numbers left out because of an error in them."""
-        return sorted({p.row for p in self.problems if p.error and p.row is not None})
+        kept = {p.row for p in self.problems if p.error and p.row is not None}
+        return sorted(kept | self.rows_rejected_not_kept)
 
     @property
     def file_errors(self) -> list[Problem]:
@@ -263,7 +287,7 @@ def read_attendees(
     if "\x00" in text:
         report.problems.append(Problem(None, None, "This is not a text file (it holds NUL bytes)."))
         return report
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text)
     # Excel's "sep=;" hint line, which Excel itself hides.
     if lines and re.fullmatch(r"sep=(.)\r?\n?", lines[0]):
         report.delimiter = lines[0][4]
@@ -312,7 +336,7 @@ def read_attendees(
                 )
                 report.data_rows -= 1
                 break
-            row = checker.check(row_number, cells, report.problems)
+            row = checker.check(row_number, cells, report)
             if row is not None:
                 report.rows.append(row)
     except csv.Error as exc:
@@ -328,6 +352,19 @@ def read_attendees(
     return report
 
 
+def _quoted(value: str, limit: int = 40, *, quote: bool = True) -> str:
+    """A cell's text for a message, cut short: a report quoting whole cells would grow with
+    the file rather than with its problems."""
+    short = value if len(value) <= limit else value[:limit] + "…"
+    return repr(short) if quote else short
+
+
+def _lines(text: str) -> list[str]:
+    """The file's lines, each with its own line ending, split as a spreadsheet splits them."""
+    lines = _CSV_LINE.findall(text)
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
 def _column_order(column: str | None) -> int:
     return COLUMNS.index(column) if column in COLUMNS else -1
 
@@ -339,12 +376,10 @@ def _read_header(header: list[str], report: ImportReport) -> dict[str, int]:
         key = normalise_heading(cell)
         if not key:
             continue
-        where = f"{_column_letter(index)} ({cell.strip()!r})"
+        where = f"{_column_letter(index)} ({_quoted(cell.strip())})"
         if key not in COLUMNS:
-            report.problems.append(
-                Problem(
-                    None, where, "This column is not one we use, so it was ignored.", error=False
-                )
+            report.add(
+                [Problem(None, where, "This column is not one we use, so it was ignored.", False)]
             )
         elif key in columns:
             report.problems.append(
@@ -390,7 +425,7 @@ class _RowChecker:
         self.width = width
         self._lookups: dict[tuple[str, str], Lookup] = {}
 
-    def check(self, number: int, cells: list[str], problems: list[Problem]) -> AttendeeRow | None:
+    def check(self, number: int, cells: list[str], report: ImportReport) -> AttendeeRow | None:
         found: list[Problem] = []
 
         def problem(column: str | None, message: str, error: bool = True) -> None:
@@ -412,23 +447,29 @@ class _RowChecker:
         if not name:
             problem("name", "The name is empty.")
         else:
-            self._line(problem, "name", name, MAX_NAME)
+            self._line(problem, people.NAME, name)
 
         email = cell("email")
-        if email and (len(email) > MAX_EMAIL or not _EMAIL.match(email)):
-            problem("email", f"{email!r} is not an email address.")
+        if email:
+            email, email_problem = people.check_email(email)
+            if email_problem == people.EMAIL_INVALID:
+                problem("email", f"{_quoted(email)} is not an email address.")
+            elif email_problem:
+                problem("email", f"{_quoted(email)}: {email_problem}")
 
         street = cell("street")
-        self._line(problem, "street", street, MAX_STREET)
+        self._line(problem, people.STREET, street)
         suburb = cell("suburb")
-        self._line(problem, "suburb", suburb, MAX_SUBURB)
+        self._line(problem, people.SUBURB, suburb)
 
         state_text = cell("state")
         state = ""
         if state_text:
             state = normalise_state(state_text) or ""
             if not state:
-                problem("state", f"{state_text!r} is not a state or territory (e.g. NSW, Vic).")
+                problem(
+                    "state", f"{_quoted(state_text)} is not a state or territory (e.g. NSW, Vic)."
+                )
 
         postcode = "".join(cell("postcode").split())
         if not postcode:
@@ -437,8 +478,8 @@ class _RowChecker:
             # Spreadsheets drop the leading zero of NT and some ACT postcodes (0800 -> 800).
             problem("postcode", f"Read {postcode} as 0{postcode}.", error=False)
             postcode = "0" + postcode
-        elif not re.fullmatch(r"\d{4}", postcode):
-            problem("postcode", f"{postcode!r} is not a 4-digit postcode.")
+        elif not people.POSTCODE_PATTERN.match(postcode):
+            problem("postcode", f"{_quoted(postcode)} is not a 4-digit postcode.")
 
         statistics = self._keys(
             problem, "statistics", cell("statistics"), self.campaign.statistic_keys
@@ -447,15 +488,15 @@ class _RowChecker:
             problem, "recommendations", cell("recommendations"), self.campaign.recommendation_keys
         )
 
-        note = cell("personal_note")
-        if len(note) > MAX_NOTE:
-            problem("personal_note", f"Keep it to {MAX_NOTE:,} characters (it has {len(note):,}).")
-        elif _FORBIDDEN_NOTE.search(note):
-            problem("personal_note", "It holds control characters: remove them.")
+        note = people.normalise_text(cell("personal_note"))
+        note_problem = people.text_problem(note)
+        if note_problem:
+            problem("personal_note", note_problem)
 
         division_text = cell("division")
-        if len(division_text) > MAX_DIVISION:
-            problem("division", "That is too long for a division's name.")
+        division_problem = people.line_problem(division_text, people.DIVISION)
+        if division_problem:
+            problem("division", division_problem)
             division_text = ""
 
         row = AttendeeRow(
@@ -472,15 +513,14 @@ class _RowChecker:
         )
         if not any(p.error and p.column in ("postcode", "state") for p in found):
             self._resolve(row, division_text, problem)
-        problems.extend(found)
+        report.add(found)
         return None if any(p.error for p in found) else row
 
     @staticmethod
-    def _line(problem: _Note, column: str, value: str, limit: int) -> None:
-        if len(value) > limit:
-            problem(column, f"Keep it to {limit} characters (it has {len(value)}).")
-        elif _FORBIDDEN_LINE.search(value):
-            problem(column, "It holds line breaks or control characters: keep it to one line.")
+    def _line(problem: _Note, detail: people.Detail, value: str) -> None:
+        found = people.line_problem(value, detail)
+        if found:
+            problem(detail.key, found)
 
     @staticmethod
     def _keys(problem: _Note, column: str, text: str, known: Sequence[str]) -> tuple[str, ...]:
@@ -493,7 +533,8 @@ class _RowChecker:
         if unknown:
             problem(
                 column,
-                f"Unknown {column} key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+                f"Unknown {column} key{'s' if len(unknown) > 1 else ''}: "
+                f"{_quoted(', '.join(unknown), quote=False)}. "
                 f"This campaign's are: {', '.join(known)} (leave it empty for the defaults).",
             )
         return tuple(key for key in keys if key in known)
@@ -518,7 +559,8 @@ class _RowChecker:
             if given is None or given.member is None:
                 problem(
                     "division",
-                    f"{division_text!r} is not a current federal division: choose one below.",
+                    f"{_quoted(division_text)} is not a current federal division: "
+                    "choose one below.",
                     error=False,
                 )
             elif given.name in row.candidates:
@@ -604,7 +646,7 @@ def surname_key(name: str) -> str:
         return " ".join(tokens).casefold()
     start = len(tokens) - 1
     for index in range(1, len(tokens) - 1):
-        if tokens[index].lower() in _SURNAME_PARTICLES:
+        if tokens[index].lower() in people.SURNAME_PARTICLES:
             start = index
             break
     return " ".join(tokens[start:] + tokens[:start]).casefold()
@@ -625,9 +667,13 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """CSV text for spreadsheets, every cell made formula-safe (open it with a UTF-8 BOM)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([spreadsheet_safe(cell) for cell in header])
-    for row in rows:
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    # csv quotes a cell holding CR or LF, not one holding U+2028 or NEL, which some readers
+    # (str.splitlines() among them) take for a line end too: a row with one is quoted whole.
+    quoting_all = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    for row in itertools.chain([header], rows):
+        cells = [spreadsheet_safe(cell) for cell in row]
+        breaks = any(ch in people.LINE_SEPARATORS for cell in cells for ch in cell)
+        (quoting_all if breaks else writer).writerow(cells)
     return buffer.getvalue()
 
 

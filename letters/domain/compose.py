@@ -68,7 +68,7 @@ class Paragraph:
 
     `own` marks the supporter's own words. The campaign's paragraphs are never split across
     printed pages, so a batch can lay each one out once and print it in every letter
-    (letters/stamps.py); the supporter's may be any length, so they flow across pages.
+    (letters/printing/stamps.py); the supporter's may be any length, so they flow across pages.
     """
 
     text: str

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from letters.domain.people import SURNAME_PARTICLES
+
 DIRECTORY_FILENAME = "directory.json"
 FORMAT_VERSION = 1
 AEC_FINDER_URL = "https://electorate.aec.gov.au/"
@@ -54,10 +56,6 @@ _TITLES = frozenset(
     {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "rev", "hon"}
 )
 _POST_NOMINALS = frozenset({"MP", "AM", "AO", "AC", "OAM", "PSM", "CSC", "QC", "KC", "SC"})
-# Lower-case surname particles ("Albertus van Manen" -> surname "van Manen").
-_SURNAME_PARTICLES = frozenset(
-    {"van", "von", "de", "del", "della", "der", "den", "di", "da", "du", "dos", "das", "ter"}
-)
 
 
 class DirectoryError(ValueError):
@@ -103,7 +101,7 @@ def display_name(name: str) -> str:
         return " ".join(tokens)
     surname_start = len(tokens) - 1
     for index in range(1, len(tokens) - 1):
-        if tokens[index] in _SURNAME_PARTICLES:
+        if tokens[index] in SURNAME_PARTICLES:
             surname_start = index
             break
     return " ".join([tokens[0], *tokens[surname_start:]])

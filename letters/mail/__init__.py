@@ -7,13 +7,35 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# Control characters (CR/LF above all) would let text typed into a form start a new header.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+from letters.domain import people
+
+# Control characters (CR/LF above all) would let text typed into a form start a new header;
+# C1 controls, Unicode line separators and bidi controls disguise it.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(sorted(people.BIDI_CONTROLS)) + "]+"
+)
 
 
 def header_text(value: str, limit: int = 200) -> str:
     """Text made safe for an email header: one line, no control characters, bounded."""
     return " ".join(_CONTROL.sub(" ", value).split())[:limit]
+
+
+def display_name(value: str) -> str:
+    """A name fit for an address header, or "" (then the address goes alone).
+
+    The forms already refuse what cannot be a plain display name; this holds for rows stored
+    before they did, or by any other path. An encoded word (=?utf-8?q?=0D=0ABcc:...?=) is
+    dropped rather than passed on: Python 3.11.7's email package decodes one inside a quoted
+    display name and writes the CR/LF it hides (fixed in CPython 3.11.10 and 3.12.5).
+    """
+    name = header_text(value, 150)
+    return name if people.is_display_name(name) else ""
+
+
+def mailbox(value: str) -> str:
+    """An address as every mail system takes it: one line, and an IDN domain as punycode."""
+    return people.ascii_address(header_text(value, 254))
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,7 @@ class OutgoingEmail:
 
     def __post_init__(self) -> None:
         def clean(address: Address) -> Address:
-            return Address(header_text(address.email, 254), header_text(address.name, 150))
+            return Address(mailbox(address.email), display_name(address.name))
 
         object.__setattr__(self, "sender", clean(self.sender))
         object.__setattr__(self, "to", tuple(map(clean, self.to)))

@@ -18,10 +18,16 @@ def _header(address: Address) -> HeaderAddress:
     return HeaderAddress(display_name=address.name, addr_spec=address.email)
 
 
+# policy.SMTP refuses header values with CR or LF, a second line of defence. Lines may run to
+# RFC 5322's limit of 998: the email package's folding of a long address header drops the
+# quotes around a display name holding <, >, " or a comma (a name of 150 characters and an
+# address of 254 fit on one line, so no address header is ever folded).
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
 def to_mime(mail: OutgoingEmail) -> EmailMessage:
     """The email as a MIME message (text and HTML alternatives)."""
-    # policy.SMTP refuses header values with CR or LF, a second line of defence.
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=POLICY)
     message["From"] = _header(mail.sender)
     message["To"] = [_header(a) for a in mail.to]
     if mail.cc:

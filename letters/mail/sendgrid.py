@@ -22,11 +22,21 @@ def _address(address: Address) -> dict[str, str]:
     )
 
 
+def _recipient(address: Address) -> dict[str, str]:
+    """A to or cc entry. SendGrid answers 202 and then drops an email whose recipient name
+    holds "," or ";" (its documented limit), so such a name travels as a quoted string, as
+    SendGrid's own PHP library sends it."""
+    if not any(ch in address.name for ch in ",;"):
+        return _address(address)
+    quoted = address.name.replace("\\", "\\\\").replace('"', '\\"')
+    return {"email": address.email, "name": f'"{quoted}"'}
+
+
 def payload(mail: OutgoingEmail) -> dict[str, Any]:
     """The v3 /mail/send request body."""
-    personalization: dict[str, Any] = {"to": [_address(a) for a in mail.to]}
+    personalization: dict[str, Any] = {"to": [_recipient(a) for a in mail.to]}
     if mail.cc:
-        personalization["cc"] = [_address(a) for a in mail.cc]
+        personalization["cc"] = [_recipient(a) for a in mail.cc]
     body: dict[str, Any] = {
         "personalizations": [personalization],
         "from": _address(mail.sender),

@@ -64,7 +64,9 @@ def renew_confirmation(message: Message) -> bool:
         .values(
             confirmation_digest=letter_digest(message),
             confirmation_sent_at=None,
+            confirmation_claimed_until=None,
             reminder_sent_at=None,
+            reminder_claimed_until=None,
         )
         .execution_options(synchronize_session=False)
     )

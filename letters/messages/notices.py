@@ -1,19 +1,15 @@
 """The emails a supporter gets about their letter: the confirmation link (or the weekly-limit
-notice), the failure notice and the receipt. Each is sent once: a worker claims its column."""
+notice), the one reminder, the failure notice and the receipt. Each is a job on the letter's
+row, claimed under a lease and recorded only once SendGrid took it (email_jobs.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import uuid
-from typing import Any
 
-from sqlalchemy import update
-
-from letters import clock
 from letters.domain.lifecycle import State
 from letters.extensions import db
-from letters.mail import OutgoingEmail, SendResult
 from letters.mail.content import (
     confirmation_email,
     failure_email,
@@ -21,7 +17,8 @@ from letters.mail.content import (
     receipt_email,
     weekly_notice_email,
 )
-from letters.mail.mailer import get_mailer
+from letters.messages import email_jobs
+from letters.messages.email_jobs import CONFIRMATION, FAILURE_NOTICE, RECEIPT, REMINDER
 from letters.messages.limits import earlier_letter
 from letters.models import Message
 
@@ -32,25 +29,8 @@ RECEIPT_STATES = (State.SENT.value, State.DELIVERED.value)
 RECEIPT_RETRY_FOR = dt.timedelta(days=2)
 
 
-def _send_or_release(email: OutgoingEmail, message_id: uuid.UUID, column: Any) -> bool:
-    """Send an email whose job this worker claimed in `column`; give the job back if it fails."""
-    try:
-        result = get_mailer().send(email)
-    except Exception:
-        log.exception("%s email for %s could not be sent", email.kind, message_id)
-        result = SendResult(accepted=False, reason="the email could not be sent")
-    if result.accepted:
-        return True
-    # Give the job back: the sweep tries again later.
-    log.warning("%s email for %s not sent: %s", email.kind, message_id, result.reason)
-    db.session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values({column.key: None})
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return False
+# The states whose letter could not be emailed, which the supporter hears about once.
+FAILED_STATES = (State.FAILED.value, State.BOUNCED.value, State.DROPPED.value)
 
 
 def send_confirmation(message_id: uuid.UUID, *, reminder: bool = False) -> bool:
@@ -58,11 +38,11 @@ def send_confirmation(message_id: uuid.UUID, *, reminder: bool = False) -> bool:
 
     A letter over the weekly limit gets a notice instead, with no link: it cannot be confirmed.
     """
-    column = Message.reminder_sent_at if reminder else Message.confirmation_sent_at
+    job = REMINDER if reminder else CONFIRMATION
     message = db.session.get(Message, message_id)
     if message is None or message.state != State.AWAITING_CONFIRMATION:
         return False
-    if getattr(message, column.key) is not None:
+    if getattr(message, job.sent.key) is not None:
         return False
     if reminder and (message.confirmation_sent_at is None or message.over_weekly_limit):
         return False
@@ -80,52 +60,46 @@ def send_confirmation(message_id: uuid.UUID, *, reminder: bool = False) -> bool:
         else:
             email = confirmation_email(message, digest, reminder=reminder)
     except Exception:
-        log.exception("could not build the confirmation for %s", message_id)
+        log.exception("could not build the confirmation", extra={"message_id": str(message_id)})
         return False
     # Take the job, so two workers never both email the supporter; only for the letter as
     # it was read, or an edit in between would get this (older) link.
-    taken = db.session.execute(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.state == State.AWAITING_CONFIRMATION.value,
-            column.is_(None),
-            Message.confirmation_digest == seen["digest"],
-            Message.over_weekly_limit.is_(seen["over"]),
-        )
-        .values(
-            {
-                column.key: clock.now(),
-                "confirmation_digest": digest,
-                "over_weekly_limit": earlier is not None,
-            }
-        )
-        .execution_options(synchronize_session=False)
+    taken = email_jobs.claim(
+        job,
+        message_id,
+        Message.state == State.AWAITING_CONFIRMATION.value,
+        Message.confirmation_digest == seen["digest"],
+        Message.over_weekly_limit.is_(seen["over"]),
+        confirmation_digest=digest,
+        over_weekly_limit=earlier is not None,
     )
-    db.session.commit()
-    if taken.rowcount != 1 or email is None:
+    if taken is None:
         return False
-    return _send_or_release(email, message_id, column)
+    if email is None:
+        email_jobs.record(job, message_id, taken)  # nothing to send: the job is done
+        return False
+    return email_jobs.send(job, email, message_id, taken)
 
 
 def notify_failure(message_id: uuid.UUID) -> bool:
     """Tell the supporter, once, that their letter could not be emailed."""
-    taken = db.session.execute(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.state.in_([State.FAILED.value, State.BOUNCED.value, State.DROPPED.value]),
-            Message.failure_notice_sent_at.is_(None),
-        )
-        .values(failure_notice_sent_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if taken.rowcount != 1:
-        return False
     message = db.session.get(Message, message_id)
-    assert message is not None
-    return get_mailer().send(failure_email(message)).accepted
+    if message is None or message.state not in FAILED_STATES or message.failure_notice_sent_at:
+        return False
+    if message.scrubbed_at is not None:
+        return False
+    try:
+        email = failure_email(message)
+    except Exception:
+        log.exception("could not build the failure notice", extra={"message_id": str(message_id)})
+        return False
+    taken = email_jobs.claim(
+        FAILURE_NOTICE,
+        message_id,
+        Message.state.in_(FAILED_STATES),
+        Message.scrubbed_at.is_(None),
+    )
+    return taken is not None and email_jobs.send(FAILURE_NOTICE, email, message_id, taken)
 
 
 def send_receipt(message_id: uuid.UUID) -> bool:
@@ -138,20 +112,12 @@ def send_receipt(message_id: uuid.UUID) -> bool:
     try:
         email = receipt_email(message)
     except Exception:
-        log.exception("could not build the receipt for %s", message_id)
+        log.exception("could not build the receipt", extra={"message_id": str(message_id)})
         return False
-    taken = db.session.execute(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.state.in_(RECEIPT_STATES),
-            Message.receipt_sent_at.is_(None),
-            Message.scrubbed_at.is_(None),
-        )
-        .values(receipt_sent_at=clock.now())
-        .execution_options(synchronize_session=False)
+    taken = email_jobs.claim(
+        RECEIPT,
+        message_id,
+        Message.state.in_(RECEIPT_STATES),
+        Message.scrubbed_at.is_(None),
     )
-    db.session.commit()
-    if taken.rowcount != 1:
-        return False
-    return _send_or_release(email, message_id, Message.receipt_sent_at)
+    return taken is not None and email_jobs.send(RECEIPT, email, message_id, taken)

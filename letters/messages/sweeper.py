@@ -12,7 +12,9 @@ from sqlalchemy import ColumnElement, and_, func, select
 from letters import clock
 from letters.domain.lifecycle import State
 from letters.extensions import db
-from letters.messages.notices import RECEIPT_RETRY_FOR, RECEIPT_STATES
+from letters.messages import email_jobs
+from letters.messages.email_jobs import CONFIRMATION, FAILURE_NOTICE, RECEIPT, REMINDER, claimable
+from letters.messages.notices import FAILED_STATES, RECEIPT_RETRY_FOR, RECEIPT_STATES
 from letters.messages.sending import already_accepted
 from letters.messages.states import move, transition
 from letters.models import Message
@@ -26,7 +28,10 @@ class SweepResult:
     to_confirm: list[uuid.UUID]
     to_remind: list[uuid.UUID]
     to_receipt: list[uuid.UUID] = field(default_factory=list)
+    to_notify: list[uuid.UUID] = field(default_factory=list)
     recovered_as_sent: int = 0
+    # Emails whose worker died after SendGrid took them: recorded, not sent again.
+    emails_recovered_as_sent: int = 0
     expired: int = 0
 
 
@@ -47,19 +52,19 @@ def _unconfirmed_too_long(expire_before: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _confirmation_not_sent(stale: dt.datetime) -> ColumnElement[bool]:
+def _confirmation_not_sent(now: dt.datetime, stale: dt.datetime) -> ColumnElement[bool]:
     return and_(
         Message.state == State.AWAITING_CONFIRMATION.value,
-        Message.confirmation_sent_at.is_(None),
+        claimable(CONFIRMATION, now),
         Message.created_at < stale,
     )
 
 
-def _reminder_due(remind_before: dt.datetime) -> ColumnElement[bool]:
+def _reminder_due(now: dt.datetime, remind_before: dt.datetime) -> ColumnElement[bool]:
     return and_(
         Message.state == State.AWAITING_CONFIRMATION.value,
         Message.confirmation_sent_at < remind_before,
-        Message.reminder_sent_at.is_(None),
+        claimable(REMINDER, now),
         Message.over_weekly_limit.is_(False),
     )
 
@@ -67,10 +72,21 @@ def _reminder_due(remind_before: dt.datetime) -> ColumnElement[bool]:
 def _receipt_due(now: dt.datetime, stale: dt.datetime) -> ColumnElement[bool]:
     return and_(
         Message.state.in_(RECEIPT_STATES),
-        Message.receipt_sent_at.is_(None),
+        claimable(RECEIPT, now),
         Message.scrubbed_at.is_(None),
         Message.sent_at < stale,
         Message.sent_at >= now - RECEIPT_RETRY_FOR,
+    )
+
+
+def _failure_notice_due(now: dt.datetime, stale: dt.datetime) -> ColumnElement[bool]:
+    # First asked for by whoever saw the failure; the sweep retries one that did not go.
+    return and_(
+        Message.state.in_(FAILED_STATES),
+        claimable(FAILURE_NOTICE, now),
+        Message.scrubbed_at.is_(None),
+        Message.failed_at < stale,
+        Message.failed_at >= now - RECEIPT_RETRY_FOR,
     )
 
 
@@ -105,9 +121,10 @@ def preview(now: dt.datetime | None = None) -> dict[str, int]:
     return {
         # A row back from an expired lease is woken too (or found sent): counted with these.
         "to_send": leases + count(_stale_queued(at.stale)),
-        "to_confirm": count(and_(_confirmation_not_sent(at.stale), kept)),
-        "to_remind": count(and_(_reminder_due(at.remind_before), kept)),
+        "to_confirm": count(and_(_confirmation_not_sent(at.now, at.stale), kept)),
+        "to_remind": count(and_(_reminder_due(at.now, at.remind_before), kept)),
         "to_receipt": count(_receipt_due(at.now, at.stale)),
+        "to_notify": count(_failure_notice_due(at.now, at.stale)),
         "expired_leases": leases,
         "expired": count(_unconfirmed_too_long(at.expire_before)),
     }
@@ -147,13 +164,19 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
     db.session.commit()
     result.expired = expired.rowcount
 
+    # An email job whose worker died holds an expired lease: first record those SendGrid
+    # reported taking; the rest are due again below, like jobs nobody took.
+    result.emails_recovered_as_sent = email_jobs.settle_expired(now)
     result.to_confirm = list(
-        db.session.scalars(select(Message.id).where(_confirmation_not_sent(at.stale))).all()
+        db.session.scalars(select(Message.id).where(_confirmation_not_sent(at.now, at.stale))).all()
     )
     result.to_remind = list(
-        db.session.scalars(select(Message.id).where(_reminder_due(at.remind_before))).all()
+        db.session.scalars(select(Message.id).where(_reminder_due(at.now, at.remind_before))).all()
     )
     result.to_receipt = list(
         db.session.scalars(select(Message.id).where(_receipt_due(now, at.stale))).all()
+    )
+    result.to_notify = list(
+        db.session.scalars(select(Message.id).where(_failure_notice_due(now, at.stale))).all()
     )
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from letters.models import Organiser
 
 organiser = AppGroup("organiser", help="Organiser accounts.")
 PROBLEMS_PRINTED = 200
+RENDER_NICENESS = 10  # added to a print run's render: below the web and email workers
 
 
 def _new_password() -> str:
@@ -123,7 +125,8 @@ def batch_pdf(
     workers: int,
 ) -> None:
     """Print every letter in an attendee CSV, by state, electorate and surname."""
-    from letters.batch import BatchOptions, Targets, electorates, render_batch
+    from letters.printing.batch import render_batch
+    from letters.printing.plan import BatchOptions, Targets, electorates
 
     campaigns: dict[str, Campaign] = current_app.extensions[EXTENSION_KEY]
     key = campaign_key or current_app.config["DEFAULT_CAMPAIGN"]
@@ -138,8 +141,9 @@ def batch_pdf(
     for problem in report.problems[:PROBLEMS_PRINTED]:
         kind = "error" if problem.error else "warning"
         click.echo(f"{attendees.name}: {problem.where}: {kind}: {problem.message}", err=True)
-    if len(report.problems) > PROBLEMS_PRINTED:
-        click.echo(f"... and {len(report.problems) - PROBLEMS_PRINTED} more problems", err=True)
+    more = len(report.problems) + report.problems_not_kept - PROBLEMS_PRINTED
+    if more > 0:
+        click.echo(f"... and {more:,} more problems", err=True)
     for row in report.to_settle:
         click.echo(
             f"{attendees.name}: row {row.row}: {row.name} ({row.postcode}) needs a division: "
@@ -198,6 +202,9 @@ def batch_pdf(
 @click.option("--attempt", type=int, default=None, help="The attempt the caller claimed.")
 def organiser_render_job(job_id: object, attempt: int | None) -> None:
     """Render one print run (the Celery task runs this in a process of its own)."""
-    from letters.organiser.printing import run_batch_job
+    from letters.printing.runs import run_batch_job
 
+    # A print run takes the cores nothing else wants: on a machine that also serves pages and
+    # sends email (`letters serve`), those stay quick. Its pool processes inherit this.
+    os.nice(RENDER_NICENESS)
     click.echo(run_batch_job(job_id, attempt=attempt))  # type: ignore[arg-type]

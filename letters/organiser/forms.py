@@ -14,24 +14,24 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
-    TextAreaField,
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     Length,
     NumberRange,
     Optional,
-    Regexp,
     ValidationError,
 )
 
+from letters.domain import people
 from letters.form_fields import (
-    PERSONAL_NOTE_MAX,
-    STATES,
     MultiCheckboxField,
+    detail_field,
+    email_field,
+    personal_note_field,
     plain_line,
-    plain_text,
+    postcode_field,
+    state_field,
     strip,
 )
 
@@ -78,45 +78,16 @@ class ImportForm(FlaskForm):
 class AttendeeForm(FlaskForm):
     """One attendee's letter: the same fields as /write; only name and postcode are needed."""
 
-    name = StringField(
-        "Name",
-        filters=[strip],
-        validators=[DataRequired("Enter the name."), Length(max=120), plain_line],
-    )
-    email = EmailField(
-        "Email",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
-            Length(max=254),
-        ],
-    )
-    street = StringField(
-        "Street address", filters=[strip], validators=[Length(max=150), plain_line]
-    )
-    suburb = StringField("Suburb or town", filters=[strip], validators=[Length(max=80), plain_line])
-    state = SelectField(
-        "State or territory",
-        choices=[SelectChoice("", "Choose…"), *(SelectChoice(code, name) for code, name in STATES)],
-        validators=[Optional()],
-        validate_choice=True,
-    )
-    postcode = StringField(
-        "Postcode",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter the postcode."),
-            Regexp(r"^\d{4}$", message="Enter a 4-digit postcode, for example 2600."),
-        ],
-    )
+    name = detail_field(people.NAME, "Name", "Enter the name.")
+    email = email_field("Email")
+    street = detail_field(people.STREET, "Street address")
+    suburb = detail_field(people.SUBURB, "Suburb or town")
+    state = state_field()
+    postcode = postcode_field("Enter the postcode.", "Enter a 4-digit postcode, for example 2600.")
     division = SelectField("Federal electorate", validate_choice=False)
     statistics = MultiCheckboxField("Facts to include", validate_choice=True)
     recommendations = MultiCheckboxField("Changes to ask for", validate_choice=True)
-    personal_note = TextAreaField(
-        "In their own words",
-        validators=[Optional(), Length(max=PERSONAL_NOTE_MAX), plain_text],
-    )
+    personal_note = personal_note_field("In their own words")
 
 
 class PrintForm(FlaskForm):
@@ -147,7 +118,7 @@ class DashboardFilterForm(FlaskForm):
         csrf = False
 
     campaign = SelectField("Campaign", validate_choice=True)
-    event = SelectField("Event", choices=[("", "All letters")], default="", validate_choice=True)
+    event = SelectField("Event", default="", validate_choice=True)
     since = DateField("From", validators=[Optional()])
     until = DateField("To", validators=[Optional()])
 

@@ -1,12 +1,16 @@
 """The event kiosk: a tablet at the event takes one attendee's letter at a time.
 
 Its link carries a signed token naming one event (and that event's current kiosk nonce, so a
-new link revokes the old one). The token opens these two pages and nothing else.
+new link revokes the old one). The token opens these two pages and nothing else, and only
+until LETTERS_KIOSK_GRACE_DAYS after the event's day: a tablet left behind, or a link passed
+on, stops taking people's details once the event is over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -16,18 +20,19 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import SelectChoice
 
+from letters import clock
 from letters.domain.campaign import Campaign
 from letters.domain.directory import load_directory
 from letters.extensions import db
 from letters.models import Attendee, Event
 from letters.organiser import kiosk_bp
+from letters.organiser.auth import end_session
 from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 
@@ -48,6 +53,21 @@ def kiosk_url(event: Event) -> str:
     return url_for("kiosk.page", token=kiosk_token(event), _external=True)
 
 
+def kiosk_expires_at(event: Event) -> dt.datetime:
+    """When an event's kiosk link stops working: its day's end, plus the grace days."""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    day_after = dt.datetime.combine(event.date + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    grace = dt.timedelta(days=current_app.config["KIOSK_GRACE_DAYS"])
+    return (day_after.astimezone(dt.UTC) + grace).astimezone(zone)
+
+
+def _expired_page(event: Event) -> Response:
+    page = render_template("organiser/kiosk_expired.html", event=event)
+    response = make_response(page, 410)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _event_for(token: str) -> Event:
     """The event a token opens; 404 for a forged, altered or revoked token."""
     try:
@@ -61,11 +81,13 @@ def _event_for(token: str) -> Event:
         abort(404)
     if event.personal_data_removed_at is not None:
         abort(404)  # the event is closed: its attendees' details were removed for privacy
+    if clock.now() >= kiosk_expires_at(event):
+        abort(_expired_page(event))
     return event
 
 
 def _campaign(event: Event) -> Campaign:
-    from letters.organiser.printing import event_campaign
+    from letters.printing.runs import event_campaign
 
     try:
         return event_campaign(event)
@@ -86,8 +108,7 @@ def page(token: str) -> Response:
     event = _event_for(token)
     if current_user.is_authenticated:
         # Whoever holds the tablet must not inherit an organiser's login from this browser.
-        logout_user()
-        session.clear()
+        end_session()
     campaign = _campaign(event)
     directory = load_directory(current_app.config["DATA_DIR"])
     if request.method == "POST":

@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select
 from wtforms import SelectChoice
 
 from letters import clock
+from letters.body_limits import body_limit
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import (
     COLUMNS,
@@ -38,21 +39,28 @@ from letters.domain.attendees import (
 )
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, Division, load_directory
+from letters.domain.print_runs import REPRINTABLE, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
-from letters.organiser.kiosk import kiosk_url
-from letters.organiser.printing import (
+from letters.organiser.kiosk import kiosk_expires_at, kiosk_url
+from letters.printing.runs import (
     attempt_folder,
     attendees_in_print_order,
     event_campaign,
 )
+from letters.printing.states import move
 from letters.retention import event_data_removal_at
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+# The form around the file (its boundaries, headers and CSRF token) is a few hundred bytes; a
+# file a little over the limit gets the friendly message below, a far larger one a 413.
+IMPORT_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 ATTENDEES_PER_PAGE = 200
-PROBLEMS_SHOWN = 500
+# The report page lists this many problems; its download holds every problem the report kept
+# (attendees.MAX_PROBLEMS_KEPT), so the page stays small however bad the file.
+PROBLEMS_SHOWN = 100
 
 
 def _directory() -> Directory | None:
@@ -248,6 +256,7 @@ def _local_date(moment: dt.datetime | None) -> dt.date | None:
 
 
 @bp.post("/events/<int:event_id>/import")
+@body_limit(IMPORT_BODY_BYTES)
 def event_import(event_id: int) -> Response | tuple[str, int]:
     """Import an attendee CSV: every good row is added; every problem is reported."""
     event = _event_or_404(event_id)
@@ -471,7 +480,7 @@ def attendee_delete(event_id: int, attendee_id: int) -> Response:
 @bp.post("/events/<int:event_id>/print")
 def print_event(event_id: int) -> Response:
     """Queue a print run of every letter; its page shows the progress."""
-    from tasks.batches import render_event_batch
+    from letters.printing.tasks import render_event_batch
 
     event = _event_or_404(event_id)
     if closed := _closed(event):
@@ -523,7 +532,7 @@ def _job_state(job: BatchJob) -> dict[str, object]:
         "done": job.done,
         "total": job.total,
         "stage": job.stage,
-        "files": list(job.files) if job.state == "done" else [],
+        "files": list(job.files) if job.state == PrintRunState.DONE else [],
         "error": job.error,
     }
 
@@ -553,18 +562,18 @@ def job_json(job_id: uuid.UUID) -> Response:
 @bp.post("/jobs/<uuid:job_id>/retry")
 def job_retry(job_id: uuid.UUID) -> Response:
     """Queue a failed, never started or expired print run again."""
-    from tasks.batches import render_event_batch
+    from letters.printing.tasks import render_event_batch
 
     job, event = _job_or_404(job_id)
-    if ConfirmForm().validate_on_submit() and job.state in ("failed", "queued", "expired"):
+    if ConfirmForm().validate_on_submit() and job.state in REPRINTABLE:
         if closed := _closed(event):
             return closed
-        job.state = "queued"
-        job.error = ""
         # Queued now: the sweep counts a queued job's wait from its last sign of life.
-        job.heartbeat_at = clock.now()
-        db.session.commit()
-        _enqueue(render_event_batch, job.id)
+        queued = move(
+            job.id, PrintRunState.QUEUED, sources=REPRINTABLE, error="", heartbeat_at=clock.now()
+        )
+        if queued:
+            _enqueue(render_event_batch, job.id)
     return redirect(url_for("organiser.job", job_id=job.id), code=303)
 
 
@@ -572,7 +581,7 @@ def job_retry(job_id: uuid.UUID) -> Response:
 def job_file(job_id: uuid.UUID, name: str) -> Response:
     """Download one of a finished print run's files."""
     job, _ = _job_or_404(job_id)
-    if job.state != "done" or name not in job.files:
+    if job.state != PrintRunState.DONE or name not in job.files:
         abort(404)
     path = attempt_folder(job.id, job.attempt) / name
     if not path.is_file():
@@ -587,7 +596,12 @@ def kiosk_link(event_id: int) -> str:
     """The event's kiosk link, for a tablet at the event."""
     event = _event_or_404(event_id)
     return render_template(
-        "organiser/kiosk_link.html", event=event, url=kiosk_url(event), form=ConfirmForm()
+        "organiser/kiosk_link.html",
+        event=event,
+        url=kiosk_url(event),
+        form=ConfirmForm(),
+        expires_at=kiosk_expires_at(event),
+        expired=clock.now() >= kiosk_expires_at(event),
     )
 
 

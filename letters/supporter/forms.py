@@ -4,87 +4,41 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    EmailField,
     HiddenField,
     RadioField,
     SelectChoice,
-    SelectField,
     StringField,
-    TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import ValidationError
 
+from letters.domain import people
 from letters.form_fields import (
-    PERSONAL_NOTE_MAX,
-    STATES,
     MultiCheckboxField,
-    plain_line,
-    plain_text,
-    strip,
+    detail_field,
+    email_field,
+    personal_note_field,
+    postcode_field,
+    state_field,
 )
 
 
 class WriteForm(FlaskForm):
     """Everything a supporter gives to make their letter."""
 
-    name = StringField(
-        "Your name",
-        filters=[strip],
-        validators=[DataRequired("Enter your name."), Length(max=120), plain_line],
-    )
-    email = EmailField(
-        "Your email",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
-            Length(max=254),
-        ],
-    )
+    name = detail_field(people.NAME, "Your name", "Enter your name.")
+    email = email_field("Your email")
     # Members answer constituents: without an address a letter is easy to set aside.
-    street = StringField(
-        "Street address",
-        filters=[strip],
-        validators=[DataRequired("Enter your street address."), Length(max=150), plain_line],
+    street = detail_field(people.STREET, "Street address", "Enter your street address.")
+    suburb = detail_field(people.SUBURB, "Suburb or town", "Enter your suburb or town.")
+    state = state_field()
+    postcode = postcode_field(
+        "Enter your postcode.", "Enter your 4-digit postcode, for example 2600."
     )
-    suburb = StringField(
-        "Suburb or town",
-        filters=[strip],
-        validators=[DataRequired("Enter your suburb or town."), Length(max=80), plain_line],
-    )
-    state = SelectField(
-        "State or territory",
-        choices=[SelectChoice("", "Choose…"), *(SelectChoice(code, name) for code, name in STATES)],
-        validators=[Optional()],
-        validate_choice=True,
-    )
-    postcode = StringField(
-        "Postcode",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your postcode."),
-            Regexp(r"^\d{4}$", message="Enter your 4-digit postcode, for example 2600."),
-        ],
-    )
-    division = StringField(
-        "Federal electorate", filters=[strip], validators=[Length(max=80), plain_line]
-    )
-    member = StringField(
-        "Your MP's name", filters=[strip], validators=[Length(max=120), plain_line]
-    )
+    division = detail_field(people.DIVISION, "Federal electorate")
+    member = detail_field(people.MEMBER, "Your MP's name")
     statistics = MultiCheckboxField("Facts to include", validate_choice=True)
     recommendations = MultiCheckboxField("Changes to ask for", validate_choice=True)
-    personal_note = TextAreaField(
-        "In your own words (optional)",
-        validators=[
-            Optional(),
-            Length(
-                max=PERSONAL_NOTE_MAX,
-                message=f"Keep your own words to {PERSONAL_NOTE_MAX:,} characters or fewer.",
-            ),
-            plain_text,
-        ],
-    )
+    personal_note = personal_note_field("In your own words (optional)")
     # Not for people: hidden by CSS and from assistive technology, so only bots fill it in.
     website = StringField("Leave this field empty")
     started = HiddenField()

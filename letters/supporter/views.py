@@ -48,7 +48,7 @@ from letters.messages.letters import letter_for
 from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
 from letters.messages.states import start
 from letters.models import Message
-from letters.pdf import default_renderer
+from letters.printing.letter import default_renderer
 from letters.supporter import bp
 from letters.supporter.abuse import automated, near_identical, share_with_others, started_token
 from letters.supporter.forms import WriteForm
@@ -195,8 +195,8 @@ def _save(
     # Any change after a confirmation was asked for needs a fresh one, for this content.
     message.confirmation_digest = digest
     message.over_weekly_limit = over
-    message.confirmation_sent_at = None
-    message.reminder_sent_at = None
+    message.confirmation_sent_at = message.confirmation_claimed_until = None
+    message.reminder_sent_at = message.reminder_claimed_until = None
     return State.AWAITING_CONFIRMATION, "notice" if over else "confirmation"
 
 

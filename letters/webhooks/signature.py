@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
@@ -16,6 +17,11 @@ from letters import clock
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE_SECONDS = 600
+# Unix seconds as SendGrid sends them. Anything longer is not a time: `int()` of thousands of
+# digits takes long, and comparing such a number with a float raises OverflowError.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# A DER ECDSA P-256 signature is about 72 bytes, so its base64 about 96 characters.
+MAX_SIGNATURE_CHARS = 200
 
 
 @lru_cache(maxsize=4)
@@ -35,12 +41,13 @@ def check(
         return "no webhook public key is configured"
     if not signature or not timestamp:
         return "missing signature headers"
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
+    if not _TIMESTAMP.fullmatch(timestamp):
         return "malformed timestamp"
+    sent_at = int(timestamp)
     if abs((now if now is not None else clock.timestamp()) - sent_at) > MAX_AGE_SECONDS:
         return "stale timestamp"
+    if len(signature) > MAX_SIGNATURE_CHARS:
+        return "malformed signature"
     try:
         raw_signature = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):

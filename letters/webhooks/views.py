@@ -7,6 +7,7 @@ import logging
 
 from flask import Response, current_app, jsonify, request
 
+from letters.body_limits import body_limit, read_at_most
 from letters.extensions import csrf
 from letters.messages.events import record_events
 from letters.webhooks import bp, signature
@@ -17,11 +18,14 @@ MAX_BODY_BYTES = 5 * 1024 * 1024  # SendGrid batches are far smaller; anything b
 
 @bp.post("/sendgrid")
 @csrf.exempt  # authenticated by its signature instead
+@body_limit(MAX_BODY_BYTES, json=True)
 def sendgrid_events() -> tuple[Response, int]:
     """Take a batch of SendGrid delivery events."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return jsonify(error="too large"), 413
-    body = request.get_data(cache=False)
+    # At most the limit, before the signature is checked: a chunked body has no length to
+    # refuse up front, and reading it whole would let anyone fill the server's memory.
+    body = read_at_most(request.stream, MAX_BODY_BYTES)
     problem = signature.check(
         current_app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"],
         request.headers.get(signature.SIGNATURE_HEADER, ""),
@@ -35,6 +39,9 @@ def sendgrid_events() -> tuple[Response, int]:
         batch = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return jsonify(error="body is not JSON"), 400
+    except RecursionError:
+        # Thousands of nested brackets: signed, but no SendGrid batch is like that.
+        return jsonify(error="body is nested too deeply"), 400
     if not isinstance(batch, list):
         return jsonify(error="expected a JSON array of events"), 400
     outcome = record_events(batch)

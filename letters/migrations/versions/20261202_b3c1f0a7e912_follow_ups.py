@@ -1,7 +1,7 @@
 """Follow-ups: asking supporters whether their MP replied, and their answers.
 
 Revision ID: b3c1f0a7e912
-Revises: 65fba1ea927c
+Revises: 3c1e9a7b5d20
 Create Date: 2026-12-02 18:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b3c1f0a7e912"
-down_revision: str | Sequence[str] | None = "65fba1ea927c"
+down_revision: str | Sequence[str] | None = "3c1e9a7b5d20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

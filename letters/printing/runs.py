@@ -1,4 +1,10 @@
-"""An event's letters from the database to PDF files: shared by the pages and the Celery task."""
+"""The print-run service: an event's letters from the database to PDF files, on a BatchJob row.
+
+A run is claimed (one conditional UPDATE), rendered by render_batch() with its progress on
+the row, and finished or failed only while its attempt is still the live one; the sweep fails
+runs whose process died, hung or never started. The organiser pages, the Celery tasks
+(tasks.py) and `letters organiser render-job` call it; nothing here retries by itself.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +24,16 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Engine, and_, func, select, update
 
 from letters import clock
-from letters.batch import BatchOptions, Electorate, Targets, electorates, render_batch
 from letters.campaigns import EXTENSION_KEY
 from letters.domain.attendees import letter_for_attendee, print_order
 from letters.domain.campaign import Campaign
 from letters.domain.compose import format_date
+from letters.domain.print_runs import PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
+from letters.printing.batch import render_batch
+from letters.printing.plan import BatchOptions, Electorate, Targets, electorates
+from letters.printing.states import transition
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +127,9 @@ def claim(job_id: uuid.UUID) -> int | None:
     """
     now = clock.now()
     attempt = db.session.execute(
-        update(BatchJob)
-        .where(BatchJob.id == job_id, BatchJob.state == "queued")
+        transition(PrintRunState.RUNNING)
+        .where(BatchJob.id == job_id)
         .values(
-            state="running",
             attempt=BatchJob.attempt + 1,
             started_at=now,
             heartbeat_at=now,
@@ -139,7 +147,11 @@ def claim(job_id: uuid.UUID) -> int | None:
 
 def _ours(job_id: uuid.UUID, attempt: int) -> tuple[Any, ...]:
     """The WHERE clause of every write a run makes: only while its attempt is the live one."""
-    return (BatchJob.id == job_id, BatchJob.attempt == attempt, BatchJob.state == "running")
+    return (
+        BatchJob.id == job_id,
+        BatchJob.attempt == attempt,
+        BatchJob.state == PrintRunState.RUNNING,
+    )
 
 
 def _beat(engine: Engine, job_id: uuid.UUID, attempt: int) -> bool:
@@ -186,17 +198,16 @@ def render_wanted(job_id: uuid.UUID, attempt: int) -> bool:
     state = db.session.execute(
         select(BatchJob.state).where(BatchJob.id == job_id, BatchJob.attempt == attempt)
     ).scalar_one_or_none()
-    return state in ("running", "done")
+    return state in (PrintRunState.RUNNING, PrintRunState.DONE)
 
 
 def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
     """Mark this attempt failed, if it is still the live one, and remove its partial files."""
     db.session.rollback()
     failed = db.session.execute(
-        update(BatchJob)
+        transition(PrintRunState.FAILED, sources={PrintRunState.RUNNING})
         .where(*_ours(job_id, attempt))
         .values(
-            state="failed",
             error=error[:2000],
             stage="",
             finished_at=clock.now(),
@@ -212,20 +223,22 @@ def fail_attempt(job_id: uuid.UUID, attempt: int, error: str) -> bool:
 def run_batch_job(job_id: uuid.UUID, workers: int | None = None, attempt: int | None = None) -> str:
     """Render a job's files and record the outcome on its row; returns what happened.
 
-    With no attempt the job is claimed here; the Celery task claims it first and passes the
-    attempt, so that it can fail the attempt if this process dies.
+    With no attempt the job is claimed here, and this process beats for it. The Celery task
+    claims it first and passes the attempt, so that it can fail the attempt if this process
+    dies; the task's process then beats for it, and this one only records progress.
     """
+    if attempt is not None:
+        return _render(job_id, attempt, workers)
+    attempt = claim(job_id)
     if attempt is None:
-        attempt = claim(job_id)
-        if attempt is None:
-            return "skipped"
+        return "skipped"
     with heartbeat(job_id, attempt):
         return _render(job_id, attempt, workers)
 
 
 def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
     job = db.session.get(BatchJob, job_id)
-    if job is None or (job.attempt, job.state) != (attempt, "running"):
+    if job is None or (job.attempt, job.state) != (attempt, PrintRunState.RUNNING):
         return "skipped"  # no longer this attempt's to run
     event = db.session.get(Event, job.event_id)
     folder = attempt_folder(job.id, attempt)
@@ -275,10 +288,9 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
         fail_attempt(job_id, attempt, str(exc) or type(exc).__name__)
         return "failed"
     finished = db.session.execute(
-        update(BatchJob)
+        transition(PrintRunState.DONE)
         .where(*_ours(job_id, attempt))
         .values(
-            state="done",
             done=result.letters,
             total=result.letters,
             stage="done",
@@ -319,16 +331,16 @@ def _sweep_rules(now: dt.datetime) -> dict[str, tuple[str, ColumnElement[bool]]]
         "stalled": (
             STOPPED_UNEXPECTEDLY,
             and_(
-                BatchJob.state == "running",
+                BatchJob.state == PrintRunState.RUNNING,
                 older_than(last_sign, "BATCH_HEARTBEAT_TIMEOUT_SECONDS"),
             ),
         ),
         # The render's process is alive (its heartbeat goes on) but stuck; its task sees the
-        # row fail and stops it (tasks/batches.py).
+        # row fail and stops it (letters/printing/tasks.py).
         "hung": (
             HUNG,
             and_(
-                BatchJob.state == "running",
+                BatchJob.state == PrintRunState.RUNNING,
                 older_than(
                     func.coalesce(BatchJob.progress_at, BatchJob.started_at),
                     "BATCH_PROGRESS_TIMEOUT_SECONDS",
@@ -338,7 +350,7 @@ def _sweep_rules(now: dt.datetime) -> dict[str, tuple[str, ColumnElement[bool]]]
         "never_started": (
             NEVER_STARTED,
             and_(
-                BatchJob.state == "queued",
+                BatchJob.state == PrintRunState.QUEUED,
                 older_than(last_sign, "BATCH_QUEUED_TIMEOUT_SECONDS"),
             ),
         ),
@@ -370,7 +382,7 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     """Fail print runs whose process died (no heartbeat) or hung, or that no worker started.
 
     A failed run is not queued again here: the organiser prints again when they choose (see
-    tasks/batches.py for why nothing retries by itself).
+    letters/printing/tasks.py for why nothing retries by itself).
     """
     now = now or clock.now()
     rules = _sweep_rules(now)
@@ -379,9 +391,9 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
         """Fail the runs that match; their ids and attempts."""
         error, condition = rules[kind]
         failed = db.session.execute(
-            update(BatchJob)
+            transition(PrintRunState.FAILED)
             .where(condition)
-            .values(state="failed", error=error, stage="", finished_at=now)
+            .values(error=error, stage="", finished_at=now)
             .returning(BatchJob.id, BatchJob.attempt)
         )
         return [(job_id, attempt) for job_id, attempt in failed]

@@ -10,7 +10,7 @@ are the campaign's, the same in hundreds of letters of a batch. So a batch:
 3. lays each letter out with an empty block of the same classes and height in each stamped
    paragraph's place (_letter.html's `stamps`), and notes where those blocks fell;
 4. while joining, draws the sheet's page over each empty block, moved to where it fell
-   (letters/pdfjoin.py).
+   (letters/printing/join.py).
 
 Campaign paragraphs are never split across pages (print.css), so an empty block stands for one
 exactly: the letter's pages break where they would have, and every line lands where it would
@@ -25,20 +25,26 @@ process plans and joins.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from letters.domain.compose import BulletList, Letter, Paragraph
-from letters.pdfjoin import Overlay
 
 if TYPE_CHECKING:
     from weasyprint import Document
     from weasyprint.document import Page
 
 PT_PER_PX = 0.75  # WeasyPrint measures in CSS px (1/96 in); PDF in points (1/72 in)
-STAMP_ATTRIBUTE = "data-stamp"  # as _letter.html and stamps.html write it
+# Where a stamp is, and how tall, is read from WeasyPrint's anchors: _letter.html and
+# stamps.html give each stamped block the id letter-stamp-N, and Page.anchors maps each id on a
+# page to its box. That attribute is public, but WeasyPrint documents its value as the box's
+# top-left point, while WeasyPrint 70 gives the whole border box (x1, y1, x2, y2), which the
+# heights need: pyproject.toml pins WeasyPrint to 70, and tests/test_stamps.py's
+# test_anchors_are_border_boxes fails on a version that changes it.
+ANCHOR = re.compile(r"letter-stamp-(\d+)")
 # A sheet's pages carry nothing but their part: no running header, no fold marks. Every page
 # has a continuation page's margins, so a part that would not fit on one runs over two.
 SHEET_CSS = """
@@ -136,6 +142,16 @@ class Stamp:
 
 
 @dataclass(frozen=True)
+class Overlay:
+    """Draw a page of one of a joiner's sheets over a page, moved by (dx, dy) points."""
+
+    sheet: int  # index in the joiner's sheets
+    sheet_page: int
+    dx: float
+    dy: float
+
+
+@dataclass(frozen=True)
 class Placement:
     """Where a letter's empty block for a stamp fell: the page of its part, CSS px on it."""
 
@@ -184,21 +200,18 @@ def placeholder_css(stamps: Iterable[Stamp]) -> str:
 
 def stamped_boxes(page: Page) -> Iterator[tuple[int, float, float, float]]:
     """(stamp number, x, y, height) of each block on a laid-out page that carries a stamp."""
-    from weasyprint.formatting_structure.boxes import BlockBox
-
-    # Page._page_box is WeasyPrint's laid-out box tree: the public API gives positions of
-    # anchors only, not heights. tests/test_stamps.py fails if this ever stops matching.
-    for box in page._page_box.descendants():
-        if isinstance(box, BlockBox) and box.element is not None:
-            number = box.element.get(STAMP_ATTRIBUTE)
-            if number is not None and box.element_tag in ("p", "li", "address"):
-                yield int(number), box.border_box_x(), box.border_box_y(), box.border_height()
+    for name, box in page.anchors.items():
+        found = ANCHOR.fullmatch(name)
+        if found:
+            x1, y1, _, y2 = box  # CSS px from the page's top left
+            yield int(found.group(1)), x1, y1, y2 - y1
 
 
 def measure(sheet: Document, index: int) -> dict[int, Stamp]:
     """Each stamp's page and border box on a laid-out stamp sheet (the batch's `index`th).
 
-    A part that ran over two pages is left out: its letters print it as usual.
+    A part that ran over two pages is left out: its letters print it as usual. (Each page a
+    block spans has an anchor for it.)
     """
     found: dict[int, Stamp] = {}
     split: set[int] = set()

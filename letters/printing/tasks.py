@@ -1,4 +1,19 @@
-"""Batch printing tasks: thin adapters that take a job id and call letters.organiser.printing.
+"""Print-run tasks: thin adapters that take a job id and call the print-run service (runs.py).
+
+They run on the print queue (letters/queue.py routes them), whose workers are `letters
+printer`: a print run holds its worker for minutes and every core, so the email queue's
+workers are never among those it takes.
+
+Why a child interpreter (`letters organiser render-job`) rather than the pool started from
+the task itself: a Celery prefork pool process is daemonic and may not start the render pool;
+with `-P solo` or threads the task could, but a hung render (alive, making no progress) could
+then only be stopped by killing the worker with it, and the out-of-memory killer would take
+the worker rather than the render. The child, in a process group of its own, is the unit that
+can be stopped whole (render, fork server and pool) while the worker goes on. Celery's own
+time limits would not help: the solo and thread pools do not enforce them, and a fixed limit
+would have to outlast the longest run, where the sweep's progress timeout notices a hang in
+minutes. There is one heartbeat: this task's, which lives exactly as long as the child it
+waits for; the child only records progress.
 
 A print run whose process dies is marked failed, and is not retried by itself. Celery's
 acks_late and reject_on_worker_lost (letters/queue.py) still apply to these tasks: when a
@@ -6,8 +21,8 @@ worker dies mid-task its message may be delivered again, but claim() takes only 
 so a redelivered message skips a run that had started (and starts one that had not). We do not
 retry a run that died because its likely causes repeat: it renders on every core with much
 memory, so it is most often stopped by the out-of-memory killer or by an operator stopping a
-stuck worker, and a second attempt would most likely die the same way and take the worker's
-email sending down with it again. The organiser is watching the progress page, which says the
+stuck worker, and a second attempt would most likely die the same way and take its printer
+down with it again. The organiser is watching the progress page, which says the
 run stopped and offers "Print again": one click, when they choose. Nor is redelivery a
 dependable trigger for a retry: the file-system broker loses the message of a worker that is
 killed outright, and Redis returns one only after its visibility timeout, an hour later.
@@ -34,7 +49,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="letters.render_batch")
 def render_event_batch(job_id: str) -> str:
     """Render an event's print run (a wake-up: the job row says what to print)."""
-    from letters.organiser.printing import (
+    from letters.printing.runs import (
         STOPPED_UNEXPECTEDLY,
         claim,
         fail_attempt,
@@ -46,10 +61,9 @@ def render_event_batch(job_id: str) -> str:
     attempt = claim(uuid.UUID(job_id))
     if attempt is None:
         return "skipped"
-    # A Celery pool process is daemonic and may not start the render pool that uses every
-    # core, so the run happens in a fresh interpreter of ours that may. It sees the same
-    # settings (the environment) and records progress and errors on the job row itself.
-    # Meanwhile this process beats too, covering the new interpreter's start-up.
+    # The run happens in a fresh interpreter of ours (see above). It sees the same settings
+    # (the environment) and records progress and errors on the job row itself; this process
+    # beats for it from start-up to exit.
     with (
         heartbeat(uuid.UUID(job_id), attempt),
         tempfile.TemporaryFile() as stdout,
@@ -131,6 +145,6 @@ def sweep_print_runs() -> dict[str, int]:
     """Periodic: fail print runs whose process died, or that no worker ever started."""
     from dataclasses import asdict
 
-    from letters.organiser.printing import sweep_print_runs as sweep
+    from letters.printing.runs import sweep_print_runs as sweep
 
     return asdict(sweep())

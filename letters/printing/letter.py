@@ -22,11 +22,11 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from letters.domain.compose import BulletList, Letter, Paragraph, Recipient, Sender
 
 if TYPE_CHECKING:
-    from letters.stamps import StampMap
+    from letters.printing.stamps import StampMap
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 PRINT_TEMPLATE = "letters/print.html"
 PRINT_STYLESHEET = TEMPLATES_DIR / "letters" / "print.css"
@@ -69,7 +69,7 @@ class AssetFetcher(URLFetcher):
         if path is None:
             # Supporters' text is escaped, so only a template bug (or an attack that got past
             # escaping) can get here: worth a warning, never a fetch.
-            log.warning("letters.pdf refused to fetch %r", url[:200])
+            log.warning("letters refused to fetch %r", url[:200])
             raise RefusedURLError(f"letters PDFs fetch only {ASSET_SCHEME}: assets")
         with self._lock:
             body = self._bodies.get(path)
@@ -222,22 +222,3 @@ def prepare_process() -> None:
 def render_letter(letter: Letter) -> bytes:
     """One letter as PDF bytes, with the process-wide renderer."""
     return default_renderer().render(letter)
-
-
-def naive_render(letter: Letter) -> bytes:
-    """Benchmark baseline only: new font configuration and stylesheet on every call."""
-    renderer = default_renderer()
-    font_config = FontConfiguration()
-    url_fetcher = AssetFetcher()
-    stylesheet = CSS(
-        string=PRINT_STYLESHEET.read_text(encoding="utf-8"),
-        base_url=f"{ASSET_SCHEME}:",
-        url_fetcher=url_fetcher,
-        font_config=font_config,
-    )
-    document = HTML(
-        string=renderer.render_html(letter),
-        base_url=f"{ASSET_SCHEME}:",
-        url_fetcher=url_fetcher,
-    )
-    return document.write_pdf(stylesheets=[stylesheet], font_config=font_config)

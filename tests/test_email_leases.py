@@ -1,0 +1,226 @@
+"""A worker killed at any point of any email's life strands nothing and sends nothing twice
+(outside the one documented window): each email is claimed under a lease that the sweep
+recovers, and marked sent only once SendGrid took it.
+
+The worker's death is played in-process: at the chosen point the mailer (or the recording
+step) raises an exception no code catches, so nothing after it runs, and the database holds
+exactly what a SIGKILL there would leave (every step commits before the next). The sweep then
+runs after the lease, as beat would, and does the jobs it finds, as the workers would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+import pytest
+
+from letters import clock
+from letters.mail import mailer as mailer_module
+from letters.messages import email_jobs, notices, sending, sweeper
+from letters.messages.confirmation import renew_confirmation
+from letters.models import Message
+from tests.conftest import load_fixture_members
+from tests.fakes.sendgrid import API_KEY, WebhookSigner, event, running
+from tests.helpers import csrf_token
+from tests.test_email import _confirm_path, _refresh, _write_email_letter
+
+LEASE_SECONDS = 120
+
+
+class Killed(BaseException):
+    """The worker process dies here: no `except Exception` catches it."""
+
+
+@pytest.fixture
+def fake():
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def signer() -> WebhookSigner:
+    return WebhookSigner()
+
+
+@pytest.fixture
+def app(make_app, fake, signer):
+    app = make_app(
+        SENDGRID_API_KEY=API_KEY,
+        SENDGRID_API_HOST=fake.url,
+        SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_key,
+        SEND_TIMEOUT_SECONDS=1.0,
+        SEND_LEASE_SECONDS=LEASE_SECONDS,
+        BASE_URL="https://letters.example.org",
+    )
+    load_fixture_members(app.config["DATA_DIR"])
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _frozen():
+    clock.freeze(clock.now())
+    yield
+    clock.unfreeze()
+
+
+def _confirm(client, fake, message: Message) -> None:
+    assert notices.send_confirmation(message.id)
+    path = _confirm_path(fake)
+    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
+
+
+def _due_confirmation(app, client, fake) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client)
+    return message, lambda: notices.send_confirmation(message.id)
+
+
+def _due_reminder(app, client, fake) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client)
+    assert notices.send_confirmation(message.id)
+    clock.advance(dt.timedelta(hours=app.config["CONFIRM_REMIND_AFTER_HOURS"] + 1))
+    return message, lambda: notices.send_confirmation(message.id, reminder=True)
+
+
+def _due_receipt(app, client, fake) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client)
+    _confirm(client, fake, message)
+    assert sending.deliver(message.id).state == "sent"
+    return message, lambda: notices.send_receipt(message.id)
+
+
+def _due_failure_notice(app, client, fake) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client)
+    _confirm(client, fake, message)
+    fake.answer(400)  # SendGrid refuses the letter for good
+    assert sending.deliver(message.id).state == "failed"
+    return message, lambda: notices.notify_failure(message.id)
+
+
+EMAILS = {
+    "confirmation": _due_confirmation,
+    "reminder": _due_reminder,
+    "receipt": _due_receipt,
+    "failure": _due_failure_notice,
+}
+
+
+def _received(fake, kind: str) -> int:
+    return sum(1 for r in fake.received if r.kind == kind and r.status == 202)
+
+
+def _sweep_and_work() -> None:
+    """One beat of the sweep, and the workers doing what it found."""
+    found = sweeper.sweep()
+    for message_id in found.to_confirm:
+        notices.send_confirmation(message_id)
+    for message_id in found.to_remind:
+        notices.send_confirmation(message_id, reminder=True)
+    for message_id in found.to_receipt:
+        notices.send_receipt(message_id)
+    for message_id in found.to_notify:
+        notices.notify_failure(message_id)
+
+
+def _die(monkeypatch, where: str) -> None:
+    """Make the worker die at `where` in its next email."""
+    real = mailer_module.get_mailer()
+
+    class DyingMailer:
+        def send(self, email):
+            if where == "before the send":
+                raise Killed
+            result = real.send(email)
+            if where == "after the 202":
+                raise Killed
+            return result
+
+    monkeypatch.setattr(email_jobs, "get_mailer", DyingMailer)
+    if where == "before the commit":
+        monkeypatch.setattr(email_jobs, "record", lambda *args: (_ for _ in ()).throw(Killed))
+
+
+def _report_taken(client, signer, message: Message, kind: str) -> None:
+    """SendGrid's `processed` event for the email, posted to the webhook."""
+    body = json.dumps([event(str(message.id), "processed", kind=kind)]).encode()
+    response = client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("kind", EMAILS)
+@pytest.mark.parametrize("where", ["before the send", "after the 202", "before the commit"])
+def test_a_killed_worker_strands_no_email_and_sends_none_twice(
+    app, fake, signer, monkeypatch, kind, where
+):
+    client = app.test_client()
+    with app.app_context():
+        message, work = EMAILS[kind](app, client, fake)
+        before = _received(fake, kind)
+        with monkeypatch.context() as patch:
+            _die(patch, where)
+            with pytest.raises(Killed):
+                work()
+        sent_before_death = _received(fake, kind) - before
+        assert sent_before_death == (0 if where == "before the send" else 1)
+        if sent_before_death:
+            _report_taken(client, signer, message, kind)
+
+        # Within the lease nobody takes the job: the dead worker might still be sending.
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS - 1))
+        _sweep_and_work()
+        assert _received(fake, kind) - before == sent_before_death
+
+        clock.advance(dt.timedelta(seconds=2))
+        _sweep_and_work()
+        _sweep_and_work()  # and again: a job done stays done
+        assert _received(fake, kind) - before == 1
+        job = next(j for j in email_jobs.JOBS if kind in j.kinds)
+        row = _refresh(message)
+        assert getattr(row, job.sent.key) is not None
+        assert getattr(row, job.claimed.key) is None
+
+
+def test_the_window_sendgrid_took_it_but_no_event_came_is_sent_again(app, fake, monkeypatch):
+    """The documented at-least-once window (docs/RELIABILITY.md): no event by the lease's end."""
+    client = app.test_client()
+    with app.app_context():
+        message, work = _due_confirmation(app, client, fake)
+        with monkeypatch.context() as patch:
+            _die(patch, "after the 202")
+            with pytest.raises(Killed):
+                work()
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        _sweep_and_work()
+        assert _received(fake, "confirmation") == 2
+        assert _refresh(message).confirmation_sent_at is not None
+
+
+def test_a_failed_send_is_given_back_at_once_and_retried_by_the_sweep(app, fake):
+    client = app.test_client()
+    with app.app_context():
+        message, work = _due_confirmation(app, client, fake)
+        fake.answer(500)
+        assert not work()
+        row = _refresh(message)
+        assert row.confirmation_sent_at is None and row.confirmation_claimed_until is None
+        clock.advance(dt.timedelta(seconds=app.config["SWEEP_QUEUED_AFTER_SECONDS"] + 1))
+        _sweep_and_work()
+        assert _received(fake, "confirmation") == 1
+
+
+def test_an_edit_while_the_old_link_is_on_its_way_still_gets_its_own_link(app, fake):
+    """The old send finishing must not mark the new confirmation done."""
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        held = email_jobs.claim(email_jobs.CONFIRMATION, message.id)
+        assert held is not None
+        # The supporter edits their letter: a fresh confirmation is due.
+        row = _refresh(message)
+        row.personal_note += " And one more thing."
+        assert renew_confirmation(row)
+        # The first worker's send now completes and records against its old lease.
+        email_jobs.record(email_jobs.CONFIRMATION, message.id, held)
+        assert _refresh(message).confirmation_sent_at is None
+        assert notices.send_confirmation(message.id)
