@@ -304,3 +304,12 @@ def test_event_attendees_are_never_emailed(ctx, fake):
     assert run_at(14) == followups.Run()
     assert run_at(30) == followups.Run()
     assert fake.received == []
+
+
+def test_the_answer_page_dates_the_answer_on_the_sites_calendar(app, ctx, fake):
+    letter = sent_letter()
+    run_at(14)
+    clock.freeze(dt.datetime(2026, 11, 16, 20, 0, tzinfo=dt.UTC))  # 7 am on the 17th in Sydney
+    followups.record_answer(letter.id, Answer.REAL)
+    page = app.test_client().get(f"/letters/{letter.token}/reply").get_data(as_text=True)
+    assert "on 17 November 2026" in page

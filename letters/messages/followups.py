@@ -136,7 +136,7 @@ def open_rows(now: dt.datetime) -> int:
         made = len(db.session.execute(statement).all())
         db.session.commit()
     except IntegrityError:
-        # Another run made some of them in between: this run's are not needed.
+        # Another run opened some of them in between; the next run opens any still missing.
         db.session.rollback()
         return 0
     return int(made)
@@ -152,7 +152,10 @@ class Pending:
 
 
 def pending(now: dt.datetime | None = None) -> Pending:
-    """Count what is due, changing nothing (`letters housekeeping --dry-run`)."""
+    """Count what is due, changing nothing (`letters housekeeping --dry-run`).
+
+    Everything due: a run sends up to BATCH of it, and the next run the rest.
+    """
     now = now or clock.now()
     new = db.session.scalar(select(func.count()).select_from(Message).where(_newly_due(now)))
 

@@ -10,6 +10,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
@@ -192,7 +193,7 @@ class SharedReply:
     division: str
     member: str
     answer: str
-    answered_at: dt.datetime | None
+    answered_on: dt.date | None  # in the site's time zone
     text: str
 
 
@@ -212,4 +213,8 @@ def shared_replies(division: str | None = None) -> list[SharedReply]:
     )
     if division:
         query = query.where(Message.division == division)
-    return [SharedReply(*row) for row in db.session.execute(query)]
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    return [
+        SharedReply(division, member, answer, at.astimezone(zone).date() if at else None, text)
+        for division, member, answer, at, text in db.session.execute(query)
+    ]

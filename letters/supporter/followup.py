@@ -6,6 +6,9 @@ answer and one button, and only that POST, with its CSRF token, records it.
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -35,6 +38,13 @@ def _asked(token: str) -> tuple[Message, FollowUp]:
     return message, row
 
 
+def _local_day(moment: dt.datetime | None) -> dt.date | None:
+    """The day it was in the site's time zone (the supporter's calendar)."""
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
 def _page(message: Message, row: FollowUp, *, chosen: str = "", note: str = "") -> str:
     return render_template(
         "supporter/followup.html",
@@ -46,6 +56,7 @@ def _page(message: Message, row: FollowUp, *, chosen: str = "", note: str = "") 
         may_answer=followups.may_answer(row),
         note=note,
         reply_limit=followups.REPLY_LIMIT,
+        answered_on=_local_day(row.answered_at),
     )
 
 
