@@ -346,3 +346,34 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
     # When the running attempt last finished a piece of work. A live process that stops
     # progressing is hung: the sweep fails it (and its task then stops the render).
     progress_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Follow-up (issue 11): did the member reply? ---------------------------------------------
+
+
+class FollowUp(db.Model):  # type: ignore[name-defined]
+    """Asking a supporter whether their emailed letter got a reply, and what they said.
+
+    One row per letter, made when the first question is due (letters/messages/followups.py).
+    """
+
+    __tablename__ = "follow_up"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True
+    )
+    asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    asked_again_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # "" until answered; then one of followups.ANSWERS.
+    answer: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The member's reply as the supporter pasted it: personal data, removed with the letter's
+    # details (letters/retention.py); organisers read it only when reply_shared.
+    reply_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reply_shared: Mapped[bool] = mapped_column(default=False, server_default=false())
+    stop_asking: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The lease of the worker sending one of its emails: claimed by one conditional UPDATE,
+    # cleared when the email is recorded as sent; a worker that dies leaves it to run out.
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)

@@ -9,6 +9,8 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
 
+from letters import housekeeping
+
 
 def broker_settings(broker_url: str, instance_dir: Path) -> dict[str, Any]:
     """Celery settings for the broker; "filesystem://" is the embedded, server-free default."""
@@ -40,18 +42,23 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": config["TIMEZONE"],
-        "imports": ("tasks.email", "letters.printing.tasks"),
+        "imports": ("tasks.email", "letters.printing.tasks", "tasks.housekeeping"),
         "task_default_queue": config["TASK_QUEUE"],
         # A print run holds its worker (and every core) for minutes: it goes to the printers
         # (`letters printer`), so the workers on the default queue are always free for email
         # and the periodic jobs, the print-run sweep included.
         "task_routes": {"letters.render_batch": {"queue": config["PRINT_QUEUE"]}},
+        # Both entries run letters.housekeeping, as `letters housekeeping` does from cron.
         "beat_schedule": {
-            "sweep": {"task": "letters.sweep", "schedule": config["SWEEP_INTERVAL_SECONDS"]},
-            "remove-old-personal-data": {"task": "letters.scrub", "schedule": 3600.0},
-            "fail-dead-print-runs": {
-                "task": "letters.sweep_print_runs",
+            "housekeeping-often": {
+                "task": "letters.housekeeping",
                 "schedule": config["SWEEP_INTERVAL_SECONDS"],
+                "args": (list(housekeeping.OFTEN),),
+            },
+            "housekeeping-hourly": {
+                "task": "letters.housekeeping",
+                "schedule": 3600.0,
+                "args": (list(housekeeping.HOURLY),),
             },
         },
     }

@@ -20,13 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
 from letters import clock
 from letters.domain.lifecycle import State
 from letters.domain.print_runs import UNFINISHED, PrintRunState
 from letters.extensions import db
-from letters.models import Attendee, BatchJob, Event, Message
+from letters.models import Attendee, BatchJob, Event, FollowUp, Message
 from letters.printing.states import transition
 
 REMOVED = "(removed)"
@@ -43,22 +43,61 @@ FINISHED = (
 )
 
 
-def scrub(now: dt.datetime | None = None) -> int:
-    """Remove personal details from letters finished longer ago than the retention period."""
-    now = now or clock.now()
-    cutoff = now - dt.timedelta(days=current_app.config["KEEP_PERSONAL_DATA_DAYS"])
+def _recent_follow_up(cutoff: dt.datetime) -> ColumnElement[bool]:
+    """The letter's follow-up asked or was answered since `cutoff`: its window is still open.
+
+    The supporter's address is what the follow-up emails go to, and the letter page shows the
+    answer, so they are kept until the retention period has passed since the last of them.
+    """
+    return exists().where(
+        FollowUp.message_id == Message.id,
+        or_(
+            FollowUp.asked_at >= cutoff,
+            FollowUp.reminded_at >= cutoff,
+            FollowUp.asked_again_at >= cutoff,
+            FollowUp.answered_at >= cutoff,
+        ),
+    )
+
+
+def _due_for_scrub(cutoff: dt.datetime) -> ColumnElement[bool]:
     finished_at = func.coalesce(
         Message.delivered_at, Message.failed_at, Message.sent_at, Message.created_at
     )
+    return and_(
+        Message.scrubbed_at.is_(None),
+        or_(
+            and_(Message.delivery == "pdf", Message.updated_at < cutoff),
+            and_(Message.state.in_(FINISHED), finished_at < cutoff),
+        ),
+        ~_recent_follow_up(cutoff),
+    )
+
+
+def scrub_cutoff(now: dt.datetime) -> dt.datetime:
+    """Letters finished before this lose their supporter's details."""
+    return now - dt.timedelta(days=current_app.config["KEEP_PERSONAL_DATA_DAYS"])
+
+
+def count_due(now: dt.datetime | None = None) -> int:
+    """How many letters scrub() would clean now (changing nothing)."""
+    cutoff = scrub_cutoff(now or clock.now())
+    return int(
+        db.session.scalar(select(func.count()).select_from(Message).where(_due_for_scrub(cutoff)))
+        or 0
+    )
+
+
+def scrub(now: dt.datetime | None = None) -> int:
+    """Remove personal details from letters finished longer ago than the retention period.
+
+    The replies supporters pasted into a follow-up go with them; the answers stay, to count.
+    """
+    now = now or clock.now()
+    cutoff = scrub_cutoff(now)
     result = db.session.execute(
         update(Message)
-        .where(
-            Message.scrubbed_at.is_(None),
-            or_(
-                and_(Message.delivery == "pdf", Message.updated_at < cutoff),
-                and_(Message.state.in_(FINISHED), finished_at < cutoff),
-            ),
-        )
+        .where(_due_for_scrub(cutoff))
         .values(
             sender_name=REMOVED,
             sender_email="",
@@ -69,6 +108,16 @@ def scrub(now: dt.datetime | None = None) -> int:
             shingles=[],
             scrubbed_at=now,
         )
+        .execution_options(synchronize_session=False)
+    )
+    # Led by the letters already scrubbed, so a reply left by a crash in between goes next time.
+    db.session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.reply_text != "",
+            FollowUp.message_id.in_(select(Message.id).where(Message.scrubbed_at.is_not(None))),
+        )
+        .values(reply_text="")
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -103,13 +152,17 @@ def event_data_removal_at(event_date: dt.date) -> dt.datetime:
     return (day_after.astimezone(dt.UTC) + keep).astimezone(zone)
 
 
-def scrub_events(now: dt.datetime | None = None) -> EventScrub:
-    """Remove attendees' details from long-past events and print files kept too long.
+@dataclass(frozen=True)
+class _EventRules:
+    """Which rows scrub_events changes at one moment: the WHERE clause of each of its UPDATEs."""
 
-    Bulk UPDATEs, whatever the number of attendees; safe to run again at any time: an
-    attendee is cleaned while any detail is left (also one typed in again after a removal).
-    """
-    now = now or clock.now()
+    events: ColumnElement[bool]
+    attendees: ColumnElement[bool]
+    print_runs_stopped: ColumnElement[bool]
+    print_runs_expired: ColumnElement[bool]
+
+
+def _event_rules(now: dt.datetime) -> _EventRules:
     config = current_app.config
     zone = ZoneInfo(config["TIMEZONE"])
     # An event is past retention when its day ended before (now - keep) in the event's time
@@ -117,16 +170,9 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     last_kept_day = (now - dt.timedelta(days=config["KEEP_EVENT_DATA_DAYS"])).astimezone(zone)
     past = select(Event.id).where(Event.date < last_kept_day.date()).scalar_subquery()
     files_cutoff = now - dt.timedelta(days=config["KEEP_PRINT_FILES_DAYS"])
-    found = EventScrub()
-
-    found.events = _rowcount(
-        update(Event)
-        .where(Event.id.in_(past), Event.personal_data_removed_at.is_(None))
-        .values(personal_data_removed_at=now)
-    )
-    found.attendees = _rowcount(
-        update(Attendee)
-        .where(
+    return _EventRules(
+        events=and_(Event.id.in_(past), Event.personal_data_removed_at.is_(None)),
+        attendees=and_(
             Attendee.event_id.in_(past),
             or_(
                 Attendee.name != REMOVED,
@@ -135,7 +181,44 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
                 Attendee.suburb != "",
                 Attendee.personal_note != "",
             ),
-        )
+        ),
+        print_runs_stopped=and_(BatchJob.event_id.in_(past), BatchJob.state.in_(UNFINISHED)),
+        print_runs_expired=and_(
+            BatchJob.state == PrintRunState.DONE,
+            or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff),
+        ),
+    )
+
+
+def preview_events(now: dt.datetime | None = None) -> EventScrub:
+    """What scrub_events would change now, as counts; changes nothing (folders not counted)."""
+    rules = _event_rules(now or clock.now())
+
+    def count(table: Any, condition: ColumnElement[bool]) -> int:
+        return int(db.session.scalar(select(func.count()).select_from(table).where(condition)) or 0)
+
+    return EventScrub(
+        events=count(Event, rules.events),
+        attendees=count(Attendee, rules.attendees),
+        print_runs_stopped=count(BatchJob, rules.print_runs_stopped),
+        print_runs_expired=count(BatchJob, rules.print_runs_expired),
+    )
+
+
+def scrub_events(now: dt.datetime | None = None) -> EventScrub:
+    """Remove attendees' details from long-past events and print files kept too long.
+
+    Bulk UPDATEs, whatever the number of attendees; safe to run again at any time: an
+    attendee is cleaned while any detail is left (also one typed in again after a removal).
+    """
+    now = now or clock.now()
+    rules = _event_rules(now)
+    found = EventScrub()
+
+    found.events = _rowcount(update(Event).where(rules.events).values(personal_data_removed_at=now))
+    found.attendees = _rowcount(
+        update(Attendee)
+        .where(rules.attendees)
         .values(
             name=REMOVED,
             email="",
@@ -148,12 +231,12 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     )
     found.print_runs_stopped = _rowcount(
         transition(PrintRunState.FAILED, sources=UNFINISHED)
-        .where(BatchJob.event_id.in_(past))
+        .where(rules.print_runs_stopped)
         .values(error=STOPPED_FOR_PRIVACY, finished_at=now)
     )
     found.print_runs_expired = _rowcount(
         transition(PrintRunState.EXPIRED)
-        .where(or_(BatchJob.event_id.in_(past), BatchJob.finished_at < files_cutoff))
+        .where(rules.print_runs_expired)
         .values(files=[], files_removed_at=now)
     )
     # The rows say so first: from this commit on no page offers these files for download.

@@ -70,6 +70,13 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         "SWEEP_QUEUED_AFTER_SECONDS": float(env.get("LETTERS_SWEEP_QUEUED_AFTER_SECONDS", "60")),
         "CONFIRM_REMIND_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_REMIND_AFTER_HOURS", "24")),
         "CONFIRM_EXPIRE_AFTER_HOURS": float(env.get("LETTERS_CONFIRM_EXPIRE_AFTER_HOURS", "168")),
+        # "Did your MP reply?": asked this long after an emailed letter was sent, reminded once
+        # this long after that, and asked once more this long after a "no reply yet".
+        "FOLLOWUP_AFTER_DAYS": _number(env, "LETTERS_FOLLOWUP_AFTER_DAYS", "14"),
+        "FOLLOWUP_REMINDER_DAYS": _number(env, "LETTERS_FOLLOWUP_REMINDER_DAYS", "7"),
+        "FOLLOWUP_AGAIN_DAYS": _number(env, "LETTERS_FOLLOWUP_AGAIN_DAYS", "21"),
+        # Where a supporter's reply to the follow-up email goes (the organiser); none if empty.
+        "FOLLOWUP_REPLY_TO": env.get("LETTERS_FOLLOWUP_REPLY_TO", ""),
         # Confirmations and notices the letter form may send one mailbox in 24 hours, whoever
         # asks: anyone can type anyone's address, and this keeps the form from flooding it.
         "EMAILS_PER_ADDRESS_PER_DAY": int(env.get("LETTERS_EMAILS_PER_ADDRESS_PER_DAY", "5")),
@@ -171,6 +178,11 @@ def check(config: Mapping[str, object]) -> None:
     for key, variable in RETENTION_SETTINGS.items():
         if not _positive(config[key]):
             raise ConfigError(f"{variable} must be a positive number of days, not {config[key]!r}")
+    for key in ("FOLLOWUP_AFTER_DAYS", "FOLLOWUP_REMINDER_DAYS", "FOLLOWUP_AGAIN_DAYS"):
+        if not _positive(config[key]):
+            raise ConfigError(
+                f"LETTERS_{key} must be a positive number of days, not {config[key]!r}"
+            )
     for key in (
         "BATCH_HEARTBEAT_TIMEOUT_SECONDS",
         "BATCH_PROGRESS_TIMEOUT_SECONDS",

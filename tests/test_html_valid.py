@@ -117,3 +117,43 @@ def test_error_and_confirmation_pages_are_valid_html(app_with_data, tmp_path):
         target.write_bytes(response.data)
         files.append(target)
     assert _check(files) == []
+
+
+def test_follow_up_pages_are_valid_html(app_with_data, tmp_path):
+    import datetime as dt
+
+    from letters.extensions import db
+    from letters.models import FollowUp
+    from tests import factories
+    from tests.organiser_helpers import login, make_organiser
+
+    sent = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    with app_with_data.app_context():
+        letter = factories.message(delivery="email", state="sent", sent_at=sent)
+        db.session.add(
+            FollowUp(
+                message_id=letter.id,
+                asked_at=sent + dt.timedelta(days=14),
+                answer="acknowledgement",
+                answered_at=sent + dt.timedelta(days=15),
+                reply_text="Thank you for your email.\n\nRegards",
+                reply_shared=True,
+            )
+        )
+        unanswered = factories.message(delivery="email", state="sent", sent_at=sent)
+        db.session.add(FollowUp(message_id=unanswered.id, asked_at=sent + dt.timedelta(days=14)))
+        db.session.commit()
+        token, open_token = letter.token, unanswered.token
+    client = app_with_data.test_client()
+    make_organiser(app_with_data)
+    organiser = app_with_data.test_client()
+    login(organiser)
+    responses = {
+        "followup": client.get(f"/letters/{open_token}/reply?answer=real"),
+        "followup-answered": client.get(f"/letters/{token}/reply?answer=real"),
+        "followup-stop": client.get(f"/letters/{token}/stop"),
+        "letter-answered": client.get(f"/letters/{token}?answered=1"),
+        "organiser-letters": organiser.get("/organiser/letters"),
+        "organiser-replies": organiser.get("/organiser/replies"),
+    }
+    assert _check(_save(responses, tmp_path)) == []

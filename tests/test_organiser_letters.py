@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
 from letters.extensions import db
-from letters.models import ContactStatus
+from letters.models import ContactStatus, FollowUp, Message
+from letters.organiser.overview import replies_by_member
+from tests import factories
 from tests.helpers import submit, table_rows
 from tests.organiser_helpers import login, make_organiser
 
@@ -36,3 +43,89 @@ def test_counts_form_letters_and_failing_addresses(app_with_data):
     assert banksia["Near-identical"].startswith("75%")  # 3 of 4 near-identical
     assert "failing: 550" in banksia["Email address"]
     assert "Jane" not in page and "Own Words" not in page  # no supporter details
+
+
+# --- Replies per member (issue 11, item 3) --------------------------------------------------
+
+SENT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def _answered(division: str, answer: str, days: float, reply: str = "", share: bool = False):
+    """An emailed letter to `division`'s member, asked about and answered `days` after sending."""
+    letter = factories.message(
+        division=division, delivery="email", state="delivered", sent_at=SENT, created_at=SENT
+    )
+    db.session.add(
+        FollowUp(
+            message_id=letter.id,
+            asked_at=SENT + dt.timedelta(days=14),
+            answer=answer,
+            answered_at=SENT + dt.timedelta(days=days) if answer else None,
+            reply_text=reply,
+            reply_shared=share,
+        )
+    )
+    db.session.commit()
+    return letter
+
+
+def test_replies_per_member_are_counted_and_the_median_taken(app_with_data):
+    with app_with_data.app_context():
+        for days in (15, 16, 20, 30):  # median of four: (16 + 20) / 2
+            _answered("Banksia", "real", days)
+        _answered("Banksia", "acknowledgement", 15)
+        _answered("Banksia", "no_reply", 15)
+        _answered("Banksia", "rather_not_say", 15)
+        _answered("Banksia", "", 0)  # asked, not answered
+        factories.message(division="Banksia")  # printed: never asked
+        for days in (14, 15, 40):
+            _answered("Wattle", "real", days)
+        rows = {row.division: row for row in replies_by_member()}
+        # Every figure equals a direct count of the database.
+        banksia = rows["Banksia"]
+        letters = db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.division == "Banksia")
+        )
+        answered = db.session.scalar(
+            select(func.count())
+            .select_from(FollowUp)
+            .join(Message, Message.id == FollowUp.message_id)
+            .where(Message.division == "Banksia", FollowUp.answer != "")
+        )
+        assert (banksia.letters, banksia.asked, banksia.answered) == (letters, 8, answered)
+        assert (letters, answered) == (9, 7)
+        assert (banksia.real, banksia.acknowledgements, banksia.no_reply) == (4, 1, 1)
+        assert banksia.median_days == pytest.approx(18.0)
+        assert rows["Wattle"].median_days == pytest.approx(15.0)  # odd count: the middle one
+        assert banksia.real_rate is None  # 6 telling answers: under the threshold
+
+
+def test_a_rate_is_shown_from_ten_answers(app_with_data):
+    with app_with_data.app_context():
+        for n in range(9):
+            _answered("Banksia", "real" if n < 3 else "no_reply", 20)
+        assert replies_by_member()[0].real_rate is None
+        _answered("Banksia", "real", 20)
+        assert replies_by_member()[0].real_rate == pytest.approx(0.4)
+    make_organiser(app_with_data)
+    organiser = app_with_data.test_client()
+    login(organiser)
+    page = organiser.get("/organiser/letters").get_data(as_text=True)
+    assert "40%" in page[page.index('id="replies"') :]
+
+
+def test_shared_replies_are_for_organisers_only_and_escaped(app_with_data):
+    with app_with_data.app_context():
+        _answered(
+            "Banksia", "real", 20, reply="<script>alert(1)</script> Thanks, Priya", share=True
+        )
+        _answered("Banksia", "real", 20, reply="Private reply", share=False)
+    assert app_with_data.test_client().get("/organiser/replies").status_code == 302
+    make_organiser(app_with_data)
+    organiser = app_with_data.test_client()
+    login(organiser)
+    page = organiser.get("/organiser/replies?division=Banksia").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Thanks, Priya" in page
+    assert "<script>alert" not in page and "Private reply" not in page
+    overview = organiser.get("/organiser/letters").get_data(as_text=True)
+    assert 'href="/organiser/replies?division=Banksia">1</a>' in overview

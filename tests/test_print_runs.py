@@ -300,7 +300,8 @@ def test_a_run_that_fails_removes_its_partial_files(app_with_data, monkeypatch):
 
 def test_the_sweep_is_on_the_beat_schedule(app):
     schedule = celery_settings(app.config)["beat_schedule"]
-    entry = next(e for e in schedule.values() if e["task"] == "letters.sweep_print_runs")
+    entry = next(e for e in schedule.values() if "print_runs" in e["args"][0])
+    assert entry["task"] == "letters.housekeeping"
     assert entry["schedule"] == app.config["SWEEP_INTERVAL_SECONDS"]
 
 

@@ -92,10 +92,10 @@ def test_the_compose_services_deliver_a_letter_end_to_end(site):
     page = browser.request("GET", letter_path)[2]
     assert "Delivered to the member" in page, page[:2000]
 
-    # Only beat sends the sweep (compose runs no worker with --beat); a worker runs it.
+    # Only beat sends the periodic jobs (compose runs no worker with --beat); a worker runs them.
     def swept() -> bool:
         alive()
         worker_logs = "".join((logs / f"worker-{n}.log").read_text() for n in (1, 2))
-        return bool(re.search(r"Task letters\.sweep\[[^\]]+\] succeeded", worker_logs))
+        return bool(re.search(r"Task letters\.housekeeping\[[^\]]+\] succeeded", worker_logs))
 
     wait_for(swept, 60, "beat's sweep to run on a worker")

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -663,8 +663,9 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV text for spreadsheets, every cell made formula-safe (open it with a UTF-8 BOM)."""
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """CSV text for spreadsheets, a piece at a time (a large export need not sit in memory),
+    every cell made formula-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     # csv quotes a cell holding CR or LF, not one holding U+2028 or NEL, which some readers
@@ -674,7 +675,16 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
         cells = [spreadsheet_safe(cell) for cell in row]
         breaks = any(ch in people.LINE_SEPARATORS for cell in cells for ch in cell)
         (quoting_all if breaks else writer).writerow(cells)
-    return buffer.getvalue()
+        if buffer.tell() >= 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text for spreadsheets, every cell made formula-safe (open it with a UTF-8 BOM)."""
+    return "".join(csv_lines(header, rows))
 
 
 def attendee_csv_rows(attendees: Iterable[AttendeeLike]) -> Iterable[list[object]]:

@@ -20,6 +20,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    ValidationError,
 )
 
 from letters.domain import people
@@ -108,3 +109,19 @@ class PrintForm(FlaskForm):
         default=0,
         validators=[NumberRange(min=0, max=50, message="Between 0 and 50.")],
     )
+
+
+class DashboardFilterForm(FlaskForm):
+    """The dashboard's filters, read from the query string (a GET changes nothing: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    campaign = SelectField("Campaign", validate_choice=True)
+    event = SelectField("Event", default="", validate_choice=True)
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To", validators=[Optional()])
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")

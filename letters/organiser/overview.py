@@ -1,4 +1,5 @@
-"""What organisers see of supporters' letters: per member, counts and form-letter share.
+"""What organisers see of supporters' letters: per member, counts and form-letter share,
+and what supporters told us came back (follow-up answers, and the replies they shared).
 
 Only counts and states, never a supporter's details: organisers don't own these letters.
 """
@@ -8,16 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, or_, select
 
 from letters import clock
 from letters.contacts import contact_for
 from letters.domain.lifecycle import State
 from letters.domain.similarity import NEAR_IDENTICAL
 from letters.extensions import db
-from letters.models import ContactStatus, Message
+from letters.models import ContactStatus, FollowUp, Message
 
 WINDOW = dt.timedelta(weeks=4)
 UNDELIVERED = {State.BOUNCED.value, State.DROPPED.value, State.FAILED.value}
@@ -85,3 +88,133 @@ def members_overview(now: dt.datetime | None = None) -> list[MemberRow]:
         if division in failing:
             row.email_failing = failing[division].reason or "hard bounce"
     return sorted(rows.values(), key=lambda r: (-r.letters, r.division))
+
+
+# --- Replies per member (issue 11): what supporters told us came back -----------------------
+
+# Below this many answers a rate says more about chance than about the member: counts only.
+RATE_FROM_ANSWERS = 10
+
+
+@dataclass
+class ReplyRow:
+    """One member's follow-up answers, over every letter ever written to them."""
+
+    division: str
+    member: str
+    letters: int = 0
+    asked: int = 0
+    answered: int = 0
+    real: int = 0
+    acknowledgements: int = 0
+    no_reply: int = 0
+    shared: int = 0
+    median_days: float | None = None  # from sending to the supporter's report of a real reply
+
+    @property
+    def telling(self) -> int:
+        """Answers that say what came back ("I'd rather not say" says nothing)."""
+        return self.real + self.acknowledgements + self.no_reply
+
+    @property
+    def real_rate(self) -> float | None:
+        """The share of telling answers that report a real reply; None below the threshold."""
+        if self.telling < RATE_FROM_ANSWERS:
+            return None
+        return self.real / self.telling
+
+
+def _days_between(start: Any, end: Any) -> Any:
+    """end - start in days, as a number, on the database in use."""
+    if db.engine.dialect.name == "sqlite":
+        return func.julianday(end) - func.julianday(start)
+    return func.extract("epoch", end - start) / 86400.0
+
+
+def replies_by_member() -> list[ReplyRow]:
+    """Every member written to, with their follow-up answers; counted and ranked in SQL."""
+    from letters.messages.followups import Answer
+
+    def answered(*answers: Answer) -> Any:
+        return func.count(case((FollowUp.answer.in_([a.value for a in answers]), 1)))
+
+    member = (Message.division, Message.member_name)
+    counts = db.session.execute(
+        select(
+            *member,
+            func.count(Message.id),
+            func.count(FollowUp.asked_at),
+            func.count(case((FollowUp.answer != "", 1))),
+            answered(Answer.REAL),
+            answered(Answer.ACKNOWLEDGEMENT),
+            answered(Answer.NO_REPLY),
+            func.count(case((and_(FollowUp.reply_shared, FollowUp.reply_text != ""), 1))),
+        )
+        .select_from(Message)
+        .outerjoin(FollowUp, FollowUp.message_id == Message.id)
+        .where(Message.state != State.EXPIRED.value)
+        .group_by(*member)
+    ).all()
+
+    # The median: each member's real replies numbered in order of days, and the middle one
+    # (or the mean of the middle two) taken, in a window query both databases run.
+    days = _days_between(Message.sent_at, FollowUp.answered_at).label("days")
+    ranked = (
+        select(
+            *member,
+            days,
+            func.row_number().over(partition_by=member, order_by=days).label("n"),
+            func.count().over(partition_by=member).label("total"),
+        )
+        .join(FollowUp, FollowUp.message_id == Message.id)
+        .where(FollowUp.answer == Answer.REAL.value, Message.sent_at.is_not(None))
+        .subquery()
+    )
+    middle = or_(ranked.c.n == (ranked.c.total + 1) // 2, ranked.c.n == (ranked.c.total + 2) // 2)
+    medians = {
+        (division, name): float(median)
+        for division, name, median in db.session.execute(
+            select(ranked.c.division, ranked.c.member_name, func.avg(ranked.c.days))
+            .where(middle)
+            .group_by(ranked.c.division, ranked.c.member_name)
+        )
+    }
+    rows = [
+        ReplyRow(division, name, *numbers, median_days=medians.get((division, name)))
+        for division, name, *numbers in counts
+    ]
+    return sorted(rows, key=lambda r: (-r.answered, -r.letters, r.division))
+
+
+@dataclass(frozen=True)
+class SharedReply:
+    """A member's reply a supporter pasted and chose to share: the text and whose it was."""
+
+    division: str
+    member: str
+    answer: str
+    answered_on: dt.date | None  # in the site's time zone
+    text: str
+
+
+def shared_replies(division: str | None = None) -> list[SharedReply]:
+    """Replies supporters shared with the campaign, newest first; no supporter's details."""
+    query = (
+        select(
+            Message.division,
+            Message.member_name,
+            FollowUp.answer,
+            FollowUp.answered_at,
+            FollowUp.reply_text,
+        )
+        .join(FollowUp, FollowUp.message_id == Message.id)
+        .where(FollowUp.reply_shared.is_(True), FollowUp.reply_text != "")
+        .order_by(FollowUp.answered_at.desc())
+    )
+    if division:
+        query = query.where(Message.division == division)
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    return [
+        SharedReply(division, member, answer, at.astimezone(zone).date() if at else None, text)
+        for division, member, answer, at, text in db.session.execute(query)
+    ]

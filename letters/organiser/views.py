@@ -131,9 +131,29 @@ def events() -> str:
 @bp.get("/letters")
 def letters_overview() -> str:
     """Supporters' letters per member: counts, delivery, form-letter share, failing addresses."""
-    from letters.organiser.overview import members_overview
+    from letters.organiser.overview import RATE_FROM_ANSWERS, members_overview, replies_by_member
 
-    return render_template("organiser/letters.html", rows=members_overview())
+    return render_template(
+        "organiser/letters.html",
+        rows=members_overview(),
+        replies=replies_by_member(),
+        rate_from=RATE_FROM_ANSWERS,
+    )
+
+
+@bp.get("/replies")
+def shared_replies() -> str:
+    """The replies supporters pasted and chose to share with the campaign (never public)."""
+    from letters.messages.followups import ANSWER_LABELS
+    from letters.organiser.overview import shared_replies as replies
+
+    division = request.args.get("division", "", type=str)
+    return render_template(
+        "organiser/replies.html",
+        replies=replies(division or None),
+        division=division,
+        labels={answer.value: label for answer, label in ANSWER_LABELS.items()},
+    )
 
 
 def _event_form(**kwargs: Any) -> EventForm:

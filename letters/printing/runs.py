@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, select, update
 
 from letters import clock
 from letters.campaigns import EXTENSION_KEY
@@ -319,6 +319,65 @@ class Sweep:
     never_started: int = 0  # queued for longer than a worker should take to start it
 
 
+def _sweep_rules(now: dt.datetime) -> dict[str, tuple[str, ColumnElement[bool]]]:
+    """Each kind of run the sweep fails: its error and the WHERE clause that finds it."""
+    config = current_app.config
+    last_sign = func.coalesce(BatchJob.heartbeat_at, BatchJob.created_at)
+
+    def older_than(moment: ColumnElement[dt.datetime], setting: str) -> ColumnElement[bool]:
+        return moment < now - dt.timedelta(seconds=config[setting])
+
+    return {
+        "stalled": (
+            STOPPED_UNEXPECTEDLY,
+            and_(
+                BatchJob.state == PrintRunState.RUNNING,
+                older_than(last_sign, "BATCH_HEARTBEAT_TIMEOUT_SECONDS"),
+            ),
+        ),
+        # The render's process is alive (its heartbeat goes on) but stuck; its task sees the
+        # row fail and stops it (letters/printing/tasks.py).
+        "hung": (
+            HUNG,
+            and_(
+                BatchJob.state == PrintRunState.RUNNING,
+                older_than(
+                    func.coalesce(BatchJob.progress_at, BatchJob.started_at),
+                    "BATCH_PROGRESS_TIMEOUT_SECONDS",
+                ),
+            ),
+        ),
+        "never_started": (
+            NEVER_STARTED,
+            and_(
+                BatchJob.state == PrintRunState.QUEUED,
+                older_than(last_sign, "BATCH_QUEUED_TIMEOUT_SECONDS"),
+            ),
+        ),
+    }
+
+
+def preview_print_runs(now: dt.datetime | None = None) -> Sweep:
+    """What sweep_print_runs would fail now, as counts; changes nothing."""
+    rules = _sweep_rules(now or clock.now())
+
+    def count(kind: str) -> int:
+        condition = rules[kind][1]
+        return int(
+            db.session.scalar(select(func.count()).select_from(BatchJob).where(condition)) or 0
+        )
+
+    # A run both stalled and hung is failed once, as stalled.
+    stalled = count("stalled")
+    hung = int(
+        db.session.scalar(
+            select(func.count()).select_from(BatchJob).where(rules["hung"][1], ~rules["stalled"][1])
+        )
+        or 0
+    )
+    return Sweep(stalled=stalled, hung=hung, never_started=count("never_started"))
+
+
 def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     """Fail print runs whose process died (no heartbeat) or hung, or that no worker started.
 
@@ -326,42 +385,22 @@ def sweep_print_runs(now: dt.datetime | None = None) -> Sweep:
     letters/printing/tasks.py for why nothing retries by itself).
     """
     now = now or clock.now()
-    config = current_app.config
-    last_sign = func.coalesce(BatchJob.heartbeat_at, BatchJob.created_at)
+    rules = _sweep_rules(now)
 
-    def fail(error: str, *conditions: ColumnElement[bool]) -> list[tuple[uuid.UUID, int]]:
+    def fail(kind: str) -> list[tuple[uuid.UUID, int]]:
         """Fail the runs that match; their ids and attempts."""
+        error, condition = rules[kind]
         failed = db.session.execute(
             transition(PrintRunState.FAILED)
-            .where(*conditions)
+            .where(condition)
             .values(error=error, stage="", finished_at=now)
             .returning(BatchJob.id, BatchJob.attempt)
         )
         return [(job_id, attempt) for job_id, attempt in failed]
 
-    def older_than(moment: ColumnElement[dt.datetime], setting: str) -> ColumnElement[bool]:
-        return moment < now - dt.timedelta(seconds=config[setting])
-
-    stalled = fail(
-        STOPPED_UNEXPECTEDLY,
-        BatchJob.state == PrintRunState.RUNNING,
-        older_than(last_sign, "BATCH_HEARTBEAT_TIMEOUT_SECONDS"),
-    )
-    # The render's process is alive (its heartbeat goes on) but stuck; its task sees the row
-    # fail and stops it (letters/printing/tasks.py).
-    hung = fail(
-        HUNG,
-        BatchJob.state == PrintRunState.RUNNING,
-        older_than(
-            func.coalesce(BatchJob.progress_at, BatchJob.started_at),
-            "BATCH_PROGRESS_TIMEOUT_SECONDS",
-        ),
-    )
-    never_started = fail(
-        NEVER_STARTED,
-        BatchJob.state == PrintRunState.QUEUED,
-        older_than(last_sign, "BATCH_QUEUED_TIMEOUT_SECONDS"),
-    )
+    stalled = fail("stalled")
+    hung = fail("hung")
+    never_started = fail("never_started")
     db.session.commit()
     for job_id, attempt in [*stalled, *hung]:
         shutil.rmtree(attempt_folder(job_id, attempt), ignore_errors=True)

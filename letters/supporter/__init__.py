@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("supporter", __name__)
 
-from letters.supporter import privacy, views  # noqa: E402, F401  (routes attach themselves to bp)
+# Routes attach themselves to bp.
+from letters.supporter import followup, privacy, views  # noqa: E402, F401

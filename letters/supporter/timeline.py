@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from letters.domain.lifecycle import State
-from letters.models import Message
+from letters.models import FollowUp, Message
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Step:
         return f"{local.day} {local:%B %Y}, {hour}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
 
 
-def timeline(message: Message) -> list[Step]:
+def timeline(message: Message, follow_up: FollowUp | None = None) -> list[Step]:
     """The steps so far; an email letter's next step is named too."""
     steps = [Step("Letter written", message.created_at)]
     if message.delivery != "email":
@@ -78,4 +78,27 @@ def timeline(message: Message) -> list[Step]:
         )
     if state == State.SPAM_REPORTED:
         steps.append(Step("The member's office marked the email as spam", problem=True))
+    if follow_up is not None:
+        steps.extend(_follow_up_steps(message, follow_up))
+    return steps
+
+
+def _follow_up_steps(message: Message, row: FollowUp) -> list[Step]:
+    # Imported here: the message service imports nothing from the supporter pages.
+    from letters.messages.followups import ANSWER_LABELS, Answer
+
+    steps = []
+    asked = f"We asked whether {message.member_name} replied"
+    if row.asked_at:
+        steps.append(Step(asked, row.asked_at))
+    if row.reminded_at:
+        steps.append(Step("We reminded you of our question", row.reminded_at))
+    if row.asked_again_at:
+        steps.append(Step(asked + ", once more", row.asked_again_at))
+    if row.answer:
+        detail = "You shared the reply with the campaign." if row.reply_shared else ""
+        label = ANSWER_LABELS[Answer(row.answer)]
+        steps.append(Step(f"You told us: {label}", row.answered_at, detail))
+    if row.stop_asking:
+        steps.append(Step("You asked us not to ask again"))
     return steps

@@ -43,6 +43,7 @@ from letters.messages.confirmation import (
     hold_for_edit,
     renew_confirmation,
 )
+from letters.messages.followups import follow_up_of
 from letters.messages.letters import letter_for
 from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
 from letters.messages.states import start
@@ -291,7 +292,8 @@ def letter(token: str) -> str | tuple[str, int]:
         message=message,
         campaign=campaign,
         letter=letter_for(message, campaign),
-        timeline=timeline(message),
+        timeline=timeline(message, follow_up_of(message)),
+        answered=request.args.get("answered") == "1",
         similar_share=share,
         form_letter=near_identical(share),
         editable=message.state in EDITABLE,
