@@ -71,27 +71,35 @@ def _confirm(client, fake, message: Message) -> None:
     assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
 
 
-def _due_confirmation(app, client, fake) -> tuple[Message, Callable[[], bool]]:
-    message = _write_email_letter(client)
+def _due_confirmation(
+    app, client, fake, email: str = "jane@example.org"
+) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client, email=email)
     return message, lambda: notices.send_confirmation(message.id)
 
 
-def _due_reminder(app, client, fake) -> tuple[Message, Callable[[], bool]]:
-    message = _write_email_letter(client)
+def _due_reminder(
+    app, client, fake, email: str = "jane@example.org"
+) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client, email=email)
     assert notices.send_confirmation(message.id)
     clock.advance(dt.timedelta(hours=app.config["CONFIRM_REMIND_AFTER_HOURS"] + 1))
     return message, lambda: notices.send_confirmation(message.id, reminder=True)
 
 
-def _due_receipt(app, client, fake) -> tuple[Message, Callable[[], bool]]:
-    message = _write_email_letter(client)
+def _due_receipt(
+    app, client, fake, email: str = "jane@example.org"
+) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client, email=email)
     _confirm(client, fake, message)
     assert sending.deliver(message.id).state == "sent"
     return message, lambda: notices.send_receipt(message.id)
 
 
-def _due_failure_notice(app, client, fake) -> tuple[Message, Callable[[], bool]]:
-    message = _write_email_letter(client)
+def _due_failure_notice(
+    app, client, fake, email: str = "jane@example.org"
+) -> tuple[Message, Callable[[], bool]]:
+    message = _write_email_letter(client, email=email)
     _confirm(client, fake, message)
     fake.answer(400)  # SendGrid refuses the letter for good
     assert sending.deliver(message.id).state == "failed"
@@ -224,3 +232,66 @@ def test_an_edit_while_the_old_link_is_on_its_way_still_gets_its_own_link(app, f
         email_jobs.record(email_jobs.CONFIRMATION, message.id, held)
         assert _refresh(message).confirmation_sent_at is None
         assert notices.send_confirmation(message.id)
+
+
+# --- the edges of the lease rules (each fails on a small change to email_jobs.py) ------------
+
+
+def test_a_failed_send_gives_back_only_its_own_letters_job(app, fake):
+    client = app.test_client()
+    with app.app_context():
+        first, work = _due_confirmation(app, client, fake)
+        second = _write_email_letter(client, email="someone.else@example.org")
+        held = email_jobs.claim(email_jobs.CONFIRMATION, second.id)
+        assert held is not None
+        fake.answer(500)
+        assert not work()  # the first letter's send fails and is given back...
+        assert _refresh(second).confirmation_claimed_until == held  # ...and only it
+        assert _refresh(first).confirmation_claimed_until is None
+
+
+def test_an_event_for_one_letter_settles_no_other(app, fake, signer, monkeypatch):
+    client = app.test_client()
+    with app.app_context():
+        reported, work = _due_confirmation(app, client, fake)
+        with monkeypatch.context() as patch:
+            _die(patch, "after the 202")
+            with pytest.raises(Killed):
+                work()
+        other = _write_email_letter(client, email="someone.else@example.org")
+        assert email_jobs.claim(email_jobs.CONFIRMATION, other.id) is not None  # then died
+        _report_taken(client, signer, reported, "confirmation")
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 1
+        assert _refresh(reported).confirmation_sent_at is not None
+        assert _refresh(other).confirmation_sent_at is None
+
+
+def test_jobs_of_every_kind_settled_in_one_sweep_are_all_counted(app, fake, signer, monkeypatch):
+    client = app.test_client()
+    with app.app_context():
+        for kind in ("receipt", "failure"):
+            message, work = EMAILS[kind](app, client, fake, email=f"{kind}@example.org")
+            fake.answer(default=202)
+            with monkeypatch.context() as patch:
+                _die(patch, "after the 202")
+                with pytest.raises(Killed):
+                    work()
+            _report_taken(client, signer, message, kind)
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 2
+
+
+def test_at_the_very_end_of_its_lease_a_job_is_still_held(app, fake, monkeypatch):
+    client = app.test_client()
+    with app.app_context():
+        message, work = _due_confirmation(app, client, fake)
+        with monkeypatch.context() as patch:
+            _die(patch, "before the send")
+            with pytest.raises(Killed):
+                work()
+        held_until = _refresh(message).confirmation_claimed_until
+        clock.freeze(held_until)
+        assert message.id not in sweeper.sweep().to_confirm
+        clock.freeze(held_until + dt.timedelta(microseconds=1))
+        assert message.id in sweeper.sweep().to_confirm

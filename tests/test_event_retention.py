@@ -23,6 +23,7 @@ from letters.retention import (
     event_data_removal_at,
     scrub_events,
 )
+from tests import factories
 from tests.organiser_helpers import csrf, organiser_client_fixture  # noqa: F401
 from tests.test_organiser_events import attendees_of, create_event, upload
 
@@ -375,3 +376,54 @@ def test_retention_settings_have_their_defaults(tmp_path: Path):
         {"LETTERS_INSTANCE_DIR": str(tmp_path), "LETTERS_KEEP_EVENT_DATA_DAYS": "1.5"}
     )
     assert config["KEEP_EVENT_DATA_DAYS"] == 1.5
+
+
+# --- the edges of the event rules (each fails on a small change to letters/retention.py) ----
+
+
+@pytest.mark.parametrize("left", ["email", "street", "suburb", "personal_note"])
+def test_any_one_detail_left_on_an_attendee_is_removed(app, left):
+    with app.app_context():
+        past = factories.event(date=dt.date(2026, 10, 1))
+        factories.attendees(past, 1, name=REMOVED, email="", street="", suburb="", personal_note="")
+        row = db.session.scalars(select(Attendee)).one()
+        setattr(row, left, "still here")
+        db.session.commit()
+        assert scrub_events(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)).attendees == 1
+        db.session.expire_all()
+        assert getattr(db.session.scalars(select(Attendee)).one(), left) == ""
+
+
+def test_an_attendee_who_wrote_their_own_words_is_still_counted_so_after_removal(app):
+    with app.app_context():
+        past = factories.event(date=dt.date(2026, 10, 1))
+        factories.attendees(past, 1, personal_note="", wrote_own_words=True)
+        factories.attendees(past, 1, personal_note="My own words.")
+        factories.attendees(past, 1, personal_note="")
+        scrub_events(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+        db.session.expire_all()
+        flags = sorted(a.wrote_own_words for a in db.session.scalars(select(Attendee)))
+        assert flags == [False, True, True]
+
+
+def test_a_stopped_print_run_says_when_and_a_recent_one_keeps_its_files(app):
+    with app.app_context():
+        now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        past = factories.event(date=dt.date(2026, 10, 1))
+        recent = factories.event(date=dt.date(2026, 12, 5))
+        stopped = BatchJob(event_id=past.id, state="running")
+        days = app.config["KEEP_PRINT_FILES_DAYS"]
+        kept = BatchJob(
+            event_id=recent.id,
+            state="done",
+            files=["letters.pdf"],
+            finished_at=now - dt.timedelta(days=days),  # exactly the period: not yet
+        )
+        db.session.add_all([stopped, kept])
+        db.session.commit()
+        found = scrub_events(now)
+        assert (found.print_runs_stopped, found.print_runs_expired) == (1, 0)
+        db.session.expire_all()
+        assert db.session.get(BatchJob, stopped.id).finished_at is not None
+        assert db.session.get(BatchJob, kept.id).files == ["letters.pdf"]
+        assert scrub_events(now + dt.timedelta(seconds=1)).print_runs_expired == 1

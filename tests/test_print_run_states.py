@@ -79,3 +79,10 @@ def test_no_code_but_the_gate_writes_a_print_run_state():
         if DIRECT_WRITE.search(line)
     ]
     assert writes == []
+
+
+def test_the_state_is_the_gates_to_set_never_a_callers():
+    import uuid
+
+    with pytest.raises(RefusedTransition, match="the target state is the gate's to set"):
+        move(uuid.uuid4(), PrintRunState.QUEUED, state="done")

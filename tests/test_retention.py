@@ -110,7 +110,8 @@ def test_a_scrubbed_letter_is_not_counted_or_touched_again(app):
         factories.message(updated_at=clock.now() - dt.timedelta(days=DAYS + 1))
         first = clock.now()
         assert scrub(first) == 1
-        assert scrub(first + dt.timedelta(days=1)) == 0
+        # Long after, the row is as old as ever: only its scrubbed mark keeps it out.
+        assert scrub(first + dt.timedelta(days=DAYS * 3)) == 0
         row = db.session.scalars(select(Message)).one()
         assert row.scrubbed_at is not None
         assert abs((row.scrubbed_at - first).total_seconds()) < 1  # kept from the first pass
@@ -119,3 +120,11 @@ def test_a_scrubbed_letter_is_not_counted_or_touched_again(app):
 def _by_id(message_id):
     db.session.expire_all()
     return db.session.get(Message, message_id)
+
+
+def test_a_delivered_letter_is_kept_until_the_full_period_has_passed(app):
+    with app.app_context():
+        delivered = clock.now() - dt.timedelta(days=DAYS)
+        factories.message(delivery="email", state="delivered", delivered_at=delivered)
+        assert scrub(delivered + dt.timedelta(days=DAYS)) == 0  # exactly the period: not yet
+        assert scrub(delivered + dt.timedelta(days=DAYS, seconds=1)) == 1
