@@ -170,10 +170,10 @@ def test_filters_by_event_and_by_dates(seeded):
 
 
 def _csv(client, url: str) -> list[dict[str, str]]:
-    response = client.get(url)
-    assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert response.headers["Cache-Control"] == "private, no-store"
-    data = response.get_data()
+    with client.get(url) as response:
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        assert response.headers["Cache-Control"] == "private, no-store"
+        data = response.get_data()
     assert data.startswith(b"\xef\xbb\xbf")
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
@@ -202,5 +202,5 @@ def test_the_exports_equal_direct_counts_and_are_spreadsheet_safe(seeded):
 
 def test_a_large_export_is_streamed(seeded):
     _, client, _ = seeded
-    response = client.get("/organiser/dashboard/letters.csv")
-    assert response.is_streamed
+    with client.get("/organiser/dashboard/letters.csv") as response:
+        assert response.is_streamed
