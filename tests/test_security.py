@@ -313,15 +313,22 @@ def test_each_payload_in_every_write_field_is_refused_or_inert(app, client, payl
             assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 
 
-def test_a_megabyte_value_gets_a_clear_error(client):
-    response = submit(
-        client, division="Canberra", member="Alicia Payne", personal_note="x" * 1_000_000
-    )
+def test_own_words_over_the_limit_get_a_clear_error_and_keep_the_form(client):
+    response = submit(client, division="Canberra", member="Alicia Payne", personal_note="x" * 5000)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Keep your own words to 2,000 characters or fewer." in page
     # Nothing typed is lost: the form comes back holding the supporter's details.
     assert 'value="Jane Citizen"' in page
+
+
+def test_a_megabyte_post_gets_the_sites_too_large_page(client):
+    # No browser form sends this (the note box stops at 2,000 characters): refused unread.
+    response = submit(
+        client, division="Canberra", member="Alicia Payne", personal_note="x" * 1_000_000
+    )
+    assert response.status_code == 413
+    assert "That was too large to send" in response.get_data(as_text=True)
 
 
 def test_invalid_utf8_gets_the_forms_own_errors(client):
