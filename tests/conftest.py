@@ -14,6 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from letters import clock, create_app, migrations
 from letters.extensions import db
 from letters.refresh import Plausibility, refresh
+from tests.fakes.sendgrid import WebhookSigner, running
 
 TESTS_DIR = Path(__file__).resolve().parent
 FIXTURES = TESTS_DIR / "fixtures"
@@ -146,3 +147,16 @@ def _run_clock() -> Iterator[None]:
     yield
     clock.unfreeze()
     clock.set_offset(RUN_CLOCK_OFFSET)
+
+
+@pytest.fixture
+def fake():
+    """A SendGrid stand-in, a real HTTP server the real client is pointed at (tests/fakes)."""
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def signer() -> WebhookSigner:
+    """Signs webhook bodies as SendGrid does; its public key goes in the app's settings."""
+    return WebhookSigner()

@@ -19,19 +19,8 @@ from letters.mail.outbox import to_mime
 from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import ContactStatus, DeliveryEvent, Message
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY, WebhookSigner, event, running
+from tests.fakes.sendgrid import API_KEY, WebhookSigner, event
 from tests.helpers import csrf_token, submit
-
-
-@pytest.fixture
-def fake():
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
 
 
 def _with_data(app):

@@ -22,7 +22,7 @@ from letters.messages import email_jobs, notices, sending, sweeper
 from letters.messages.confirmation import renew_confirmation
 from letters.models import Message
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY, WebhookSigner, event, running
+from tests.fakes.sendgrid import API_KEY, event
 from tests.helpers import csrf_token
 from tests.test_email import _confirm_path, _refresh, _write_email_letter
 
@@ -31,17 +31,6 @@ LEASE_SECONDS = 120
 
 class Killed(BaseException):
     """The worker process dies here: no `except Exception` catches it."""
-
-
-@pytest.fixture
-def fake():
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
 
 
 @pytest.fixture

@@ -15,18 +15,12 @@ from letters.messages.followups import Answer, Ask
 from letters.models import FollowUp, Message
 from letters.retention import scrub
 from tests import factories
-from tests.fakes.sendgrid import API_KEY, running
+from tests.fakes.sendgrid import API_KEY
 from tests.helpers import csrf_token_in
 
 SENT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 BASE = "https://letters.example.org"
-
-
-@pytest.fixture
-def fake():
-    with running() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,16 +12,10 @@ from letters.extensions import db
 from letters.models import BatchJob, FollowUp, Message
 from letters.queue import celery_settings
 from tests import factories
-from tests.fakes.sendgrid import API_KEY, running
+from tests.fakes.sendgrid import API_KEY
 
 SENT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def fake():
-    with running() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,18 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fakes.sendgrid import WebhookSigner
 from tests.helpers import csrf_token
 from tests.live import serving
 from tests.organiser_helpers import csrf, login, make_organiser
 from tests.test_organiser_events import create_event
 
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
-
-
-@pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
 
 
 @pytest.fixture

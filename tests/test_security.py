@@ -110,7 +110,7 @@ def test_no_page_with_someones_details_may_be_stored(app_with_data):
     with app.app_context():
         attendee_id = db.session.scalar(select(Attendee.id))
     values = {"event_id": event_id, "attendee_id": attendee_id, "job_id": uuid.uuid4()}
-    values["name"] = "letters.pdf"
+    values["name"], values["kind"] = "letters.pdf", "letters"
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("organiser.") and "GET" in rule.methods:
             with app.test_request_context():

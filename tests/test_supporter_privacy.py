@@ -25,7 +25,7 @@ from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import AddressEmail, Message
 from letters.settings import PROJECT_ROOT
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY, running
+from tests.fakes.sendgrid import API_KEY
 from tests.helpers import csrf_token, submit
 
 BASE = "https://letters.example.org"
@@ -36,12 +36,6 @@ OWNER = {
     "street": "1 Owner Lane",
     "personal_note": "Words only Alex wrote, about Alex's own family.",
 }
-
-
-@pytest.fixture
-def fake():
-    with running() as server:
-        yield server
 
 
 @pytest.fixture

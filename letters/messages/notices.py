@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 
 from letters.domain.lifecycle import State
 from letters.extensions import db
+from letters.mail import OutgoingEmail
 from letters.mail.content import (
     confirmation_email,
     failure_email,
@@ -81,43 +83,34 @@ def send_confirmation(message_id: uuid.UUID, *, reminder: bool = False) -> bool:
     return email_jobs.send(job, email, message_id, taken)
 
 
-def notify_failure(message_id: uuid.UUID) -> bool:
-    """Tell the supporter, once, that their letter could not be emailed."""
+def _send_once(
+    job: email_jobs.Job,
+    message_id: uuid.UUID,
+    states: tuple[str, ...],
+    build: Callable[[Message], OutgoingEmail],
+) -> bool:
+    """An email about a letter in one of `states` whose details are kept, sent once."""
     message = db.session.get(Message, message_id)
-    if message is None or message.state not in FAILED_STATES or message.failure_notice_sent_at:
+    if message is None or message.state not in states or getattr(message, job.sent.key):
         return False
     if message.scrubbed_at is not None:
         return False
     try:
-        email = failure_email(message)
+        email = build(message)
     except Exception:
-        log.exception("could not build the failure notice", extra={"message_id": str(message_id)})
+        log.exception("could not build the %s", job.name, extra={"message_id": str(message_id)})
         return False
     taken = email_jobs.claim(
-        FAILURE_NOTICE,
-        message_id,
-        Message.state.in_(FAILED_STATES),
-        Message.scrubbed_at.is_(None),
+        job, message_id, Message.state.in_(states), Message.scrubbed_at.is_(None)
     )
-    return taken is not None and email_jobs.send(FAILURE_NOTICE, email, message_id, taken)
+    return taken is not None and email_jobs.send(job, email, message_id, taken)
+
+
+def notify_failure(message_id: uuid.UUID) -> bool:
+    """Tell the supporter, once, that their letter could not be emailed."""
+    return _send_once(FAILURE_NOTICE, message_id, FAILED_STATES, failure_email)
 
 
 def send_receipt(message_id: uuid.UUID) -> bool:
     """Send the supporter, once, a copy of the letter that went: when, and to whom."""
-    message = db.session.get(Message, message_id)
-    if message is None or message.state not in RECEIPT_STATES or message.receipt_sent_at:
-        return False
-    if message.scrubbed_at is not None:
-        return False
-    try:
-        email = receipt_email(message)
-    except Exception:
-        log.exception("could not build the receipt", extra={"message_id": str(message_id)})
-        return False
-    taken = email_jobs.claim(
-        RECEIPT,
-        message_id,
-        Message.state.in_(RECEIPT_STATES),
-        Message.scrubbed_at.is_(None),
-    )
-    return taken is not None and email_jobs.send(RECEIPT, email, message_id, taken)
+    return _send_once(RECEIPT, message_id, RECEIPT_STATES, receipt_email)

@@ -50,44 +50,25 @@ def dashboard_page() -> ResponseReturnValue:
     )
 
 
-def _export(name: str, header, rows) -> ResponseReturnValue:
-    return csv_download(name, header, rows)
-
-
 def _bad_filters(form: DashboardFilterForm) -> Response:
     return Response("Check the filters: " + "; ".join(_errors(form)), 400, mimetype="text/plain")
 
 
-@bp.get("/dashboard/letters.csv")
-def export_letters() -> ResponseReturnValue:
+@bp.get("/dashboard/<any(letters, divisions, answers):kind>.csv")
+def export(kind: str) -> ResponseReturnValue:
+    """One of the dashboard's CSV downloads, for the same filters as the page."""
     form, filters = _filters()
     if filters is None:
-        return Response(
-            "Check the filters: " + "; ".join(_errors(form)), 400, mimetype="text/plain"
-        )
-    bodies = request.args.get("bodies") == "1"
-    header = (*dashboard.LETTER_COLUMNS, "own_words") if bodies else dashboard.LETTER_COLUMNS
-    return _export("letters.csv", header, dashboard.letter_rows(filters, bodies=bodies))
-
-
-@bp.get("/dashboard/divisions.csv")
-def export_divisions() -> ResponseReturnValue:
-    form, filters = _filters()
-    if filters is None:
-        return Response(
-            "Check the filters: " + "; ".join(_errors(form)), 400, mimetype="text/plain"
-        )
-    return _export("divisions.csv", dashboard.DIVISION_COLUMNS, dashboard.division_rows(filters))
-
-
-@bp.get("/dashboard/answers.csv")
-def export_answers() -> ResponseReturnValue:
-    form, filters = _filters()
-    if filters is None:
-        return Response(
-            "Check the filters: " + "; ".join(_errors(form)), 400, mimetype="text/plain"
-        )
-    return _export("answers.csv", dashboard.ANSWER_COLUMNS, dashboard.answer_rows(filters))
+        return _bad_filters(form)
+    if kind == "letters":
+        bodies = request.args.get("bodies") == "1"
+        header = (*dashboard.LETTER_COLUMNS, "own_words") if bodies else dashboard.LETTER_COLUMNS
+        rows = dashboard.letter_rows(filters, bodies=bodies)
+    elif kind == "divisions":
+        header, rows = dashboard.DIVISION_COLUMNS, dashboard.division_rows(filters)
+    else:
+        header, rows = dashboard.ANSWER_COLUMNS, dashboard.answer_rows(filters)
+    return csv_download(f"{kind}.csv", header, rows)
 
 
 def _errors(form: DashboardFilterForm) -> list[str]:
