@@ -284,3 +284,14 @@ def test_at_the_very_end_of_its_lease_a_job_is_still_held(app, fake, monkeypatch
         assert message.id not in sweeper.sweep().to_confirm
         clock.freeze(held_until + dt.timedelta(microseconds=1))
         assert message.id in sweeper.sweep().to_confirm
+
+
+def test_a_claim_takes_one_letters_job_once(app, fake):
+    client = app.test_client()
+    with app.app_context():
+        first = _write_email_letter(client)
+        second = _write_email_letter(client, email="someone.else@example.org")
+        held = email_jobs.claim(email_jobs.CONFIRMATION, first.id)
+        assert held is not None
+        assert email_jobs.claim(email_jobs.CONFIRMATION, first.id) is None  # held: not again
+        assert _refresh(second).confirmation_claimed_until is None  # the other is untouched

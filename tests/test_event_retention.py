@@ -21,6 +21,7 @@ from letters.retention import (
     REMOVED,
     STOPPED_FOR_PRIVACY,
     event_data_removal_at,
+    remove_unneeded_print_folders,
     scrub_events,
 )
 from tests import factories
@@ -427,3 +428,15 @@ def test_a_stopped_print_run_says_when_and_a_recent_one_keeps_its_files(app):
         assert db.session.get(BatchJob, stopped.id).finished_at is not None
         assert db.session.get(BatchJob, kept.id).files == ["letters.pdf"]
         assert scrub_events(now + dt.timedelta(seconds=1)).print_runs_expired == 1
+
+
+def test_print_folders_of_other_things_and_no_folder_at_all_are_left_alone(app):
+    with app.app_context():
+        assert remove_unneeded_print_folders() == 0  # no batches folder yet
+        root = app.config["INSTANCE_DIR"] / "batches"
+        root.mkdir(parents=True)
+        stray = root / str(uuid.uuid4())
+        stray.write_text("a file named like a print run is not a print run's folder")
+        (root / "notes").mkdir()
+        assert remove_unneeded_print_folders() == 0
+        assert stray.exists() and (root / "notes").is_dir()

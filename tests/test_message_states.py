@@ -89,9 +89,9 @@ def test_the_guard_sees_a_direct_write(tmp_path):
 
 def test_a_caller_may_narrow_the_sources_but_never_widen_them():
     assert transition(State.SENT, sources={State.SENDING}) is not None
-    with pytest.raises(RefusedTransition):
+    with pytest.raises(RefusedTransition, match="a message in draft may not move to sent"):
         transition(State.SENT, sources={State.SENDING, State.DRAFT})
-    with pytest.raises(RefusedTransition):
+    with pytest.raises(RefusedTransition, match="the target state is the gate's to set"):
         move(None, State.SENT, state="sent")  # type: ignore[arg-type]
 
 

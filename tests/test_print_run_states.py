@@ -65,7 +65,7 @@ def test_every_pair_of_print_run_states_passes_the_gate_only_as_transitions_allo
 
 def test_a_caller_may_narrow_the_sources_but_never_widen_them():
     assert transition(PrintRunState.FAILED, sources={PrintRunState.RUNNING}) is not None
-    with pytest.raises(RefusedTransition):
+    with pytest.raises(RefusedTransition, match="a print run in queued may not move to done"):
         transition(PrintRunState.DONE, sources={PrintRunState.QUEUED})
 
 

@@ -91,11 +91,11 @@ def claim(
     return held_until if taken.rowcount == 1 else None
 
 
-def _ours(job: Job, held_until: dt.datetime | None) -> ColumnElement[bool]:
-    return job.claimed.is_(None) if held_until is None else job.claimed == held_until
+def _ours(job: Job, held_until: dt.datetime) -> ColumnElement[bool]:
+    return job.claimed == held_until
 
 
-def record(job: Job, message_id: uuid.UUID, held_until: dt.datetime | None) -> None:
+def record(job: Job, message_id: uuid.UUID, held_until: dt.datetime) -> None:
     """SendGrid took it: done, and the lease is let go (only while the claim is still ours)."""
     db.session.execute(
         update(Message)
