@@ -46,7 +46,13 @@ def test_every_organiser_page_needs_a_login(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("organiser.") or rule.endpoint == "organiser.login":
             continue
-        values = {"event_id": 1, "attendee_id": 1, "job_id": uuid.uuid4(), "name": "letters.pdf"}
+        values = {
+            "event_id": 1,
+            "attendee_id": 1,
+            "job_id": uuid.uuid4(),
+            "name": "letters.pdf",
+            "kind": "letters",
+        }
         with app.test_request_context():
             from flask import url_for
 
