@@ -20,7 +20,8 @@ from typing import Protocol
 from letters.domain import people
 from letters.domain.campaign import Campaign
 from letters.domain.compose import Letter, Recipient, Sender, compose, stored_choices
-from letters.domain.directory import Directory, Division, Lookup, normalise_state, strip_title
+from letters.domain.directory import Directory, Division, normalise_state, strip_title
+from letters.domain.members import MemberChoice, Named, resolve_member
 
 COLUMNS = (
     "name",
@@ -423,7 +424,8 @@ class _RowChecker:
         self.directory = directory
         self.columns = columns
         self.width = width
-        self._lookups: dict[tuple[str, str], Lookup] = {}
+        # Rows of one event share a few postcodes: each (postcode, state, division) once.
+        self._choices: dict[tuple[str, str, str], MemberChoice] = {}
 
     def check(self, number: int, cells: list[str], report: ImportReport) -> AttendeeRow | None:
         found: list[Problem] = []
@@ -539,52 +541,41 @@ class _RowChecker:
             )
         return tuple(key for key in keys if key in known)
 
-    def _lookup(self, postcode: str, state: str) -> Lookup:
-        key = (postcode, state)
-        found = self._lookups.get(key)
-        if found is None:
-            found = self._lookups[key] = self.directory.lookup(postcode, state or None)
-        return found
-
     def _resolve(self, row: AttendeeRow, division_text: str, problem: _Note) -> None:
         """Settle the row's division when the data allows; otherwise list the candidates."""
-        found = self._lookup(row.postcode, row.state)
-        if found.error:
-            problem("postcode", found.error)
+        key = (row.postcode, row.state, division_text)
+        choice = self._choices.get(key)
+        if choice is None:
+            choice = self._choices[key] = resolve_member(
+                self.directory, row.postcode, row.state, division_text, trust_named_in_state=True
+            )
+        if choice.error:
+            problem("postcode", choice.error)
             return
-        candidates = [d for d in found.divisions if d.member is not None]
-        row.candidates = tuple(d.name for d in candidates)
-        if division_text:
-            given = self.directory.division(division_text)
-            if given is None or given.member is None:
-                problem(
-                    "division",
-                    f"{_quoted(division_text)} is not a current federal division: "
-                    "choose one below.",
-                    error=False,
-                )
-            elif given.name in row.candidates:
-                row.settle(given)
-            elif given.state in self.directory.postcode_states(row.postcode):
-                # The postcode data predates the latest redistribution, so a division the
-                # organiser typed in the right state is more likely right than the data.
-                row.settle(given)
-                problem(
-                    "division",
-                    f"Our postcode data does not list {given.name} for {row.postcode}; "
-                    f"kept {given.name} as the file says.",
-                    error=False,
-                )
-            else:
-                problem(
-                    "division",
-                    f"{given.name} is in {given.state}, but postcode {row.postcode} is not: "
-                    "choose the division below.",
-                    error=False,
-                )
-            return
-        if len(found.divisions) == 1 and candidates:
-            row.settle(candidates[0])
+        row.candidates = tuple(d.name for d in choice.candidates)
+        if choice.chosen is not None:
+            row.settle(choice.chosen)
+        given = choice.named_division
+        if choice.named is Named.UNKNOWN:
+            problem(
+                "division",
+                f"{_quoted(division_text)} is not a current federal division: choose one below.",
+                error=False,
+            )
+        elif choice.named is Named.UNLISTED_IN_STATE and given is not None:
+            problem(
+                "division",
+                f"Our postcode data does not list {given.name} for {row.postcode}; "
+                f"kept {given.name} as the file says.",
+                error=False,
+            )
+        elif choice.named is Named.OTHER_STATE and given is not None:
+            problem(
+                "division",
+                f"{given.name} is in {given.state}, but postcode {row.postcode} is not: "
+                "choose the division below.",
+                error=False,
+            )
 
 
 class AttendeeLike(Protocol):

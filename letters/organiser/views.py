@@ -39,6 +39,7 @@ from letters.domain.attendees import (
 )
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, Division, load_directory
+from letters.domain.members import MemberChoice, resolve_member
 from letters.domain.print_runs import REPRINTABLE, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
@@ -338,12 +339,15 @@ def attendees_csv(event_id: int) -> Response:
     return response
 
 
-def _candidates(directory: Directory | None, postcode: str, state: str) -> list[Division]:
-    """The current divisions (with a member) an attendee with this postcode may be in."""
-    if directory is None:
-        return []
-    found = directory.lookup(postcode, state or None)
-    return [d for d in found.divisions if d.member is not None] if not found.error else []
+def _member_choice(
+    directory: Directory | None, postcode: str, state: str, named: str = ""
+) -> MemberChoice | None:
+    """The divisions (with a member) an attendee with this postcode may be in, and any chosen."""
+    return resolve_member(directory, postcode, state, named) if directory is not None else None
+
+
+def _candidates_of(choice: MemberChoice | None) -> list[Division]:
+    return list(choice.candidates) if choice is not None else []
 
 
 def _settle(attendee: Attendee, division: Division) -> None:
@@ -370,7 +374,8 @@ def settle(event_id: int) -> Response | str:
         .order_by(Attendee.id)
         .limit(ATTENDEES_PER_PAGE)
     ).all()
-    rows = [(a, _candidates(directory, a.postcode, a.state)) for a in unsettled]
+    choices = {a.id: _member_choice(directory, a.postcode, a.state) for a in unsettled}
+    rows = [(a, _candidates_of(choices[a.id])) for a in unsettled]
     if request.method == "POST" and form.validate_on_submit():
         chosen = 0
         for attendee, candidates in rows:
@@ -388,10 +393,7 @@ def settle(event_id: int) -> Response | str:
         )
         target = "organiser.settle" if remaining else "organiser.event"
         return redirect(url_for(target, event_id=event.id), code=303)
-    notes = {}
-    if directory is not None:
-        for attendee, _ in rows:
-            notes[attendee.id] = directory.lookup(attendee.postcode, attendee.state or None).notes
+    notes = {id_: choice.lookup.notes for id_, choice in choices.items() if choice is not None}
     return render_template(
         "organiser/settle.html",
         event=event,
@@ -433,7 +435,10 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
             "personal_note": attendee.personal_note,
         },
     )
-    candidates = _candidates(directory, form.postcode.data or "", form.state.data or "")
+    choice = _member_choice(
+        directory, form.postcode.data or "", form.state.data or "", form.division.data or ""
+    )
+    candidates = _candidates_of(choice)
     form.division.choices = [SelectChoice("", "Choose…")] + [
         SelectChoice(d.name, f"{d.name} ({d.state}): {d.member.display_name}")
         for d in candidates
@@ -444,9 +449,7 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
             setattr(attendee, name, (getattr(form, name).data or "").strip())
         attendee.statistics = list(form.statistics.data or [])
         attendee.recommendations = list(form.recommendations.data or [])
-        picked = next((d for d in candidates if d.name == form.division.data), None)
-        if picked is None and len(candidates) == 1:
-            picked = candidates[0]
+        picked = choice.chosen if choice is not None else None
         if picked is not None:
             _settle(attendee, picked)
             flash(f"Saved {attendee.name}'s letter to {picked.member.display_name}.", "info")  # type: ignore[union-attr]

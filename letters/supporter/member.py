@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from letters.domain.compose import Recipient
 from letters.domain.directory import Directory, Division
+from letters.domain.members import Named, resolve_member
 from letters.supporter.forms import WriteForm
 
 AEC_FINDER = "https://electorate.aec.gov.au/"
@@ -27,19 +28,23 @@ def resolve(form: WriteForm, directory: Directory | None) -> Resolution:
         return _typed_member(form)
     if form.postcode.errors or not form.postcode.data:
         return Resolution()
-    found = directory.lookup(form.postcode.data, form.state.data or None)
-    if found.error:
-        form.postcode.errors = [*form.postcode.errors, found.error]
-        return Resolution(notes=list(found.notes))
-    result = Resolution(candidates=list(found.divisions), notes=list(found.notes))
-    chosen = _match(found.divisions, form.division.data or "")
-    if chosen is None and len(found.divisions) == 1:
-        # One candidate: no question to ask. (Notes, e.g. about newer divisions the postcode
-        # data predates, are shown as the postcode is typed.)
-        chosen = found.divisions[0]
+    choice = resolve_member(
+        directory, form.postcode.data, form.state.data or "", form.division.data or ""
+    )
+    if choice.error:
+        form.postcode.errors = [*form.postcode.errors, choice.error]
+        return Resolution(notes=list(choice.lookup.notes))
+    result = Resolution(candidates=list(choice.lookup.divisions), notes=list(choice.lookup.notes))
+    chosen = choice.chosen
+    if chosen is None and len(choice.lookup.divisions) == 1:
+        # The division field may still hold an earlier postcode's choice: a postcode with one
+        # division has no question to ask.
+        chosen = choice.lookup.divisions[0]
     if chosen is None or chosen.member is None:
+        # (Notes, e.g. about newer divisions the postcode data predates, are shown as the
+        # postcode is typed.)
         result.needs_choice = True
-        if form.division.data:
+        if choice.named is not Named.NOTHING:
             form.division.errors = [
                 *form.division.errors,
                 f"{form.division.data} is not one of the electorates for postcode "
@@ -51,11 +56,6 @@ def resolve(form: WriteForm, directory: Directory | None) -> Resolution:
         name=member.display_name, division=chosen.name, state=chosen.state, party=member.party
     )
     return result
-
-
-def _match(divisions: list[Division], typed: str) -> Division | None:
-    wanted = typed.strip().casefold()
-    return next((d for d in divisions if d.name.casefold() == wanted), None) if wanted else None
 
 
 def _typed_member(form: WriteForm) -> Resolution:
