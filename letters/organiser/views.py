@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import io
 import uuid
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +41,7 @@ from letters.domain.attendees import (
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, Division, load_directory
 from letters.domain.members import MemberChoice, resolve_member
-from letters.domain.print_runs import REPRINTABLE, PrintRunState
+from letters.domain.print_runs import REPRINTABLE, UNFINISHED, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
@@ -360,6 +361,15 @@ def _settle(attendee: Attendee, division: Division) -> None:
 
 def _unsettle(attendee: Attendee) -> None:
     attendee.division = attendee.division_state = attendee.member_name = attendee.member_party = ""
+
+
+# What the print-run page compares a run's state with: the enum and its groups, not strings.
+_RUN_STATES = SimpleNamespace(states=PrintRunState, unfinished=UNFINISHED, reprintable=REPRINTABLE)
+
+
+@bp.context_processor
+def _print_run_states() -> dict[str, object]:
+    return {"run": _RUN_STATES}
 
 
 @bp.route("/events/<int:event_id>/settle", methods=["GET", "POST"])
