@@ -36,7 +36,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     app.add_template_filter(format_date, "longdate")
+    from letters.supporter.member import finder_links
     from letters.supporter.privacy import privacy_url
+
+    app.add_template_filter(finder_links, "finder_links")
 
     app.add_template_global(privacy_url, "privacy_url")
     return app

@@ -382,3 +382,37 @@ def test_the_kiosk_grace_must_be_zero_or_more_days(make_app):
     for bad in (-1, float("inf")):
         with pytest.raises(ConfigError, match="LETTERS_KIOSK_GRACE_DAYS"):
             make_app(KIOSK_GRACE_DAYS=bad)
+
+
+def test_a_short_kiosk_link_and_its_qr_code_lead_to_the_kiosk(app_with_data, organiser_client):
+    import segno
+
+    event_id = kiosk_event(organiser_client)
+    page = organiser_client.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
+    long_path = urllib.parse.urlsplit(re.search(r'id="kiosk-url">([^<]+)<', page).group(1)).path
+    short = re.search(r'id="short-url">([^<]+)<', page).group(1)
+    short_path = "/" + short.split("/", 1)[1]
+    code = short_path.rsplit("/", 1)[1]
+    assert re.fullmatch(r"/kiosk/\d+/[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", short_path)
+    # The table card's QR code is the short link's, drawn as SVG in the page itself.
+    drawn = segno.make("http://localhost" + short_path, error="m")
+    svg = drawn.svg_inline(omitsize=True, lineclass=None, svgclass="qr")
+    assert svg[svg.index("<path") :] in page
+    assert f"<title>QR code for http://localhost{short_path}</title>" in page
+
+    tablet = app_with_data.test_client()
+    for typed in (code, code.lower(), code.replace("-", ""), code.replace("-", " ")):
+        opened = tablet.get(f"/kiosk/{event_id}/{typed}")
+        assert opened.status_code == 303 and opened.location == long_path, typed
+    assert tablet.get(opened.location).status_code == 200
+    wrong = code[:-1] + ("2" if code[-1] != "2" else "3")
+    assert tablet.get(f"/kiosk/{event_id}/{wrong}").status_code == 404
+    assert tablet.get(f"/kiosk/{event_id + 1}/{code}").status_code == 404
+
+    # A new kiosk link changes the short one too; the old short link opens nothing.
+    login(organiser_client)
+    organiser_client.post(
+        f"/organiser/events/{event_id}/kiosk/renew",
+        data={"csrf_token": csrf(organiser_client, f"/organiser/events/{event_id}/kiosk")},
+    )
+    assert tablet.get(f"/kiosk/{event_id}/{code}").status_code == 404

@@ -246,3 +246,16 @@ def test_api_without_data_says_so(client):
 def test_front_page_shows_the_data_date(data_client):
     page = data_client.get("/").get_data(as_text=True)
     assert "as of" in page and "No member data" not in page
+
+
+def test_a_split_postcodes_note_links_to_the_aec_finder_and_stays_escaped(app_with_data):
+    from letters.supporter.member import finder_links
+
+    page = app_with_data.test_client().get("/write?postcode=2002").get_data(as_text=True)
+    note = re.search(r'<p class="note">(.*?)</p>', page, re.S)
+    assert note is not None
+    assert (
+        '<a href="https://electorate.aec.gov.au/">https://electorate.aec.gov.au/</a>'
+        in note.group(1)
+    )
+    assert str(finder_links("<b> https://electorate.aec.gov.au/")).startswith("&lt;b&gt; <a href=")

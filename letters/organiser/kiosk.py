@@ -1,14 +1,18 @@
 """The event kiosk: a tablet at the event takes one attendee's letter at a time.
 
 Its link carries a signed token naming one event (and that event's current kiosk nonce, so a
-new link revokes the old one). The token opens these two pages and nothing else, and only
-until LETTERS_KIOSK_GRACE_DAYS after the event's day: a tablet left behind, or a link passed
-on, stops taking people's details once the event is over.
+new link revokes the old one). A short link, to type or to scan from a table card, names the
+event and eight characters derived from the same secret and nonce, and leads to the long one.
+The token opens these two pages and nothing else, and only until LETTERS_KIOSK_GRACE_DAYS
+after the event's day: a tablet left behind, or a link passed on, stops taking people's
+details once the event is over.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +33,7 @@ from wtforms import SelectChoice
 from letters import clock
 from letters.domain.campaign import Campaign
 from letters.domain.directory import load_directory
-from letters.extensions import db
+from letters.extensions import db, limiter
 from letters.models import Attendee, Event
 from letters.organiser import kiosk_bp
 from letters.organiser.auth import end_session
@@ -37,6 +41,9 @@ from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 
 SALT = "letters.kiosk"
+# Letters and digits that cannot be misread for each other when typed from a card.
+SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+SHORT_LENGTH = 8  # 31**8: about 8.5e11 codes per event, and the route is rate limited
 
 
 def _serializer() -> URLSafeSerializer:
@@ -51,6 +58,24 @@ def kiosk_token(event: Event) -> str:
 def kiosk_url(event: Event) -> str:
     """The kiosk's full address."""
     return url_for("kiosk.page", token=kiosk_token(event), _external=True)
+
+
+def short_code(event: Event) -> str:
+    """The event's short kiosk code, e.g. "7QX4-M2PA"; a new nonce changes it."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.digest(secret, f"{SALT}.short:{event.id}:{event.kiosk_nonce}".encode(), "sha256")
+    number = int.from_bytes(digest, "big")
+    letters = []
+    for _ in range(SHORT_LENGTH):
+        number, index = divmod(number, len(SHORT_ALPHABET))
+        letters.append(SHORT_ALPHABET[index])
+    code = "".join(letters)
+    return f"{code[:4]}-{code[4:]}"
+
+
+def short_url(event: Event) -> str:
+    """The kiosk's short address, to type on a tablet or put in a QR code."""
+    return url_for("kiosk.short", event_id=event.id, code=short_code(event), _external=True)
 
 
 def kiosk_expires_at(event: Event) -> dt.datetime:
@@ -100,6 +125,21 @@ def _form(campaign: Campaign, **kwargs: Any) -> WriteForm:
     form.statistics.choices = [SelectChoice(s.key, s.text) for s in campaign.statistics]
     form.recommendations.choices = [SelectChoice(r.key, r.title) for r in campaign.recommendations]
     return form
+
+
+def _short_limit() -> str:
+    return current_app.config["LOOKUP_LIMIT"]
+
+
+@kiosk_bp.get("/<int:event_id>/<code>")
+@limiter.limit(_short_limit)
+def short(event_id: int, code: str) -> Response:
+    """A short link leads to the kiosk's long one; typed in any case, with or without dashes."""
+    event = db.session.get(Event, event_id)
+    typed = re.sub(r"[\s-]", "", code).upper()
+    if event is None or not hmac.compare_digest(typed, short_code(event).replace("-", "")):
+        abort(404)
+    return redirect(url_for("kiosk.page", token=kiosk_token(event)), code=303)
 
 
 @kiosk_bp.route("/<token>", methods=["GET", "POST"])

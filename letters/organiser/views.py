@@ -39,14 +39,15 @@ from letters.domain.attendees import (
     write_csv,
 )
 from letters.domain.campaign import Campaign
-from letters.domain.directory import Directory, Division, load_directory
+from letters.domain.directory import AEC_FINDER_URL, Directory, Division, load_directory
 from letters.domain.members import MemberChoice, resolve_member
 from letters.domain.print_runs import REPRINTABLE, UNFINISHED, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
-from letters.organiser.kiosk import kiosk_expires_at, kiosk_url
+from letters.organiser.kiosk import kiosk_expires_at, kiosk_url, short_url
+from letters.organiser.qr import qr_svg
 from letters.printing.runs import (
     attempt_folder,
     attendees_in_print_order,
@@ -406,6 +407,7 @@ def settle(event_id: int) -> Response | str:
     notes = {id_: choice.lookup.notes for id_, choice in choices.items() if choice is not None}
     return render_template(
         "organiser/settle.html",
+        aec_finder=AEC_FINDER_URL,
         event=event,
         rows=rows,
         notes=notes,
@@ -608,10 +610,14 @@ def job_file(job_id: uuid.UUID, name: str) -> Response:
 def kiosk_link(event_id: int) -> str:
     """The event's kiosk link, for a tablet at the event."""
     event = _event_or_404(event_id)
+    short = short_url(event)
     return render_template(
         "organiser/kiosk_link.html",
         event=event,
         url=kiosk_url(event),
+        short_url=short,
+        campaign_title=campaign.title if (campaign := _campaigns().get(event.campaign_key)) else "",
+        qr_svg=qr_svg(short, title=f"QR code for {short}"),
         form=ConfirmForm(),
         expires_at=kiosk_expires_at(event),
         expired=clock.now() >= kiosk_expires_at(event),

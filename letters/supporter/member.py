@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
 from letters.domain.compose import Recipient
-from letters.domain.directory import Directory, Division
+from letters.domain.directory import AEC_FINDER_URL, Directory, Division
 from letters.domain.members import Named, resolve_member
 from letters.supporter.forms import WriteForm
 
-AEC_FINDER = "https://electorate.aec.gov.au/"
+AEC_FINDER = AEC_FINDER_URL
+FINDER_LINK = Markup('<a href="{0}">{0}</a>').format(AEC_FINDER)
+
+
+def finder_links(text: str) -> Markup:
+    """A note, escaped, in which the AEC finder's address is a link (the template filter)."""
+    return escape(text).replace(escape(AEC_FINDER), FINDER_LINK)
 
 
 @dataclass
