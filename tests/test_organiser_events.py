@@ -20,6 +20,7 @@ from letters import clock
 from letters.extensions import db
 from letters.models import Attendee, BatchJob
 from tests.conftest import FIXTURES
+from tests.helpers import table_rows
 from tests.organiser_helpers import (  # the *_fixture names provide fixtures
     csrf,
     login,
@@ -416,3 +417,60 @@ def test_a_short_kiosk_link_and_its_qr_code_lead_to_the_kiosk(app_with_data, org
         data={"csrf_token": csrf(organiser_client, f"/organiser/events/{event_id}/kiosk")},
     )
     assert tablet.get(f"/kiosk/{event_id}/{code}").status_code == 404
+
+
+def test_importing_people_already_there_skips_them_and_says_so(app_with_data, organiser_client):
+    event_id = create_event(organiser_client)
+    first = upload(organiser_client, event_id, "good.csv").get_data(as_text=True)
+    imported = len(attendees_of(app_with_data, event_id))
+    assert f"{imported} imported" in first and "skipped" not in first
+
+    again = upload(organiser_client, event_id, "good.csv")
+    text = again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert f"0 imported, {imported} skipped as already there" in text
+    assert {row["Result"] for row in table_rows(text)} == {"skipped"}
+    assert "has the same email address as this event already" in text  # Jane, by email
+    assert "has the same name and postcode as this event already" in text
+    assert len(attendees_of(app_with_data, event_id)) == imported
+
+    # Within one file: a second row for the same person, however it is spelt, is skipped.
+    header = "name,email,postcode\r\n"
+    rows = (
+        "Pat Ng,pat@example.org,2001\r\n"
+        "Patricia Ng,PAT@example.org ,2003\r\n"  # same email
+        "pat  NG,,2001\r\n"  # same name and postcode
+        "Pat Ng,,2003\r\n"  # same name, another postcode: another person
+    )
+    report = upload(organiser_client, event_id, "more.csv", (header + rows).encode())
+    text = report.get_data(as_text=True)
+    assert "2 imported, 2 skipped as already there" in text
+    assert "has the same email address as row 2 of this file" in text
+    with app_with_data.app_context():
+        names = db.session.scalars(select(Attendee.name).where(Attendee.event_id == event_id))
+        assert sorted(n for n in names if "Ng" in n) == ["Pat Ng", "Pat Ng"]
+
+
+def test_the_sample_attendee_file_imports_cleanly(app_with_data, organiser_client):
+    event_id = create_event(organiser_client)
+    page = organiser_client.get(f"/organiser/events/{event_id}").get_data(as_text=True)
+    assert f"/organiser/events/{event_id}/sample.csv" in page
+    sample = organiser_client.get(f"/organiser/events/{event_id}/sample.csv")
+    assert sample.status_code == 200 and sample.mimetype == "text/csv"
+    assert sample.data.startswith(b"\xef\xbb\xbf")
+    report = upload(organiser_client, event_id, "attendees-sample.csv", sample.data)
+    text = report.get_data(as_text=True)
+    # The test's small parliament has neither sample postcode; every other cell is good.
+    problems = [(row["Row"], row["Column"]) for row in table_rows(text)]
+    assert problems == [("2", "postcode"), ("3", "postcode")]
+    fixed = sample.data.replace(b",ACT,2612,", b",NSW,2001,").replace(b",3000,", b",3001,")
+    report = upload(organiser_client, event_id, "attendees-sample.csv", fixed)
+    assert "2 rows read, 2 imported" in report.get_data(as_text=True)
+    jane = attendees_of(app_with_data, event_id)["Jane Citizen"]
+    assert jane.statistics and jane.recommendations and jane.personal_note
+    assert (
+        organiser_client.application.test_client()
+        .get(f"/organiser/events/{event_id}/sample.csv")
+        .status_code
+        == 302
+    )  # organisers only

@@ -82,6 +82,7 @@ class Problem:
     column: str | None
     message: str
     error: bool = True
+    skipped: bool = False  # a duplicate of someone already there: not imported, not an error
 
     @property
     def where(self) -> str:
@@ -89,6 +90,14 @@ class Problem:
         if self.row is None:
             return f"column {self.column}" if self.column else "file"
         return f"row {self.row}, {self.column}" if self.column else f"row {self.row}"
+
+
+def person_keys(name: str, email: str, postcode: str) -> set[tuple[str, str]]:
+    """What makes two attendee rows one person: their email, or their name and postcode."""
+    keys = {("name", " ".join(name.split()).casefold() + "|" + postcode.strip())}
+    if email.strip():
+        keys.add(("email", email.strip().casefold()))
+    return keys
 
 
 @dataclass
@@ -141,6 +150,7 @@ class ImportReport:
     errors_not_kept: int = 0
     warnings_not_kept: int = 0
     rows_rejected_not_kept: set[int] = field(default_factory=set)
+    skipped: int = 0  # rows left out as people already in the event, or earlier in the file
 
     def add(self, problems: Iterable[Problem]) -> None:
         """Record one row's problems: kept while there is room, else only counted."""
@@ -191,9 +201,48 @@ class ImportReport:
     def to_settle(self) -> list[AttendeeRow]:
         return [r for r in self.rows if not r.settled]
 
+    def skip_duplicates(self, existing: Iterable[tuple[str, str, str]]) -> None:
+        """Leave out rows for people already in the event (name, email, postcode each), or
+        already earlier in this file: the same email, or the same name and postcode.
+
+        Importing one list twice, or a list that overlaps the kiosk's letters, would otherwise
+        print two letters from one person.
+        """
+        seen: dict[tuple[str, str], int | None] = {}
+        for name, email, postcode in existing:
+            seen.update(dict.fromkeys(person_keys(name, email, postcode)))
+        kept = []
+        for row in self.rows:
+            keys = person_keys(row.name, row.email, row.postcode)
+            # An email is the surer match, so it is the one named when both match.
+            first = next((k for k in sorted(keys) if k in seen), None)  # "email" < "name"
+            if first is None:
+                seen.update(dict.fromkeys(keys, row.row))
+                kept.append(row)
+                continue
+            earlier = seen[first]
+            where = f"row {earlier} of this file" if earlier else "this event already"
+            same = "email address" if first[0] == "email" else "name and postcode"
+            self.skipped += 1
+            self.add(
+                [
+                    Problem(
+                        row.row,
+                        None,
+                        f"{row.name} ({row.postcode}) has the same {same} as {where}: "
+                        "not imported again.",
+                        error=False,
+                        skipped=True,
+                    )
+                ]
+            )
+        self.rows = kept
+
     def summary(self) -> str:
         """One line for people: how many rows, imported, left out, to settle."""
         parts = [f"{self.data_rows:,} rows read", f"{len(self.rows):,} imported"]
+        if self.skipped:
+            parts.append(f"{self.skipped:,} skipped as already there")
         if self.rejected_rows:
             parts.append(f"{len(self.rejected_rows):,} left out because of errors")
         if self.to_settle:
@@ -695,12 +744,32 @@ def attendee_csv_rows(attendees: Iterable[AttendeeLike]) -> Iterable[list[object
         ]
 
 
+def sample_attendees(campaign: Campaign) -> list[AttendeeRow]:
+    """Two made-up attendees for the sample file: one with choices and words, one without."""
+    return [
+        AttendeeRow(
+            row=2,
+            name="Jane Citizen",
+            email="jane@example.org",
+            street="12 Example Street",
+            suburb="Braddon",
+            state="ACT",
+            postcode="2612",
+            statistics=tuple(s.key for s in campaign.statistics[:2]),
+            recommendations=tuple(r.key for r in campaign.recommendations[:1]),
+            personal_note="I am writing as a parent of two primary school children.",
+        ),
+        AttendeeRow(row=3, name="Sam Lee", postcode="3000"),
+    ]
+
+
+def _kind(problem: Problem) -> str:
+    return "error" if problem.error else "skipped" if problem.skipped else "warning"
+
+
 def problems_csv(problems: Iterable[Problem]) -> str:
     """Every problem as CSV, for organisers fixing a long file."""
     return write_csv(
         ("row", "column", "problem", "kind"),
-        (
-            (p.row or "", p.column or "", p.message, "error" if p.error else "warning")
-            for p in problems
-        ),
+        ((p.row or "", p.column or "", p.message, _kind(p)) for p in problems),
     )

@@ -36,6 +36,7 @@ from letters.domain.attendees import (
     attendee_csv_rows,
     problems_csv,
     read_attendees,
+    sample_attendees,
     write_csv,
 )
 from letters.domain.campaign import Campaign
@@ -279,6 +280,14 @@ def event_import(event_id: int) -> Response | tuple[str, int]:
         flash(f"That file is over {MAX_UPLOAD_BYTES // 2**20} MB: split it.", "error")
         return redirect(url_for("organiser.event", event_id=event.id), code=303)
     report = read_attendees(data, event_campaign(event), directory)
+    if not report.file_errors:
+        report.skip_duplicates(
+            db.session.execute(
+                select(Attendee.name, Attendee.email, Attendee.postcode).where(
+                    Attendee.event_id == event.id
+                )
+            ).all()
+        )
     if report.rows:
         db.session.execute(
             insert(Attendee), [_attendee_values(event.id, row) for row in report.rows]
@@ -313,7 +322,7 @@ def _render_report(event: Event, report: ImportReport, filename: str) -> tuple[s
     problems_link = "data:text/csv;charset=utf-8;base64," + base64.b64encode(
         ("\ufeff" + problems_csv(report.problems)).encode("utf-8")
     ).decode("ascii")
-    status = 422 if report.file_errors or not report.rows else 200
+    status = 422 if report.file_errors or not (report.rows or report.skipped) else 200
     return render_template(
         "organiser/import_report.html",
         event=event,
@@ -339,6 +348,19 @@ def attendees_csv(event_id: int) -> Response:
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.get("/events/<int:event_id>/sample.csv")
+def sample_csv(event_id: int) -> Response:
+    """A two-row attendee list to start from, in the import format, with this campaign's keys."""
+    event = _event_or_404(event_id)
+    text = write_csv(COLUMNS, attendee_csv_rows(sample_attendees(event_campaign(event))))
+    return send_file(
+        io.BytesIO(("\ufeff" + text).encode("utf-8")),
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name="attendees-sample.csv",
+    )
 
 
 def _member_choice(
