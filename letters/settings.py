@@ -95,6 +95,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, obje
         # Per address. Generous: a church hall's supporters may share one address.
         "SUPPORTER_POST_LIMIT": env.get("LETTERS_SUPPORTER_POST_LIMIT", "60 per hour"),
         "LOOKUP_LIMIT": env.get("LETTERS_LOOKUP_LIMIT", "600 per hour"),
+        # The live preview asks once a pause in typing (it stores nothing, and costs a few
+        # milliseconds): far more often than the form is sent, so its own, larger limit.
+        "PREVIEW_LIMIT": env.get("LETTERS_PREVIEW_LIMIT", "60 per minute; 1200 per hour"),
         "ORGANISER_SESSION_HOURS": float(env.get("LETTERS_ORGANISER_SESSION_HOURS", "12")),
         "ORGANISER_IDLE_MINUTES": float(env.get("LETTERS_ORGANISER_IDLE_MINUTES", "120")),
         "BATCH_WORKERS": int(env.get("LETTERS_BATCH_WORKERS", "0")),  # 0: every usable core

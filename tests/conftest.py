@@ -76,6 +76,7 @@ def make_app(tmp_path: Path) -> Iterator:
             "MIN_FILL_SECONDS": 0,
             # Many submissions from one test address; test_security sets a low limit itself.
             "SUPPORTER_POST_LIMIT": "100000 per hour",
+            "PREVIEW_LIMIT": "100000 per hour",
             "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL
             or f"sqlite:///{tmp_path / 'letters.sqlite3'}",
         }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from tests.live import chromium_page, serving
@@ -104,7 +106,12 @@ def test_errors_are_announced_and_linked(live_server, page):
 
 def test_without_javascript_the_split_postcode_is_settled_after_submit(live_server):
     with chromium_page(java_script_enabled=False) as page:
+        previews = []
+        page.on("request", lambda r: previews.append(r.url) if "/preview" in r.url else None)
         page.goto(live_server + "/write")
+        # The live preview is not there without JavaScript: no panel, no button, no request.
+        assert page.locator("#live-preview").is_hidden()
+        assert page.get_by_role("button", name="See my letter").count() == 0
         page.get_by_label("Your name").fill("Noah Script")
         page.get_by_label("Street address").fill("2 Plain Road")
         page.get_by_label("Suburb or town").fill("Sydney")
@@ -114,6 +121,113 @@ def test_without_javascript_the_split_postcode_is_settled_after_submit(live_serv
         page.get_by_role("button", name="Preview my letter").click()
         page.wait_for_url("**/letters/*")
         assert "Dear Priya Nandakumar" in page.content()
+        assert previews == []
+
+
+@pytest.fixture
+def desktop():
+    with chromium_page(viewport={"width": 1280, "height": 900}, accept_downloads=True) as page:
+        yield page
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _pdf_letter_text(path: Path, sender: str, member: str) -> str:
+    """The PDF's text without what only print adds: page 2's running header."""
+    pages = [_words(p.extract_text()) for p in PdfReader(path).pages]
+    header = re.compile(
+        rf"{re.escape(sender)} to {re.escape(member)}|\d{{1,2}} \w+ \d{{4}} · page \d+ of \d+"
+    )
+    rest = [header.sub(" ", text) for text in pages[1:]]
+    return _words(" ".join([pages[0], *rest]))
+
+
+def test_the_live_preview_follows_the_form_and_reads_as_the_pdf(live_server, desktop, tmp_path):
+    page = desktop
+    page.goto(live_server + "/write?postcode=2001")
+    sheet = page.locator("#live-preview-sheet")
+    # Drawn from the pre-filled form as the page opens, beside the form.
+    expect(sheet).to_contain_text("Dear Priya Nandakumar,")
+    name = page.get_by_label("Your name")
+    assert name.bounding_box()["x"] + name.bounding_box()["width"] < sheet.bounding_box()["x"]
+    assert page.get_by_role("button", name="See my letter").is_hidden()  # a phone's button
+
+    name.fill("Jane Citizen")
+    page.get_by_label("Street address").fill("12 Example St")
+    page.get_by_label("Suburb or town").fill("Braddon")
+    expect(sheet).to_contain_text("12 Example St")
+    before = sheet.inner_text()
+    assert "36.2 million" not in before
+    asked = []
+    page.on("request", lambda r: asked.append(r) if "/write/preview" in r.url else None)
+    page.get_by_label(re.compile("36.2 million reports")).check()
+    sentence = "My niece is eleven & <b>online</b> every day."
+    page.get_by_label("In your own words (optional)").press_sequentially(sentence)
+    expect(sheet).to_contain_text(sentence)  # typed text is text, not markup
+    expect(sheet).to_contain_text("36.2 million reports")
+    assert len(asked) < 10  # after pauses, not once per keystroke (47 of them)
+    shown = _words(sheet.locator(".letter").inner_text())
+    assert shown != _words(before)
+    window = _words(sheet.locator(".letter-recipient").inner_text())
+
+    page.get_by_role("button", name="Preview my letter").click()
+    page.wait_for_url("**/letters/*")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    target = tmp_path / "letter.pdf"
+    download_info.value.save_as(target)
+    printed = _pdf_letter_text(target, "Jane Citizen", "Priya Nandakumar MP")
+    # The whole letter, head to signature, in the same words in the same order; only the
+    # address in the envelope's window comes out of the PDF elsewhere (last, by pypdf).
+    assert window.startswith("Priya Nandakumar MP Member for Banksia")
+    assert shown.count(window) == printed.count(window) == 1
+    assert _words(shown.replace(window, " ")) == _words(printed.replace(window, " "))
+
+
+def test_on_a_phone_see_my_letter_shows_the_preview(live_server, page):
+    previews = []
+    page.on("request", lambda r: previews.append(r) if "/write/preview" in r.url else None)
+    page.goto(live_server + "/write?postcode=2001")
+    toggle = page.get_by_role("button", name="See my letter")
+    sheet = page.locator("#live-preview-sheet")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(sheet).to_be_hidden()
+    page.get_by_label("In your own words (optional)").fill("Typed while it was closed.")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(sheet).to_contain_text("Typed while it was closed.")
+    # Said once, politely, because it was asked for; the letter itself is not a live region.
+    expect(page.locator("#live-preview-status")).to_have_text(
+        "Your letter as it stands now is below."
+    )
+    assert page.locator("[aria-live=polite] .letter, [aria-live=assertive] .letter").count() == 0
+    assert len(previews) == 1  # nothing was asked for while it was closed
+    _no_horizontal_scroll(page)
+    toggle.click()
+    expect(sheet).to_be_hidden()
+
+
+def test_the_preview_asks_one_at_a_time_and_drops_a_stale_answer(live_server, desktop):
+    page = desktop
+    held = []
+    page.route("**/write/preview*", lambda route: held.append(route))
+    with page.expect_request("**/write/preview*"):
+        page.goto(live_server + "/write?postcode=2001")
+    sheet = page.locator("#live-preview-sheet")
+    note = page.get_by_label("In your own words (optional)")
+    # Pauses longer than the debounce while the first answer is still out: no second request.
+    note.press_sequentially("Soon", delay=400)
+    assert len(held) == 1
+    with page.expect_request("**/write/preview*") as second:
+        held[0].continue_()
+    # The first answer came back for a form that has changed since: it was not drawn.
+    assert sheet.inner_html() == ""
+    assert "Soon" in second.value.post_data
+    assert len(held) == 2
+    held[1].continue_()
+    expect(sheet).to_contain_text("Soon")
 
 
 @pytest.fixture

@@ -106,12 +106,18 @@ class Form:
 
 
 class _Forms(HTMLParser):
+    """A page's POST forms; a form's script that posts it elsewhere too (the live preview's
+    `data-preview-url`) counts as one more form, with the same fields, to that address."""
+
     def __init__(self, page_url: str) -> None:
         super().__init__()
         self.page_url, self.forms, self.current = page_url, [], None
+        self.also_posted_to: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         a = dict(attrs)
+        if self.current is not None and a.get("data-preview-url"):
+            self.also_posted_to.append(a["data-preview-url"])
         if tag == "form" and (a.get("method") or "").lower() == "post":
             self.current = Form(action=a.get("action") or self.page_url)
             self.forms.append(self.current)
@@ -125,8 +131,12 @@ class _Forms(HTMLParser):
                 self.current.fields.append(a["name"])
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self.current = None
+        if tag == "form" and self.current is not None:
+            for action in self.also_posted_to:
+                self.forms.append(
+                    Form(action, dict(self.current.hidden), list(self.current.fields))
+                )
+            self.current, self.also_posted_to = None, []
 
 
 def all_forms_on(client, url: str) -> list[Form]:
@@ -232,6 +242,15 @@ def test_every_page_offers_its_form(site):
     for page in PAGES:
         who, url = site["pages"][page]
         assert forms_on(site[who], url), f"no POST form on the {page} page"
+
+
+def test_the_live_preview_is_fuzzed_as_a_form(site):
+    for page in ("write", "edit"):
+        who, url = site["pages"][page]
+        forms = forms_on(site[who], url)
+        preview = [f for f in forms if f.action.startswith("/write/preview?")]
+        assert len(preview) == 1, [f.action for f in forms]
+        assert preview[0].fields == forms[0].fields and "csrf_token" in preview[0].hidden
 
 
 # Found by this test once, by chance: a header whose quote never closes made the import a 500.

@@ -65,6 +65,30 @@ def test_supporter_pages_are_valid_html(app_with_data, tmp_path):
     assert _check(_save(responses, tmp_path)) == []
 
 
+def test_the_write_page_with_its_live_preview_drawn_is_valid_html(app_with_data, tmp_path):
+    from tests.helpers import GOOD_FORM, hidden_fields
+
+    client = app_with_data.test_client()
+    page = client.get("/write").get_data(as_text=True)
+    empty_sheet = '<div class="letter-sheet" id="live-preview-sheet"></div>'
+    assert empty_sheet in page
+    files = []
+    for name, changes in {
+        "preview-letter": {},
+        "preview-no-member": {"postcode": ""},
+        "preview-no-points": {"statistics": [], "recommendations": []},
+    }.items():
+        data = {**hidden_fields(page), **GOOD_FORM, **changes}
+        fragment = client.post("/write/preview", data=data)
+        assert fragment.status_code == 200, name
+        drawn = page.replace(
+            empty_sheet, empty_sheet[:-6] + fragment.get_data(as_text=True) + "</div>"
+        )
+        files.append(tmp_path / f"{name}.html")
+        files[-1].write_text(drawn.replace(" hidden data-preview-url", " data-preview-url"))
+    assert _check(files) == []
+
+
 def test_pages_without_member_data_are_valid_html(client, tmp_path):
     responses = {"write": client.get("/write"), "errors": submit(client, postcode="2600")}
     assert _check(_save(responses, tmp_path)) == []

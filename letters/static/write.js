@@ -68,7 +68,12 @@
     lastAsked = query;
     fetch(url + query, { headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
-      .then(function (data) { if (query === lastAsked) { show(data); } })
+      .then(function (data) {
+        if (query !== lastAsked) { return; }
+        show(data);
+        // A radio checked by a script fires no change event: tell the live preview.
+        form.dispatchEvent(new CustomEvent("divisionschange"));
+      })
       .catch(function () { lastAsked = null; });
   }
 

@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("supporter", __name__)
 
 # Routes attach themselves to bp.
-from letters.supporter import followup, privacy, views  # noqa: E402, F401
+from letters.supporter import followup, preview, privacy, views  # noqa: E402, F401

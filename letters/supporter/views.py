@@ -23,11 +23,8 @@ from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectChoice
 
-from letters import clock
 from letters.campaigns import get_campaign
-from letters.contacts import contact_for
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
@@ -52,6 +49,7 @@ from letters.printing.letter import default_renderer
 from letters.supporter import bp
 from letters.supporter.abuse import automated, near_identical, share_with_others, started_token
 from letters.supporter.forms import WriteForm
+from letters.supporter.letter_form import copy_letter, write_form
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 from letters.supporter.timeline import timeline
 from tasks.email import enqueue, send_confirmation, send_letter
@@ -86,18 +84,6 @@ def _directory() -> Directory | None:
 
 def _local_day(moment: dt.datetime | None) -> dt.date | None:
     return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date() if moment else None
-
-
-def _today() -> dt.date:
-    # Letters are dated as the supporter's calendar reads, not the server's UTC.
-    return clock.today(current_app.config["TIMEZONE"])
-
-
-def _form(campaign: Campaign, **kwargs: Any) -> WriteForm:
-    form = WriteForm(**kwargs)
-    form.statistics.choices = [SelectChoice(s.key, s.text) for s in campaign.statistics]
-    form.recommendations.choices = [SelectChoice(r.key, r.title) for r in campaign.recommendations]
-    return form
 
 
 def _initial_from_link(campaign: Campaign, args: MultiDict[str, str]) -> dict[str, Any]:
@@ -156,26 +142,10 @@ def _save(
     edit (`hold_for_edit`), through the lifecycle's gate."""
     recipient = resolution.recipient
     assert recipient is not None
-    message.campaign_key = campaign.key
+    contact = copy_letter(form, campaign, recipient, message)
     message.delivery = form.delivery.data or "pdf"
-    message.sender_name = form.name.data or ""
-    message.sender_email = form.email.data or ""
     message.sender_email_key = address_key(message.sender_email) if message.sender_email else ""
-    message.sender_street = form.street.data or ""
-    message.sender_suburb = form.suburb.data or ""
-    message.sender_state = form.state.data or recipient.state
-    message.sender_postcode = form.postcode.data or ""
-    message.division = recipient.division
-    message.division_state = recipient.state
-    message.member_name = recipient.name
-    message.member_party = recipient.party
-    message.statistics = list(form.statistics.data or [])
-    message.recommendations = list(form.recommendations.data or [])
-    message.personal_note = (form.personal_note.data or "").strip()
-    message.letter_date = _today()
     message.shingles = sorted(shingles(letter_text(letter_for(message, campaign))))
-    contact = contact_for(current_app.config["CONTACTS_FILE"], recipient.division, recipient.name)
-    message.member_salutation = contact.salutation
     if message.delivery != "email":
         _starts_as(message, State.DRAFT)
         message.confirmation_digest = ""
@@ -206,7 +176,7 @@ def _starts_as(message: Message, state: State) -> None:
 
 
 def _handle_post(campaign: Campaign, message: Message, action: str) -> Response | tuple[str, int]:
-    form = _form(campaign)
+    form = write_form(campaign)
     directory = _directory()
     valid = form.validate()
     resolution = resolve(form, directory)
@@ -260,7 +230,7 @@ def write() -> Response | tuple[str, int]:
     action = url_for("supporter.write")
     if request.method == "POST":
         return _handle_post(campaign, Message(), action)
-    form = _form(campaign, formdata=None, data=_initial_from_link(campaign, request.args))
+    form = write_form(campaign, formdata=None, data=_initial_from_link(campaign, request.args))
     directory = _directory()
     resolution = Resolution()
     if directory is not None and form.postcode.data and re.fullmatch(r"\d{4}", form.postcode.data):
@@ -438,7 +408,7 @@ def edit(token: str) -> Response | tuple[str, int]:
     action = url_for("supporter.edit", token=token)
     if request.method == "POST":
         return _handle_post(campaign, message, action)
-    form = _form(
+    form = write_form(
         campaign,
         formdata=None,
         data={
@@ -495,7 +465,7 @@ def form_expired(error: CSRFError) -> Response | tuple[str, int]:
         action = url_for("supporter.edit", token=token)
     else:
         return error_page(error)
-    form = _form(campaign)
+    form = write_form(campaign)
     form.form_errors.append(FORM_EXPIRED)
     directory = _directory()
     resolution = resolve(form, directory)
