@@ -31,7 +31,6 @@ from letters.contacts import contact_for
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
-from letters.domain.similarity import letter_text, shingles
 from letters.errors import error_page
 from letters.extensions import db, limiter
 from letters.mail.address_keys import address_key
@@ -46,11 +45,13 @@ from letters.messages.confirmation import (
 from letters.messages.followups import follow_up_of
 from letters.messages.letters import letter_for
 from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
+from letters.messages.own_words import nudge_for
+from letters.messages.own_words import record as record_own_words
 from letters.messages.states import start
 from letters.models import Message
 from letters.printing.letter import default_renderer
 from letters.supporter import bp
-from letters.supporter.abuse import automated, near_identical, share_with_others, started_token
+from letters.supporter.abuse import automated, started_token
 from letters.supporter.forms import WriteForm
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
 from letters.supporter.timeline import timeline
@@ -173,7 +174,6 @@ def _save(
     message.recommendations = list(form.recommendations.data or [])
     message.personal_note = (form.personal_note.data or "").strip()
     message.letter_date = _today()
-    message.shingles = sorted(shingles(letter_text(letter_for(message, campaign))))
     contact = contact_for(current_app.config["CONTACTS_FILE"], recipient.division, recipient.name)
     message.member_salutation = contact.salutation
     if message.delivery != "email":
@@ -230,6 +230,7 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
         if email_needed:
             record_email(message.sender_email_key, email_needed)
         db.session.add(message)
+        record_own_words(message)  # in the same transaction as the words themselves
         db.session.commit()
         if email_needed:
             enqueue(send_confirmation, message.id)
@@ -281,7 +282,8 @@ def letter(token: str) -> str | tuple[str, int]:
     campaign = get_campaign(message.campaign_key)
     if message.scrubbed_at is not None:
         return render_template("supporter/removed.html", message=message, campaign=campaign), 410
-    share = share_with_others(message) if message.state in EDITABLE else 0.0
+    # Only while it can still be changed: a nudge about a letter on its way helps nobody.
+    nudge = nudge_for(message) if message.state in EDITABLE else None
     # Only the link in the weekly-limit notice says why the letter waits: to anyone else the
     # page reads as for any letter waiting for its confirmation.
     from_notice = message.over_weekly_limit and is_notice_mark(
@@ -294,8 +296,8 @@ def letter(token: str) -> str | tuple[str, int]:
         letter=letter_for(message, campaign),
         timeline=timeline(message, follow_up_of(message)),
         answered=request.args.get("answered") == "1",
-        similar_share=share,
-        form_letter=near_identical(share),
+        nudge=nudge,
+        prompts=campaign.prompts_for(message.statistics, message.recommendations),
         editable=message.state in EDITABLE,
         locked=request.args.get("locked") == "1",
         from_notice=from_notice,
