@@ -34,7 +34,7 @@ from letters.extensions import db
 from letters.models import Message, OwnWordsShingle
 
 WINDOW = dt.timedelta(weeks=4)  # the recent letters a letter is compared with
-SAMPLE = 100  # shingles a letter page probes at most, about
+SAMPLE = 100  # about how many shingles the letter page probes, at most
 
 
 def record(message: Message) -> None:
