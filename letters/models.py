@@ -88,9 +88,6 @@ class Message(db.Model):  # type: ignore[name-defined]
     statistics: Mapped[list[str]] = mapped_column(JSON, default=list)
     recommendations: Mapped[list[str]] = mapped_column(JSON, default=list)
     personal_note: Mapped[str] = mapped_column(Text, default="")
-    # The body's word-shingle hashes, to tell a supporter when their letter reads like many
-    # others to the same member (letters/domain/similarity.py).
-    shingles: Mapped[list[int]] = mapped_column(JSON, default=list)
 
     letter_date: Mapped[dt.date]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
@@ -131,6 +128,25 @@ class Message(db.Model):  # type: ignore[name-defined]
     scrubbed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_message_state", "state"),)
+
+
+class OwnWordsShingle(db.Model):  # type: ignore[name-defined]
+    """One word shingle of a letter's own words, filed under the division it went to, so that
+    a letter's own words are compared with other letters' to that member in one indexed query
+    (letters/messages/own_words.py). Derived from personal text: removed with it."""
+
+    __tablename__ = "own_words_shingle"
+    __table_args__ = (
+        Index("ix_own_words_shingle_division_shingle", "division", "shingle", "written_at"),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True
+    )
+    shingle: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    division: Mapped[str] = mapped_column(String(100))
+    # The letter's created_at, copied so the window needs no join back to the letter.
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class AddressEmail(db.Model):  # type: ignore[name-defined]

@@ -20,13 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 
 from letters import clock
 from letters.domain.lifecycle import State
 from letters.domain.print_runs import UNFINISHED, PrintRunState
 from letters.extensions import db
-from letters.models import Attendee, BatchJob, Event, FollowUp, Message
+from letters.models import Attendee, BatchJob, Event, FollowUp, Message, OwnWordsShingle
 from letters.printing.states import transition
 
 REMOVED = "(removed)"
@@ -91,10 +91,18 @@ def count_due(now: dt.datetime | None = None) -> int:
 def scrub(now: dt.datetime | None = None) -> int:
     """Remove personal details from letters finished longer ago than the retention period.
 
-    The replies supporters pasted into a follow-up go with them; the answers stay, to count.
+    Their own words' shingles go too, and the replies supporters pasted into a follow-up;
+    the answers stay, to count.
     """
     now = now or clock.now()
     cutoff = scrub_cutoff(now)
+    # The own-words shingles are derived from the personal text, so they go with it: first,
+    # chosen by the same rule, in the same transaction as the letters they belong to.
+    db.session.execute(
+        delete(OwnWordsShingle)
+        .where(OwnWordsShingle.message_id.in_(select(Message.id).where(_due_for_scrub(cutoff))))
+        .execution_options(synchronize_session=False)
+    )
     result = db.session.execute(
         update(Message)
         .where(_due_for_scrub(cutoff))
@@ -105,7 +113,6 @@ def scrub(now: dt.datetime | None = None) -> int:
             sender_street="",
             sender_suburb="",
             personal_note="",
-            shingles=[],
             scrubbed_at=now,
         )
         .execution_options(synchronize_session=False)

@@ -39,6 +39,18 @@ def test_shipped_campaign_has_the_stable_keys():
     assert campaign.default_recommendations == campaign.recommendation_keys
 
 
+def test_writing_prompts_come_from_the_ticked_points_two_at_most():
+    campaign = load_campaign(SHIPPED)
+    duty = next(r for r in campaign.recommendations if r.key == "duty-of-care")
+    assert duty.title == "Protect all children."
+    assert campaign.prompts_for([], ["duty-of-care"]) == [duty.prompt]
+    assert duty.prompt == "Is there a child in your life this is about?"
+    # Every prompt of the ticked points, the recommendations' first, cut at two.
+    everything = campaign.prompts_for(campaign.statistic_keys, campaign.recommendation_keys)
+    assert len(everything) == 2 and everything[1] == duty.prompt
+    assert campaign.prompts_for(["ncmec-reports"], ["increase-fines"]) == []  # none written
+
+
 def test_minister_is_the_current_one_not_the_seeds():
     campaign = load_campaign(SHIPPED)
     assert "Anika Wells" in campaign.minister.name
@@ -70,6 +82,9 @@ def test_campaign_check_cli_accepts_the_shipped_file(runner):
         (lambda d: d["statistics"].append(dict(d["statistics"][0])), "appears twice"),
         (lambda d: d.update(subject="two\nlines"), "subject"),
         (lambda d: d.update(statistics=[]), "statistics"),
+        (lambda d: d["recommendations"][2].update(prompt="two\nlines"), "2.prompt: Value error"),
+        (lambda d: d["statistics"][1].update(prompt="Why? " * 40), "statistics.1.prompt"),
+        (lambda d: d["recommendations"][0].update(prompt=["a", "list"]), "0.prompt"),
     ],
 )
 def test_a_bad_file_names_file_field_and_problem(tmp_path, raw, change, expected):

@@ -62,6 +62,13 @@ def test_supporter_pages_are_valid_html(app_with_data, tmp_path):
     location = submit(client, postcode="2001").headers["Location"]
     responses["letter"] = client.get(location)
     responses["edit"] = client.get(location + "/edit")
+    # Each of the own-words nudges, with the writing prompts ("letter" has the praise).
+    pasted = "A paragraph many supporters pasted into their letters word for word."
+    submit(client, postcode="2001", personal_note=pasted)
+    for kind, note in (("no-own-words", ""), ("shared-own-words", pasted)):
+        page = client.get(submit(client, postcode="2001", personal_note=note).headers["Location"])
+        assert f'data-nudge="{kind}"' in page.get_data(as_text=True)
+        responses[f"letter-{kind}"] = page
     assert _check(_save(responses, tmp_path)) == []
 
 

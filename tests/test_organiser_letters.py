@@ -45,6 +45,23 @@ def test_counts_form_letters_and_failing_addresses(app_with_data):
     assert "Jane" not in page and "Own Words" not in page  # no supporter details
 
 
+def test_a_pasted_personal_paragraph_counts_as_near_identical_and_campaign_text_does_not(
+    app_with_data,
+):
+    supporters = app_with_data.test_client()
+    pasted = "As a grandmother I am appalled that these companies put profit before children."
+    for n in range(2):
+        submit(supporters, postcode="2001", name=f"Pasted {n}", personal_note=pasted)
+    # The same campaign paragraphs as the two above, with words of their own.
+    submit(supporters, postcode="2001", name="Own A", personal_note="I teach year six in Braddon.")
+    submit(supporters, postcode="2001", name="Own B", personal_note="My son games online nightly.")
+    make_organiser(app_with_data)
+    organiser = app_with_data.test_client()
+    login(organiser)
+    rows = table_rows(organiser.get("/organiser/letters").get_data(as_text=True))
+    assert [row["Near-identical"] for row in rows] == ["50%"]  # the two pasted ones of four
+
+
 # --- Replies per member (issue 11, item 3) --------------------------------------------------
 
 SENT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from letters import clock
 from letters.extensions import db
-from letters.models import Message
+from letters.models import Message, OwnWordsShingle
 from letters.retention import REMOVED, scrub
 from tests import factories
 from tests.helpers import submit
@@ -37,7 +37,7 @@ def test_printed_letters_lose_personal_details_after_the_retention_period(app, c
         assert row.sender_name == REMOVED
         assert row.sender_email == row.sender_street == row.sender_suburb == ""
         assert row.sender_email_key == ""  # the mailbox key is the address, too
-        assert row.personal_note == "" and row.shingles == []
+        assert row.personal_note == ""
         assert row.division == "Canberra" and row.member_name == "Alicia Payne"  # still counted
     page = client.get(location)
     assert page.status_code == 410
@@ -45,6 +45,30 @@ def test_printed_letters_lose_personal_details_after_the_retention_period(app, c
     assert "have been removed" in text and "My daughter is nine." not in text
     assert client.get(location + ".pdf").status_code == 410
     assert client.get(location + "/edit").status_code == 303
+
+
+def _own_words_filed(message_id) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(OwnWordsShingle)
+        .where(OwnWordsShingle.message_id == message_id)
+    )
+
+
+def test_scrubbing_removes_the_own_words_shingles_and_only_those_due(app, client):
+    # The shingles are derived from the supporter's own words: personal text, kept no longer.
+    finished = _letter(client, personal_note="My daughter is nine and loves her tablet.")
+    with app.app_context():
+        now = dt.datetime.now(dt.UTC)
+        with clock.frozen(now + dt.timedelta(days=20)):
+            kept = _letter(client, personal_note="My daughter is nine and loves her tablet.")
+        old, new = _row(finished).id, _row(kept).id
+        assert _own_words_filed(old) > 0 and _own_words_filed(new) > 0
+        assert scrub(now + dt.timedelta(days=29)) == 1
+        assert _own_words_filed(old) == 0
+        assert _own_words_filed(new) > 0  # not yet due: still filed
+        assert scrub(now + dt.timedelta(days=49)) == 1
+        assert db.session.scalar(select(func.count()).select_from(OwnWordsShingle)) == 0
 
 
 def test_letters_still_on_their_way_keep_their_details(app, client):

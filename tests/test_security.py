@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from letters import clock, create_app
-from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction, shingles
 from letters.extensions import db
 from letters.mail.content import confirm_url
 from letters.messages import confirmation, notices
@@ -262,35 +261,6 @@ def test_an_unconfirmed_first_letter_does_not_count(app_with_data):
         token = again.headers["Location"].rsplit("/", 1)[1]
         second = db.session.scalar(select(Message).where(Message.token == token))
         assert not second.over_weekly_limit
-
-
-# --- near-identical letters ----------------------------------------------------------------
-
-
-def _words(prefix: str, count: int) -> str:
-    return " ".join(f"{prefix}{n}" for n in range(count))
-
-
-def test_similarity_threshold_at_fifty_not_thirty_percent():
-    shared = _words("common", 60)
-    half = shingles(shared + " " + _words("mine", 50))
-    third = shingles(_words("common", 34) + " " + _words("own", 70))
-    others = [shingles(shared + " " + _words("theirs", 40))]
-    assert shared_fraction(half, others) >= NEAR_IDENTICAL
-    assert 0.25 <= shared_fraction(third, others) < NEAR_IDENTICAL
-
-
-def test_the_preview_warns_of_a_form_letter_and_not_of_a_personal_one(app_with_data):
-    client = app_with_data.test_client()
-    submit(client, postcode="2001", personal_note="")
-    copy = submit(client, postcode="2001", personal_note="", name="Sam Same")
-    page = client.get(copy.headers["Location"]).get_data(as_text=True)
-    assert "Your letter reads much like" in page
-    # Nearly 2,000 characters of the supporter's own words, none of them in other letters.
-    own = _words("w", 450)
-    personal = submit(client, postcode="2001", personal_note=own[:2000], name="Pat Own")
-    page = client.get(personal.headers["Location"]).get_data(as_text=True)
-    assert "Your letter reads much like" not in page
 
 
 # --- hostile input everywhere -----------------------------------------------------------------

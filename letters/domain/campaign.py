@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 PLACEHOLDERS = frozenset({"member", "division", "minister", "minister_title"})
 Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
 Text = Annotated[str, Field(min_length=1)]
+# A writing prompt shown beside the supporter's own words when they tick the point; a page's
+# words, never the letter's, so one short line.
+Prompt = Annotated[str, Field(max_length=150)]
+MAX_PROMPTS = 2  # more than two questions reads as a form to fill in
 
 
 class CampaignError(ValueError):
@@ -36,6 +40,12 @@ def _check_placeholders(text: str) -> str:
     return text
 
 
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be one line")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -47,6 +57,9 @@ class Statistic(_Strict):
     text: Text
     as_of: dt.date
     default: bool = False
+    prompt: Prompt = ""
+
+    _prompt_one_line = field_validator("prompt")(_one_line)
 
 
 class Recommendation(_Strict):
@@ -56,6 +69,9 @@ class Recommendation(_Strict):
     title: Text
     text: Text
     default: bool = False
+    prompt: Prompt = ""
+
+    _prompt_one_line = field_validator("prompt")(_one_line)
 
 
 class Minister(_Strict):
@@ -134,12 +150,7 @@ class Campaign(_Strict):
             raise ValueError("email.cc_minister is true but minister.email is not an address")
         return self
 
-    @field_validator("subject")
-    @classmethod
-    def _one_line_subject(cls, value: str) -> str:
-        if "\n" in value or "\r" in value:
-            raise ValueError("must be one line")
-        return value
+    _one_line_subject = field_validator("subject")(_one_line)
 
     @model_validator(mode="after")
     def _unique_keys(self) -> Campaign:
@@ -170,6 +181,19 @@ class Campaign(_Strict):
     @property
     def default_recommendations(self) -> tuple[str, ...]:
         return tuple(r.key for r in self.recommendations if r.default)
+
+    def prompts_for(
+        self, statistics: list[str] | tuple[str, ...], recommendations: list[str] | tuple[str, ...]
+    ) -> list[str]:
+        """The writing prompts of the ticked points, at most MAX_PROMPTS: the recommendations'
+        first (what the supporter asks for), then the statistics', in the file's order."""
+        ticked = [r for r in self.recommendations if r.key in recommendations]
+        ticked += [s for s in self.statistics if s.key in statistics]
+        prompts: list[str] = []
+        for point in ticked:
+            if point.prompt and point.prompt not in prompts:
+                prompts.append(point.prompt)
+        return prompts[:MAX_PROMPTS]
 
     def current_statements(self, section: Section) -> list[Statement]:
         return [s for s in self.statements if s.current and s.section == section]

@@ -1,4 +1,4 @@
-"""Checks against flooding and form letters: honeypot, fill time, near-copies."""
+"""Checks against flooding: the honeypot, the fill time, replayed forms."""
 
 from __future__ import annotations
 
@@ -11,13 +11,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from letters import clock
-from letters.domain.similarity import NEAR_IDENTICAL, shared_fraction
 from letters.extensions import db
-from letters.models import Message, UsedFormToken
+from letters.models import UsedFormToken
 from letters.supporter.forms import WriteForm
 
-SIMILARITY_WINDOW = dt.timedelta(weeks=4)
-SIMILARITY_SAMPLE = 500  # the most recent letters to the member that a preview compares with
 # A form open longer than this is shown again, with what was typed, and a new token: longer
 # than Flask-WTF's CSRF token lives (an hour), so a person is never refused by this first.
 FORM_MAX_AGE = dt.timedelta(hours=2)
@@ -82,25 +79,3 @@ def automated(form: WriteForm) -> str | None:
     if age < current_app.config["MIN_FILL_SECONDS"]:
         return TOO_QUICK
     return None
-
-
-def share_with_others(message: Message) -> float:
-    """How much of this letter other recent letters to the same member already say."""
-    since = clock.now() - SIMILARITY_WINDOW
-    others = db.session.scalars(
-        select(Message.shingles)
-        .where(
-            Message.division == message.division,
-            Message.campaign_key == message.campaign_key,
-            Message.id != message.id,
-            Message.created_at >= since,
-        )
-        .order_by(Message.created_at.desc())
-        .limit(SIMILARITY_SAMPLE)
-    ).all()
-    return shared_fraction(message.shingles or (), others)
-
-
-def near_identical(share: float) -> bool:
-    """WriteToThem's line: half the text or more already sent by others."""
-    return share >= NEAR_IDENTICAL

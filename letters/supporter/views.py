@@ -28,7 +28,6 @@ from letters.campaigns import get_campaign
 from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
-from letters.domain.similarity import letter_text, shingles
 from letters.errors import error_page
 from letters.extensions import db, limiter
 from letters.mail.address_keys import address_key
@@ -43,11 +42,13 @@ from letters.messages.confirmation import (
 from letters.messages.followups import follow_up_of
 from letters.messages.letters import letter_for
 from letters.messages.limits import COUNTED, earlier_letter, may_email, record_email
+from letters.messages.own_words import nudge_for
+from letters.messages.own_words import record as record_own_words
 from letters.messages.states import start
 from letters.models import Message
 from letters.printing.letter import default_renderer
 from letters.supporter import bp
-from letters.supporter.abuse import automated, near_identical, share_with_others, started_token
+from letters.supporter.abuse import automated, started_token
 from letters.supporter.forms import WriteForm
 from letters.supporter.letter_form import copy_letter, write_form
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
@@ -145,7 +146,6 @@ def _save(
     contact = copy_letter(form, campaign, recipient, message)
     message.delivery = form.delivery.data or "pdf"
     message.sender_email_key = address_key(message.sender_email) if message.sender_email else ""
-    message.shingles = sorted(shingles(letter_text(letter_for(message, campaign))))
     if message.delivery != "email":
         _starts_as(message, State.DRAFT)
         message.confirmation_digest = ""
@@ -200,6 +200,7 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
         if email_needed:
             record_email(message.sender_email_key, email_needed)
         db.session.add(message)
+        record_own_words(message)  # in the same transaction as the words themselves
         db.session.commit()
         if email_needed:
             enqueue(send_confirmation, message.id)
@@ -251,7 +252,8 @@ def letter(token: str) -> str | tuple[str, int]:
     campaign = get_campaign(message.campaign_key)
     if message.scrubbed_at is not None:
         return render_template("supporter/removed.html", message=message, campaign=campaign), 410
-    share = share_with_others(message) if message.state in EDITABLE else 0.0
+    # Only while it can still be changed: a nudge about a letter on its way helps nobody.
+    nudge = nudge_for(message) if message.state in EDITABLE else None
     # Only the link in the weekly-limit notice says why the letter waits: to anyone else the
     # page reads as for any letter waiting for its confirmation.
     from_notice = message.over_weekly_limit and is_notice_mark(
@@ -264,8 +266,8 @@ def letter(token: str) -> str | tuple[str, int]:
         letter=letter_for(message, campaign),
         timeline=timeline(message, follow_up_of(message)),
         answered=request.args.get("answered") == "1",
-        similar_share=share,
-        form_letter=near_identical(share),
+        nudge=nudge,
+        prompts=campaign.prompts_for(message.statistics, message.recommendations),
         editable=message.state in EDITABLE,
         locked=request.args.get("locked") == "1",
         from_notice=from_notice,
