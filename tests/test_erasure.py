@@ -18,7 +18,7 @@ from letters.mail.address_keys import address_key
 from letters.messages import notices, sending
 from letters.models import Attendee, BatchJob, Event, FollowUp, Message
 from letters.organiser import dashboard
-from letters.retention import REMOVED
+from letters.retention import REMOVED, STOPPED_FOR_PRIVACY
 from tests import factories
 from tests.helpers import csrf_token_in, examples, hidden_fields, submit
 from tests.organiser_helpers import login, make_organiser
@@ -364,3 +364,17 @@ def test_the_confirmation_survives_hostile_input_and_erases_nothing_unlisted(sce
     assert response.status_code in (409, 422), response.status_code
     assert not LIVE_MARKUP.search(response.get_data(as_text=True))
     assert _state(app) == before
+
+
+def test_a_print_run_still_printing_the_attendee_is_stopped(scene):
+    app, _client, ids, _folder = scene
+    with app.app_context():
+        running = BatchJob(event_id=ids["mine"], state="running", stage="letters")
+        elsewhere = BatchJob(event_id=ids["theirs"], state="running", stage="letters")
+        db.session.add_all([running, elsewhere])
+        db.session.commit()
+        assert erase(ADDRESS, ids["organiser"]).print_runs == 2  # this one, and the done one
+        db.session.expire_all()
+        stopped = db.session.get(BatchJob, running.id)
+        assert (stopped.state, stopped.error) == ("failed", STOPPED_FOR_PRIVACY)
+        assert db.session.get(BatchJob, elsewhere.id).state == "running"
