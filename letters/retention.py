@@ -95,17 +95,31 @@ def scrub(now: dt.datetime | None = None) -> int:
     the answers stay, to count.
     """
     now = now or clock.now()
-    cutoff = scrub_cutoff(now)
+    removed = remove_letter_details(_due_for_scrub(scrub_cutoff(now)), now)
+    db.session.commit()
+    return removed
+
+
+def remove_letter_details(letters: ColumnElement[bool], now: dt.datetime) -> int:
+    """Remove the supporter's details from the letters `letters` selects, their own words'
+    shingles and their pasted replies; how many letters. Not committed: the caller commits,
+    with anything that must go with it (an erasure on request, letters/erasure.py, cancels
+    unsent letters at once).
+
+    What stays (campaign, member, postcode, dates, states, follow-up answers) is what the
+    dashboard counts, so its history stays true.
+    """
     # The own-words shingles are derived from the personal text, so they go with it: first,
-    # chosen by the same rule, in the same transaction as the letters they belong to.
+    # while `letters` still selects the rows (an erasure selects them by the address it is
+    # about to remove), in the same transaction.
     db.session.execute(
         delete(OwnWordsShingle)
-        .where(OwnWordsShingle.message_id.in_(select(Message.id).where(_due_for_scrub(cutoff))))
+        .where(OwnWordsShingle.message_id.in_(select(Message.id).where(letters)))
         .execution_options(synchronize_session=False)
     )
     result = db.session.execute(
         update(Message)
-        .where(_due_for_scrub(cutoff))
+        .where(letters)
         .values(
             sender_name=REMOVED,
             sender_email="",
@@ -127,8 +141,7 @@ def scrub(now: dt.datetime | None = None) -> int:
         .values(reply_text="")
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
-    return result.rowcount
+    return int(result.rowcount)
 
 
 STOPPED_FOR_PRIVACY = (
@@ -223,9 +236,23 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     found = EventScrub()
 
     found.events = _rowcount(update(Event).where(rules.events).values(personal_data_removed_at=now))
-    found.attendees = _rowcount(
+    found.attendees = remove_attendee_details(rules.attendees)
+    found.print_runs_stopped = stop_print_runs(rules.print_runs_stopped, now)
+    found.print_runs_expired = remove_print_files(rules.print_runs_expired, now)
+    # The rows say so first: from this commit on no page offers these files for download.
+    db.session.commit()
+    found.folders_removed = remove_unneeded_print_folders()
+    return found
+
+
+def remove_attendee_details(attendees: ColumnElement[bool]) -> int:
+    """Remove the details of the attendees `attendees` selects (not committed); how many.
+
+    Whether they wrote in their own words is kept, so organisers can still count it.
+    """
+    return _rowcount(
         update(Attendee)
-        .where(rules.attendees)
+        .where(attendees)
         .values(
             name=REMOVED,
             email="",
@@ -236,20 +263,24 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
             wrote_own_words=or_(Attendee.wrote_own_words, Attendee.personal_note != ""),
         )
     )
-    found.print_runs_stopped = _rowcount(
+
+
+def stop_print_runs(print_runs: ColumnElement[bool], now: dt.datetime) -> int:
+    """Fail the unfinished print runs among `print_runs`, whose details are going (not
+    committed); how many."""
+    return _rowcount(
         transition(PrintRunState.FAILED, sources=UNFINISHED)
-        .where(rules.print_runs_stopped)
+        .where(print_runs)
         .values(error=STOPPED_FOR_PRIVACY, finished_at=now)
     )
-    found.print_runs_expired = _rowcount(
-        transition(PrintRunState.EXPIRED)
-        .where(rules.print_runs_expired)
-        .values(files=[], files_removed_at=now)
+
+
+def remove_print_files(print_runs: ColumnElement[bool], now: dt.datetime) -> int:
+    """Mark the finished print runs among `print_runs` as having no files (not committed); how
+    many. Their folders go in remove_unneeded_print_folders(), once this is committed."""
+    return _rowcount(
+        transition(PrintRunState.EXPIRED).where(print_runs).values(files=[], files_removed_at=now)
     )
-    # The rows say so first: from this commit on no page offers these files for download.
-    db.session.commit()
-    found.folders_removed = remove_unneeded_print_folders()
-    return found
 
 
 def _rowcount(statement: Any) -> int:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +63,56 @@ def chromium_page(**context_options: Any) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a server started later."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def letters_serve(env: Mapping[str, str], cwd: Path, port: int) -> Iterator[str]:
+    """`letters serve` as a new user runs it (embedded broker, worker and printer, local
+    outbox), with this environment; its base URL once it answers. Stopped on leaving."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "letters", "serve", "--port", str(port)],
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("letters serve did not start")
+                time.sleep(0.1)  # polling for the port, bounded by the deadline
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def read_outbox(outbox: Path, kind: str) -> list[EmailMessage]:
+    """The emails of one kind (confirmation, letter, followup...) in the outbox, oldest first."""
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted(outbox.glob(f"*-{kind}-*.eml"))
+    ]
+
+
+def wait_for_emails(outbox: Path, kind: str, count: int = 1) -> list[EmailMessage]:
+    """The outbox's emails of one kind once there are `count`, written by another process."""
+    deadline = time.monotonic() + 60
+    while len(found := read_outbox(outbox, kind)) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{len(found)} of {count} {kind} emails reached the outbox")
+        time.sleep(0.1)  # a worker process writes them; polled with a deadline
+    return found

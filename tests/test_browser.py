@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from tests.live import chromium_page, serving
+from tests.live import chromium_page, free_port, letters_serve, serving, wait_for_emails
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
 
@@ -234,19 +234,11 @@ def test_the_preview_asks_one_at_a_time_and_drops_a_stale_answer(live_server, de
 def served_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`letters serve` as a new user runs it: embedded broker and worker, local outbox."""
     import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
 
     from tests.conftest import load_fixture_members
 
     data_dir = tmp_path / "data"
     load_fixture_members(data_dir)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = {
         **os.environ,
         "LETTERS_INSTANCE_DIR": str(tmp_path / "instance"),
@@ -255,39 +247,12 @@ def served_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     }
     env.pop("SENDGRID_API_KEY", None)
     env.pop("LETTERS_BASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "letters", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("letters serve did not start")
-            time.sleep(0.1)  # polling for the port, bounded by the deadline
-    yield url, tmp_path / "instance" / "outbox"
-    server.terminate()
-    server.wait(timeout=30)
+    with letters_serve(env, tmp_path, free_port()) as url:
+        yield url, tmp_path / "instance" / "outbox"
 
 
 def _wait_for_email(outbox: Path, kind: str):
-    import email
-    import email.policy
-    import time
-
-    deadline = time.monotonic() + 60
-    while not (found := sorted(outbox.glob(f"*-{kind}-*.eml"))):
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {kind} email reached the outbox")
-        time.sleep(0.1)  # the embedded worker writes it; polled with a deadline
-    return email.message_from_bytes(found[0].read_bytes(), policy=email.policy.default)
+    return wait_for_emails(outbox, kind)[0]
 
 
 def test_email_letter_on_the_embedded_defaults(served_site, page):

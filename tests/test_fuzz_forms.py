@@ -187,6 +187,7 @@ def site(app_with_data):
             "settle": ("organiser", f"/organiser/events/{event_id}/settle"),
             "attendee": ("organiser", f"/organiser/events/{event_id}/attendees/{attendee.id}"),
             "kiosk": ("anonymous", kiosk),
+            "erase": ("organiser", "/organiser/erase"),
         },
     }
 
@@ -202,6 +203,7 @@ PAGES = [
     "settle",
     "attendee",
     "kiosk",
+    "erase",
 ]
 
 

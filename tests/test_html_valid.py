@@ -58,6 +58,7 @@ def test_supporter_pages_are_valid_html(app_with_data, tmp_path):
         "errors": submit(client, name="", postcode="9999"),
         "split": submit(client, postcode="2002"),
         "abolished": submit(client, postcode="3002"),
+        "privacy": client.get("/privacy"),
     }
     location = submit(client, postcode="2001").headers["Location"]
     responses["letter"] = client.get(location)

@@ -7,11 +7,14 @@ import re
 import urllib.parse
 
 import pytest
+from sqlalchemy import update
 
 from letters import clock
 from letters.extensions import db
-from letters.models import BatchJob
+from letters.models import Attendee, BatchJob
 from letters.retention import scrub_events
+from tests import factories
+from tests.helpers import hidden_fields
 from tests.organiser_helpers import csrf, login, make_organiser
 from tests.test_html_valid import _check, _save
 from tests.test_organiser_events import attendees_of, create_event, kiosk_event, upload
@@ -74,5 +77,32 @@ def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
         scrub_events(dt.datetime(2027, 6, 1, tzinfo=dt.UTC))  # long after the event
     responses["event-removed"] = client.get(f"/organiser/events/{past_id}")
     assert "were removed on" in responses["event-removed"].get_data(as_text=True)
+    responses["erase"] = client.get("/organiser/erase")
+    responses["erase-nothing"] = client.post(
+        "/organiser/erase",
+        data={"email": "nobody@example.org", "csrf_token": csrf(client, "/organiser/erase")},
+    )
+    responses["erase-wrong"] = client.post(
+        "/organiser/erase", data={"email": "", "csrf_token": csrf(client, "/organiser/erase")}
+    )
+    with app_with_data.app_context():
+        factories.message(
+            delivery="email", state="sending", sender_email="ab@gmail.com",
+            sender_email_key="ab@gmail.com",
+        )  # fmt: skip
+        factories.message(sender_email="ab@gmail.com", sender_email_key="ab@gmail.com")
+        db.session.execute(update(Attendee).where(Attendee.event_id == event_id).values(
+            email="A.B@gmail.com"))  # fmt: skip
+        db.session.commit()
+    responses["erase-confirm"] = client.post(
+        "/organiser/erase",
+        data={"email": "ab@gmail.com", "csrf_token": csrf(client, "/organiser/erase")},
+    )
+    assert "erase-attendee-list" in responses["erase-confirm"].get_data(as_text=True)
+    done = client.post(
+        "/organiser/erase/confirm",
+        data=hidden_fields(responses["erase-confirm"].get_data(as_text=True)),
+    )
+    responses["erase-done"] = client.get(done.location)
     problems = _check(_save(responses, tmp_path))
     assert problems == [], "\n".join(problems)

@@ -34,6 +34,21 @@ def test_the_privacy_page_states_the_periods_the_settings_give(make_app):
     assert "are removed 28 days after" in _text(other.test_client().get("/privacy").data.decode())
 
 
+def test_the_privacy_page_states_when_we_ask_about_replies_and_how_to_be_erased(make_app):
+    app = make_app(
+        KEEP_PERSONAL_DATA_DAYS=10,
+        FOLLOWUP_AFTER_DAYS=12,
+        FOLLOWUP_REMINDER_DAYS=5,
+        FOLLOWUP_AGAIN_DAYS=30,
+    )
+    page = _text(app.test_client().get("/privacy").get_data(as_text=True))
+    assert "we ask you once, 12 days after it was sent, whether your MP replied" in page
+    assert "one reminder 5 days later" in page and "once more 30 days after that" in page
+    assert "removed 10 days after the last question or your answer" in page
+    assert "You can ask for your details to be erased at any time" in page
+    assert "giving the email address you wrote from" in page
+
+
 def test_every_supporter_page_links_to_it(app_with_data):
     client = app_with_data.test_client()
     letter = submit(client, division="Canberra", member="Alicia Payne").headers["Location"]

@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -125,3 +126,27 @@ class DashboardFilterForm(FlaskForm):
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("The end date is before the start date.")
+
+
+class EraseLookupForm(FlaskForm):
+    """The address of a supporter who asked for their details to be erased.
+
+    Sent as a POST although it changes nothing: an address in a query string would stay in
+    browser histories and server logs.
+    """
+
+    email = EmailField(
+        "The supporter's email address",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter the email address the supporter wrote from."),
+            Length(max=254),
+            plain_line,
+        ],
+    )
+
+
+class EraseConfirmForm(EraseLookupForm):
+    """Erase what the confirm page listed: the address again, and the list's digest."""
+
+    digest = HiddenField(validators=[DataRequired(), Length(max=64)])
