@@ -15,8 +15,8 @@ from letters import clock
 from letters.erasure import WITHDRAWN, erase, find
 from letters.extensions import db
 from letters.mail.address_keys import address_key
-from letters.messages import notices, sending
-from letters.models import Attendee, BatchJob, Event, FollowUp, Message
+from letters.messages import notices, own_words, sending
+from letters.models import Attendee, BatchJob, Event, FollowUp, Message, OwnWordsShingle
 from letters.organiser import dashboard
 from letters.retention import REMOVED, STOPPED_FOR_PRIVACY
 from tests import factories
@@ -32,14 +32,18 @@ REPLY = "Dear Ms B, thank you for writing. The minister will respond."
 def _letter(**fields) -> Message:
     """A letter from the supporter who asks to be erased, keyed as the form keys it."""
     email = fields.pop("sender_email", ADDRESS)
-    return factories.message(
+    letter = factories.message(
         sender_email=email,
         sender_email_key=address_key(email),
         sender_name="Alex B",
-        personal_note="My son was scammed.",
-        shingles=[1, 2, 3],
+        personal_note="My son was scammed by someone who pretended to be a friend.",
         **fields,
     )
+    own_words.record(letter)  # the shingles of those words, as the form files them
+    db.session.commit()
+    filed = select(OwnWordsShingle).where(OwnWordsShingle.message_id == letter.id)
+    assert db.session.scalars(filed).first() is not None
+    return letter
 
 
 @pytest.fixture
@@ -226,7 +230,8 @@ def test_confirming_removes_the_details_and_keeps_the_dashboard_true(scene, capl
             assert row.sender_name == REMOVED and row.scrubbed_at is not None
             assert row.sender_email == row.sender_email_key == ""
             assert row.sender_street == row.sender_suburb == row.personal_note == ""
-            assert row.shingles == []
+            shingles = select(OwnWordsShingle).where(OwnWordsShingle.message_id == row.id)
+            assert db.session.scalars(shingles).all() == []
         answered = db.session.get(Message, ids["answered"])
         assert (answered.state, answered.division) == ("delivered", "Banksia")
         follow_up = db.session.get(FollowUp, ids["answered"])

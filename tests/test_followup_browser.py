@@ -27,7 +27,8 @@ from tests.conftest import RUN_CLOCK_OFFSET, load_fixture_members
 from tests.live import chromium_page, free_port, letters_serve, read_outbox, wait_for_emails
 from tests.organiser_helpers import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.processes]
+# `once`: it runs `letters serve` on its own SQLite file, whatever database the pass is about.
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.once]
 
 DAY = 24 * 3600
 LATER = 15 * DAY  # past LETTERS_FOLLOWUP_AFTER_DAYS (14), before the reminder (21)
