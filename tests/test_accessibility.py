@@ -105,6 +105,7 @@ def _pages(app: Flask) -> tuple[dict[str, str], FlaskClient]:
         "letters": "/organiser/letters",
         "replies": "/organiser/replies",
         "dashboard": "/organiser/dashboard",
+        "erase": "/organiser/erase",
         "kiosk": urllib.parse.urlsplit(kiosk_url.group(1)).path,
     }
     return pages, organiser
