@@ -68,7 +68,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """One blueprint per kind of user."""
+    """One blueprint per kind of user, and the campaigns' images."""
+    from letters import branding
     from letters.health import bp as health_bp
     from letters.organiser import bp as organiser_bp
     from letters.organiser import kiosk_bp
@@ -80,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(health_bp)
+    branding.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

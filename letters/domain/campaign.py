@@ -83,6 +83,72 @@ class Minister(_Strict):
     email: str = ""
 
 
+# WCAG 2's AA level for normal text: the brand colour carries white text (the header, buttons)
+# and is itself text on white (links), so it must reach this ratio against white both ways.
+AA_CONTRAST = 4.5
+LOGO_SUFFIXES = (".svg", ".png")
+SHARE_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG 2's contrast ratio between a "#rrggbb" colour and white."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    return 1.05 / (luminance + 0.05)
+
+
+def _file_name(value: str, suffixes: tuple[str, ...]) -> str:
+    # A plain name in the campaigns folder: no folders, nothing hidden, a known kind of image.
+    if value and (
+        "/" in value
+        or "\\" in value
+        or value.startswith(".")
+        or not value.lower().endswith(suffixes)
+    ):
+        raise ValueError(
+            f"must be a file name in the campaigns folder ending {', '.join(suffixes)}"
+        )
+    return value
+
+
+class Branding(_Strict):
+    """The campaign's own look on its pages and emails (never on the printed letter)."""
+
+    organisation_url: str = Field("", pattern=r"^(https://[^\s\"<>]+)?$")
+    colour: str = Field("", pattern=r"^(#[0-9a-fA-F]{6})?$")
+    logo: str = ""  # shown in every page's header, and the pages' icon
+    share_image: str = ""  # what a link to the campaign shows when shared (og:image)
+
+    @field_validator("colour")
+    @classmethod
+    def _readable_on_white(cls, value: str) -> str:
+        if value and (ratio := contrast_with_white(value)) < AA_CONTRAST:
+            raise ValueError(
+                f"{value} has a contrast of {ratio:.2f}:1 with white; pages need at least "
+                f"{AA_CONTRAST}:1 (WCAG AA): choose a darker colour"
+            )
+        return value.lower()
+
+    @field_validator("logo")
+    @classmethod
+    def _logo_file(cls, value: str) -> str:
+        return _file_name(value, LOGO_SUFFIXES)
+
+    @field_validator("share_image")
+    @classmethod
+    def _share_file(cls, value: str) -> str:
+        return _file_name(value, SHARE_IMAGE_SUFFIXES)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(name for name in (self.logo, self.share_image) if name)
+
+
 class EmailOptions(_Strict):
     """How email letters go out for this campaign."""
 
@@ -143,6 +209,7 @@ class Campaign(_Strict):
     recommendations: list[Recommendation] = Field(min_length=1)
     statements: list[Statement] = Field(default_factory=list)
     email: EmailOptions = Field(default_factory=EmailOptions)
+    branding: Branding = Field(default_factory=Branding)
 
     @model_validator(mode="after")
     def _cc_needs_an_address(self) -> Campaign:
@@ -226,6 +293,11 @@ def load_campaign(path: Path | str) -> Campaign:
         raise CampaignError(path, _describe(exc)) from exc
     if campaign.key != path.stem:
         raise CampaignError(path, [f"key: {campaign.key!r} must match the file name {path.stem!r}"])
+    missing = [name for name in campaign.branding.files if not (path.parent / name).is_file()]
+    if missing:
+        raise CampaignError(
+            path, [f"branding: {name!r} is not in {path.parent}" for name in missing]
+        )
     return campaign
 
 

@@ -139,6 +139,7 @@ def confirmation_email(message: Message, digest: str, *, reminder: bool = False)
     hours = current_app.config["CONFIRM_EXPIRE_AFTER_HOURS"]
     expires = _local(message.created_at + dt.timedelta(hours=hours))
     context = {
+        "campaign": campaign,
         "campaign_title": campaign.title,
         "confirm_url": confirm_url(message, digest),
         "expires_text": format_date(expires.date()),
@@ -165,6 +166,7 @@ def weekly_notice_email(message: Message, earlier: Message) -> OutgoingEmail:
     campaign = get_campaign(message.campaign_key)
     assert earlier.confirmed_at is not None
     context = {
+        "campaign": campaign,
         "campaign_title": campaign.title,
         "member": earlier.member_name,
         "written_on": format_date(_local(earlier.confirmed_at).date()),
@@ -188,6 +190,7 @@ def receipt_email(message: Message) -> OutgoingEmail:
     letter = _letter(message)
     assert message.sent_at is not None
     context = {
+        "campaign": get_campaign(message.campaign_key),
         "letter": letter,
         "sent_text": _when(message.sent_at),
         "recipient_email": message.recipient_email,
@@ -209,6 +212,7 @@ def failure_email(message: Message) -> OutgoingEmail:
     letter = _letter(message)
     text = render_template(
         "email/failure.txt",
+        campaign=get_campaign(message.campaign_key),
         letter=letter,
         reason=message.failure_reason or "the email service refused it",
         letter_url=public_url("supporter.letter", token=message.token),

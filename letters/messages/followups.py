@@ -229,6 +229,7 @@ def followup_email(message: Message, ask: Ask) -> OutgoingEmail:
         for answer, label in ANSWER_LABELS.items()
     ]
     context = {
+        "campaign": campaign,
         "member": member,
         "campaign_title": campaign.title,
         "sender_name": message.sender_name,
