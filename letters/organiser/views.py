@@ -234,6 +234,7 @@ def event(event_id: int) -> str:
         removed_on=_local_date(event.personal_data_removed_at),
         keep_days=current_app.config["KEEP_EVENT_DATA_DAYS"],
         print_days=current_app.config["KEEP_PRINT_FILES_DAYS"],
+        followup_days=current_app.config["FOLLOWUP_AFTER_DAYS"],
         campaign=_campaigns().get(event.campaign_key),
         total=total,
         unsettled=unsettled,
@@ -302,6 +303,7 @@ def _attendee_values(event_id: int, row: AttendeeRow) -> dict[str, object]:
         "statistics": list(row.statistics),
         "recommendations": list(row.recommendations),
         "personal_note": row.personal_note,
+        "may_follow_up": row.may_follow_up,
     }
 
 
@@ -431,6 +433,7 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
             "statistics": attendee.statistics,
             "recommendations": attendee.recommendations,
             "personal_note": attendee.personal_note,
+            "may_follow_up": attendee.may_follow_up,
         },
     )
     candidates = _candidates(directory, form.postcode.data or "", form.state.data or "")
@@ -444,6 +447,7 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
             setattr(attendee, name, (getattr(form, name).data or "").strip())
         attendee.statistics = list(form.statistics.data or [])
         attendee.recommendations = list(form.recommendations.data or [])
+        attendee.may_follow_up = bool(form.may_follow_up.data and attendee.email)
         picked = next((d for d in candidates if d.name == form.division.data), None)
         if picked is None and len(candidates) == 1:
             picked = candidates[0]
