@@ -20,6 +20,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _follow_up_as_it_was() -> sa.Table:
+    """follow_up as b3c1f0a7e912 made it, with the id column added below: SQLite's batch mode
+    copies the table from this rather than reflecting it, so `letters db upgrade --sql` works."""
+    return sa.Table(
+        "follow_up",
+        sa.MetaData(),
+        sa.Column("message_id", sa.Uuid(), nullable=False),
+        sa.Column("asked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("asked_again_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("answer", sa.String(length=20), server_default="", nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reply_text", sa.Text(), server_default="", nullable=False),
+        sa.Column("reply_shared", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("stop_asking", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["message.id"], name="follow_up_message_id_fkey", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("message_id", name="follow_up_pkey"),
+    )
+
+
 def upgrade() -> None:
     op.add_column(
         "attendee",
@@ -31,7 +56,7 @@ def upgrade() -> None:
     op.execute("UPDATE follow_up SET id = message_id")
     # SQLite copies the table (batch mode); PostgreSQL alters it in place. Either way the old
     # primary key goes first: the new one takes its name.
-    with op.batch_alter_table("follow_up") as batch_op:
+    with op.batch_alter_table("follow_up", copy_from=_follow_up_as_it_was()) as batch_op:
         batch_op.drop_constraint("follow_up_pkey", type_="primary")
         batch_op.alter_column("id", existing_type=sa.Uuid(), nullable=False)
         batch_op.alter_column("message_id", existing_type=sa.Uuid(), nullable=True)
