@@ -143,14 +143,14 @@ def letters_overview() -> str:
 
 @bp.get("/replies")
 def shared_replies() -> str:
-    """The replies supporters pasted and chose to share with the campaign (never public)."""
+    """The replies writers pasted and chose to share with the campaign (never public)."""
     from letters.messages.followups import ANSWER_LABELS
     from letters.organiser.overview import shared_replies as replies
 
     division = request.args.get("division", "", type=str)
     return render_template(
         "organiser/replies.html",
-        replies=replies(division or None),
+        replies=replies(division or None, current_user.id),
         division=division,
         labels={answer.value: label for answer, label in ANSWER_LABELS.items()},
     )
