@@ -20,6 +20,7 @@ def privacy() -> str:
         campaign=get_campaign(),
         personal_days=config["KEEP_PERSONAL_DATA_DAYS"],
         event_days=config["KEEP_EVENT_DATA_DAYS"],
+        followup_days=config["FOLLOWUP_AFTER_DAYS"],
         print_days=config["KEEP_PRINT_FILES_DAYS"],
         confirm_days=config["CONFIRM_EXPIRE_AFTER_HOURS"] / 24,
         address_hours=EMAIL_WINDOW.total_seconds() / 3600,
