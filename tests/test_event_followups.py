@@ -325,3 +325,27 @@ def test_dont_ask_again_lets_the_email_go_with_the_events_details(event, fake):
     scrub_events(event_data_removal_at(EVENT_DAY) + dt.timedelta(minutes=1))
     db.session.expire_all()
     assert db.session.get(Attendee, ada.id).email == ""
+
+
+def test_removing_an_attendee_removes_their_follow_up(app, fake):
+    from tests.organiser_helpers import csrf, login
+
+    # Requests made outside the app context the other tests share: a login starts a new
+    # session, which a shared context's cached CSRF token would not match.
+    with app.app_context():
+        event = factories.event(factories.organiser(ORGANISER), date=EVENT_DAY)
+        ada = attendee(event)
+        run_at(14)
+        assert row_of(ada) is not None
+        url = f"/organiser/events/{event.id}/attendees/{ada.id}"
+    client = app.test_client()
+    assert login(client, ORGANISER).status_code == 303
+    removed = client.post(f"{url}/delete", data={"csrf_token": csrf(client, url)})
+    assert removed.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(FollowUp)).all() == []
+        # Whoever is added next, with whatever id, is not asked a question that was not theirs.
+        later = attendee(event, name="Next Person", email="next@example.org", printed=False)
+        assert row_of(later) is None
+        assert run_at(21) == followups.Run()
+    clock.unfreeze()

@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from wtforms import SelectChoice
 
 from letters import clock
@@ -41,7 +41,7 @@ from letters.domain.campaign import Campaign
 from letters.domain.directory import Directory, Division, load_directory
 from letters.domain.print_runs import REPRINTABLE, PrintRunState
 from letters.extensions import db
-from letters.models import Attendee, BatchJob, Event
+from letters.models import Attendee, BatchJob, Event, FollowUp
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
 from letters.organiser.kiosk import kiosk_expires_at, kiosk_url
@@ -475,6 +475,9 @@ def attendee_delete(event_id: int, attendee_id: int) -> Response:
     event = _event_or_404(event_id)
     attendee = _attendee_or_404(event, attendee_id)
     if ConfirmForm().validate_on_submit():
+        # Their follow-up goes with them, here rather than by the foreign key alone: SQLite
+        # may give a later attendee the same id, who must not inherit someone's question.
+        db.session.execute(delete(FollowUp).where(FollowUp.attendee_id == attendee.id))
         db.session.delete(attendee)
         db.session.commit()
         flash(f"Removed {attendee.name}.", "info")
