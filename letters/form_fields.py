@@ -130,8 +130,8 @@ def personal_note_field(label: str) -> TextAreaField:
 
 FOLLOW_UP_LABEL = "You may email me later to ask whether my MP replied"
 FOLLOW_UP_HINT = (
-    "Optional, and only with an email address above: without one we cannot ask, so the tick "
-    "does nothing."
+    "Optional. We can only ask by email, so this needs your email address above: without one, "
+    "leave it unticked."
 )
 
 

@@ -400,7 +400,7 @@ def test_the_kiosk_asks_for_consent_unticked_and_only_with_an_email(
     box = re.search(r'<input type="checkbox" id="may_follow_up"[^>]*>', page).group(0)
     assert "checked" not in box  # unticked until the attendee ticks it
     assert "You may email me later to ask whether my MP replied" in page
-    assert "only with an email address above" in page
+    assert "this needs your email address above" in page
     form = {
         "name": "Tabitha Tablet",
         "street": "1 Kiosk Lane",
