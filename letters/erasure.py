@@ -268,7 +268,10 @@ def erase(address: str, organiser_id: int, now: dt.datetime | None = None) -> Er
         )
         or 0
     )
-    attendees = remove_attendee_details(Attendee.id.in_([a.id for a in found.attendees]))
+    # Asked to erase, nothing is kept for a follow-up: without an email none is sent.
+    attendees = remove_attendee_details(
+        Attendee.id.in_([a.id for a in found.attendees]), now, keep_for_follow_up=False
+    )
     runs = BatchJob.id.in_([run.id for run in found.print_runs])
     # Their files hold a copy of the attendee's letter; the gate picks the unfinished runs to
     # stop and the finished ones whose files go.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     Field,
     SelectChoice,
@@ -125,3 +126,24 @@ def personal_note_field(label: str) -> TextAreaField:
             plain_text,
         ],
     )
+
+
+FOLLOW_UP_LABEL = "You may email me later to ask whether my MP replied"
+FOLLOW_UP_HINT = (
+    "Optional. We can only ask by email, so this needs your email address above: without one, "
+    "leave it unticked."
+)
+
+
+class FollowUpConsent:
+    """A form mixin: an event attendee's consent to be asked later whether their member
+    replied. Unticked unless they tick it, and refused without an email address to ask at
+    (the form has an `email` field)."""
+
+    email: Field  # the form's own
+    may_follow_up = BooleanField(FOLLOW_UP_LABEL, default=False)
+    consent_without_email = "We can only ask by email: give an email address above, or untick this."
+
+    def validate_may_follow_up(self, field: BooleanField) -> None:
+        if field.data and not self.email.data:
+            raise ValidationError(self.consent_without_email)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -323,6 +325,12 @@ class Attendee(db.Model):  # type: ignore[name-defined]
     # Set when the note itself is removed (letters/retention.py), so organisers can still
     # count how many wrote in their own words.
     wrote_own_words: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The attendee ticked "You may email me later to ask whether my MP replied" (and gave an
+    # email): only then is their printed letter followed up (letters/messages/followups.py).
+    may_follow_up: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When a print run holding their letter first finished (letters/printing/runs.py): the
+    # follow-up counts its days from here.
+    printed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
     @property
@@ -367,17 +375,36 @@ class BatchJob(db.Model):  # type: ignore[name-defined]
 # --- Follow-up (issue 11): did the member reply? ---------------------------------------------
 
 
-class FollowUp(db.Model):  # type: ignore[name-defined]
-    """Asking a supporter whether their emailed letter got a reply, and what they said.
+def _follow_up_id(context: Any) -> uuid.UUID:
+    """A letter's follow-up is named by the letter's own id (as every row was before event
+    letters were asked about); a printed letter's gets a fresh one."""
+    message_id = context.get_current_parameters().get("message_id")
+    return message_id if message_id is not None else uuid.uuid4()
 
-    One row per letter, made when the first question is due (letters/messages/followups.py).
+
+class FollowUp(db.Model):  # type: ignore[name-defined]
+    """Asking a writer whether their letter got a reply, and what they said.
+
+    One row per letter, made when the first question is due (letters/messages/followups.py):
+    either an emailed letter (message_id) or a letter printed at an event for an attendee who
+    agreed to be asked (attendee_id), never both.
     """
 
     __tablename__ = "follow_up"
-
-    message_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        CheckConstraint("(message_id IS NULL) <> (attendee_id IS NULL)", name="one_letter"),
     )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_follow_up_id)
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("message.id", ondelete="CASCADE"), unique=True
+    )
+    attendee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attendee.id", ondelete="CASCADE"), unique=True
+    )
+    # The public name of a printed letter's answer pages (an emailed letter's are named by the
+    # letter's token), 192 random bits as letter pages are.
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
     asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     asked_again_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

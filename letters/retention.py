@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, update
 
 from letters import clock
 from letters.domain.lifecycle import State
@@ -43,19 +43,46 @@ FINISHED = (
 )
 
 
-def _recent_follow_up(cutoff: dt.datetime) -> ColumnElement[bool]:
+def _recent_follow_up(
+    cutoff: dt.datetime, owner: ColumnElement[bool] | None = None
+) -> ColumnElement[bool]:
     """The letter's follow-up asked or was answered since `cutoff`: its window is still open.
 
-    The supporter's address is what the follow-up emails go to, and the letter page shows the
+    The writer's address is what the follow-up emails go to, and the letter page shows the
     answer, so they are kept until the retention period has passed since the last of them.
+    `owner` ties the follow-up to its letter: a Message by default, or an Attendee.
     """
     return exists().where(
-        FollowUp.message_id == Message.id,
+        FollowUp.message_id == Message.id if owner is None else owner,
         or_(
             FollowUp.asked_at >= cutoff,
             FollowUp.reminded_at >= cutoff,
             FollowUp.asked_again_at >= cutoff,
             FollowUp.answered_at >= cutoff,
+        ),
+    )
+
+
+def _follow_up_needs_email(now: dt.datetime) -> ColumnElement[bool]:
+    """An attendee's address is still needed to ask them whether their member replied.
+
+    Only for one who agreed and whose letter was printed, who has not said "don't ask me
+    again", and whose first question is still to come (or came due within the retention
+    period) or whose follow-up asked or was answered within it, as for emailed letters.
+    """
+    cutoff = now - dt.timedelta(days=current_app.config["KEEP_EVENT_DATA_DAYS"])
+    after = dt.timedelta(days=float(current_app.config["FOLLOWUP_AFTER_DAYS"]))
+    of_attendee = FollowUp.attendee_id == Attendee.id
+    return and_(
+        Attendee.may_follow_up.is_(True),
+        Attendee.printed_at.is_not(None),
+        ~exists().where(of_attendee, FollowUp.stop_asking.is_(True)),
+        or_(
+            and_(
+                ~exists().where(of_attendee, FollowUp.asked_at.is_not(None)),
+                Attendee.printed_at >= cutoff - after,
+            ),
+            _recent_follow_up(cutoff, of_attendee),
         ),
     )
 
@@ -196,7 +223,7 @@ def _event_rules(now: dt.datetime) -> _EventRules:
             Attendee.event_id.in_(past),
             or_(
                 Attendee.name != REMOVED,
-                Attendee.email != "",
+                and_(Attendee.email != "", ~_follow_up_needs_email(now)),
                 Attendee.street != "",
                 Attendee.suburb != "",
                 Attendee.personal_note != "",
@@ -236,7 +263,7 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     found = EventScrub()
 
     found.events = _rowcount(update(Event).where(rules.events).values(personal_data_removed_at=now))
-    found.attendees = remove_attendee_details(rules.attendees)
+    found.attendees = remove_attendee_details(rules.attendees, now)
     found.print_runs_stopped = stop_print_runs(rules.print_runs_stopped, now)
     found.print_runs_expired = remove_print_files(rules.print_runs_expired, now)
     # The rows say so first: from this commit on no page offers these files for download.
@@ -245,17 +272,22 @@ def scrub_events(now: dt.datetime | None = None) -> EventScrub:
     return found
 
 
-def remove_attendee_details(attendees: ColumnElement[bool]) -> int:
+def remove_attendee_details(
+    attendees: ColumnElement[bool], now: dt.datetime, *, keep_for_follow_up: bool = True
+) -> int:
     """Remove the details of the attendees `attendees` selects (not committed); how many.
 
-    Whether they wrote in their own words is kept, so organisers can still count it.
+    Whether they wrote in their own words is kept, so organisers can still count it. With
+    `keep_for_follow_up`, a consenting attendee's email stays, alone, while their follow-up
+    still needs it; an erasure on request (letters/erasure.py) removes it whatever the date.
     """
-    return _rowcount(
+    email = case((_follow_up_needs_email(now), Attendee.email), else_="")
+    removed = _rowcount(
         update(Attendee)
         .where(attendees)
         .values(
             name=REMOVED,
-            email="",
+            email=email if keep_for_follow_up else "",
             street="",
             suburb="",
             personal_note="",
@@ -263,6 +295,19 @@ def remove_attendee_details(attendees: ColumnElement[bool]) -> int:
             wrote_own_words=or_(Attendee.wrote_own_words, Attendee.personal_note != ""),
         )
     )
+    # The replies attendees pasted go with their address; the answers stay, to count. Led by
+    # the attendees already cleaned, so a reply left by a crash in between goes next time.
+    _rowcount(
+        update(FollowUp)
+        .where(
+            FollowUp.reply_text != "",
+            FollowUp.attendee_id.in_(
+                select(Attendee.id).where(Attendee.name == REMOVED, Attendee.email == "")
+            ),
+        )
+        .values(reply_text="")
+    )
+    return removed
 
 
 def stop_print_runs(print_runs: ColumnElement[bool], now: dt.datetime) -> int:

@@ -10,7 +10,9 @@ import time
 import pytest
 
 from letters.domain.attendees import (
+    COLUMNS,
     AttendeeRow,
+    attendee_csv_rows,
     letter_for_attendee,
     print_order,
     problems_csv,
@@ -250,3 +252,27 @@ def test_excels_sep_line_sets_the_separator_and_is_not_the_header(directory):
         "2001",
         "1 Main St, Rear",
     )
+
+
+def test_the_may_follow_up_column_says_yes_only_plainly_and_with_an_email(directory):
+    cells = ["yes", "Y", "TRUE", "1", "no", "n", "false", "0", "", "maybe", "yes"]
+    lines = ["name,email,postcode,may_follow_up"]
+    for n, cell in enumerate(cells):
+        email = "" if n == len(cells) - 1 else f"p{n}@example.org"
+        lines.append(f"Person {n},{email},2003,{cell}")
+    report = read_attendees("\n".join(lines).encode(), CAMPAIGN, directory)
+    assert report.errors == [] and len(report.rows) == len(cells)  # no letter is left out
+    assert [row.may_follow_up for row in report.rows] == [True] * 4 + [False] * 7
+    warnings = problems_by_place(report)
+    maybe_row, no_email_row = len(cells), len(cells) + 1  # the header is row 1
+    assert "'maybe' is not yes or no" in warnings[(maybe_row, "may_follow_up")][0]
+    assert "no email address" in warnings[(no_email_row, "may_follow_up")][0]
+    assert set(warnings) == {(maybe_row, "may_follow_up"), (no_email_row, "may_follow_up")}
+
+
+def test_without_the_column_nobody_is_asked_and_the_export_carries_it(directory):
+    report = read("good.csv", directory)
+    assert report.rows and not any(row.may_follow_up for row in report.rows)
+    text = write_csv(COLUMNS, attendee_csv_rows(report.rows))
+    header, first = text.splitlines()[:2]
+    assert header.endswith(",may_follow_up") and first.endswith(",no")

@@ -77,6 +77,20 @@ def seeded(make_app):
                 FollowUp(message_id=done[3].id),  # due, never asked (it bounced)
             ]
         )  # fmt: skip
+        # Printed letters whose attendees agreed to be asked: two at our town hall (one real
+        # reply, shared; one asked, unanswered), one at someone else's event.
+        town_hall = db.session.scalars(select(Attendee.id).where(Attendee.event_id == first.id))
+        elsewhere = db.session.scalars(select(Attendee.id).where(Attendee.event_id == other.id))
+        real, unanswered = list(town_hall)[:2]
+        db.session.add_all(
+            [
+                FollowUp(attendee_id=real, token="t1", asked_at=sent, answer="real",
+                         answered_at=answered, reply_text="@Dear attendee", reply_shared=True),
+                FollowUp(attendee_id=unanswered, token="t2", asked_at=sent),
+                FollowUp(attendee_id=next(iter(elsewhere)), token="t3", asked_at=sent,
+                         answer="real", answered_at=answered),
+            ]
+        )  # fmt: skip
         db.session.commit()
         organiser_id = ours.id
     client = app.test_client()
@@ -109,7 +123,12 @@ def _expected(organiser_id: int, event_id: int | None = None, since=None, until=
         j.event_id for j in db.session.scalars(select(BatchJob)) if j.state in ("done", "expired")
     }
     ids = {m.id for m in messages}
-    follow_ups = [f for f in db.session.scalars(select(FollowUp)) if f.message_id in ids]
+    attendee_ids = {a.id for a in attendees}
+    follow_ups = [
+        f
+        for f in db.session.scalars(select(FollowUp))
+        if f.message_id in ids or f.attendee_id in attendee_ids
+    ]
     sent_states = {"sent", "delivered", "bounced", "dropped", "spam_reported"}
     return {
         "written": len(messages) + len(attendees),
@@ -145,7 +164,8 @@ def test_every_step_of_the_funnel_equals_a_direct_count(seeded):
     assert shown == expected
     # And the seeded numbers are what the scenario says, so the counts above count something.
     assert expected["written"] == 9 + 5 and expected["printed_at_events"] == 3
-    assert (expected["asked"], expected["answered"], expected["replied"]) == (3, 3, 2)
+    # Emailed letters' 3 asked, 3 answered, 2 real, and the town hall's 2 asked, 1 real.
+    assert (expected["asked"], expected["answered"], expected["replied"]) == (5, 4, 3)
 
 
 def test_filters_by_event_and_by_dates(seeded):
@@ -157,6 +177,11 @@ def test_filters_by_event_and_by_dates(seeded):
         by_dates = _expected(organiser_id, since=dt.date(2026, 11, 11), until=dt.date(2026, 11, 14))
     assert _funnel(client, f"?campaign={CAMPAIGN}&event={library}") == by_event
     assert by_event["written"] == 2 and by_event["emailed"] == 0
+    with app.app_context():
+        town_hall = db.session.scalar(select(Event.id).where(Event.name == "Town hall"))
+        at_town_hall = _expected(organiser_id, event_id=town_hall)
+    assert _funnel(client, f"?campaign={CAMPAIGN}&event={town_hall}") == at_town_hall
+    assert (at_town_hall["asked"], at_town_hall["answered"], at_town_hall["replied"]) == (2, 1, 1)
     shown = _funnel(client, f"?campaign={CAMPAIGN}&since=2026-11-11&until=2026-11-14")
     assert shown == by_dates and by_dates["written"] == 5 + 3
     # Someone else's event is no choice of ours: refused, with the reason.
@@ -193,7 +218,11 @@ def test_the_exports_equal_direct_counts_and_are_spreadsheet_safe(seeded):
     assert sum(int(r["real_replies"]) for r in divisions) == expected["replied"]
     assert len(answers) == expected["answered"]
     shared = [r["shared_reply"] for r in answers if r["shared_reply"]]
-    assert shared == ["Thank you for your letter =1+1"]  # the unshared one stays out
+    # The unshared one stays out; the attendee's shared one is in, formula-safe.
+    assert shared == ["Thank you for your letter =1+1", "'@Dear attendee"]
+    assert sum(bool(r["follow_up_answer"]) for r in letters) == expected["answered"]
+    assert sum(int(r["asked"]) for r in divisions) == expected["asked"]
+    assert sum(int(r["answered"]) for r in divisions) == expected["answered"]
     with_bodies = _csv(client, "/organiser/dashboard/letters.csv?bodies=1")
     assert "own_words" in with_bodies[0]
     formula = _csv(client, "/organiser/dashboard/answers.csv")

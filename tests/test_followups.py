@@ -292,7 +292,7 @@ def test_follow_up_intervals_must_be_positive_days(variable, value):
 
 
 def test_event_attendees_are_never_emailed(ctx, fake):
-    # Attendees give an email at events but no consent to be asked afterwards.
+    # Attendees who did not tick that they may be asked afterwards (the default) are not.
     event = factories.event(date=dt.date(2026, 11, 1))
     factories.attendees(event, 3)
     assert run_at(14) == followups.Run()

@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from letters import clock
 from letters.extensions import db
 from letters.mail.content import confirm_url, confirmation_email, letter_email
 from letters.mail.outbox import to_mime
-from letters.models import Attendee, BatchJob, Event, Message, Organiser
+from letters.models import Attendee, BatchJob, Event, FollowUp, Message, Organiser
 from tests.helpers import examples, submit
 from tests.organiser_helpers import login, make_organiser
 
@@ -171,6 +172,12 @@ def site(app_with_data):
         message = db.session.scalar(select(Message).where(Message.token == token))
         confirm = re.sub(r"^https?://[^/]+", "", confirm_url(message))
         attendee = db.session.scalars(select(Attendee).where(Attendee.event_id == event_id)).first()
+        # An attendee who agreed to be asked, whose printed letter's follow-up went.
+        attendee.may_follow_up, attendee.email = True, "asked@example.org"
+        asked = FollowUp(attendee_id=attendee.id, token="fuzzed-follow-up", asked_at=clock.now())
+        db.session.add(asked)
+        attendee_id = attendee.id
+        db.session.commit()
     return {
         "app": app,
         "anonymous": app.test_client(),
@@ -185,9 +192,11 @@ def site(app_with_data):
             "edit event": ("organiser", f"/organiser/events/{event_id}/edit"),
             "event (import, print, kiosk)": ("organiser", f"/organiser/events/{event_id}"),
             "settle": ("organiser", f"/organiser/events/{event_id}/settle"),
-            "attendee": ("organiser", f"/organiser/events/{event_id}/attendees/{attendee.id}"),
+            "attendee": ("organiser", f"/organiser/events/{event_id}/attendees/{attendee_id}"),
             "kiosk": ("anonymous", kiosk),
             "erase": ("organiser", "/organiser/erase"),
+            "event letter's answer": ("anonymous", "/event-letters/fuzzed-follow-up/reply"),
+            "event letter's stop": ("anonymous", "/event-letters/fuzzed-follow-up/stop"),
         },
     }
 
@@ -204,6 +213,8 @@ PAGES = [
     "attendee",
     "kiosk",
     "erase",
+    "event letter's answer",
+    "event letter's stop",
 ]
 
 
@@ -220,6 +231,10 @@ def _stored(app) -> tuple:
             sorted((e.id, e.name, e.kiosk_nonce) for e in db.session.scalars(select(Event))),
             db.session.scalar(select(func.count(BatchJob.id))),
             sorted(o.session_token for o in db.session.scalars(select(Organiser))),
+            sorted(
+                (f.answer, f.reply_text, f.stop_asking)
+                for f in db.session.scalars(select(FollowUp))
+            ),
         )
 
 

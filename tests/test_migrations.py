@@ -173,6 +173,67 @@ def test_the_own_words_of_recent_letters_are_filed_and_old_shingles_dropped(engi
     }
 
 
+def _filled(table, **given: object) -> dict[str, object]:
+    """A row for a reflected table: the values given, and something for every other column
+    that must have one."""
+    import datetime as dt
+    import uuid
+
+    from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Uuid
+
+    row: dict[str, object] = dict(given)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.server_default is not None:
+            continue
+        kind = column.type
+        if isinstance(kind, Uuid):
+            row[column.name] = uuid.uuid4()
+        elif isinstance(kind, Boolean):
+            row[column.name] = False
+        elif isinstance(kind, Integer):
+            row[column.name] = 0
+        elif isinstance(kind, DateTime):
+            row[column.name] = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+        elif isinstance(kind, Date):
+            row[column.name] = dt.date(2026, 11, 2)
+        elif isinstance(kind, JSON):
+            row[column.name] = []
+        else:
+            row[column.name] = "x"
+    return row
+
+
+def test_follow_ups_made_before_event_follow_ups_keep_their_letter_and_answer(engine):
+    import uuid
+
+    from sqlalchemy import Table
+
+    migrations.upgrade(engine, "b3c1f0a7e912")
+    letter = uuid.uuid4()
+    # Reflected, SQLite's Uuid is CHAR(32) holding the hex digits.
+    stored = letter.hex if engine.dialect.name == "sqlite" else letter
+    with engine.begin() as connection:
+        tables_then = MetaData()
+        message = Table("message", tables_then, autoload_with=connection)
+        follow_up = Table("follow_up", tables_then, autoload_with=connection)
+        connection.execute(message.insert().values(_filled(message, id=stored, token="tok")))
+        connection.execute(
+            follow_up.insert().values(
+                _filled(follow_up, message_id=stored, answer="real", reply_text="Dear Jane")
+            )
+        )
+    migrations.upgrade(engine)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT id, message_id, attendee_id, answer, reply_text FROM follow_up")
+        ).one()
+    # Named by its letter, as the code names a letter's follow-up.
+    follow_up_id, message_id, *rest = row
+    assert uuid.UUID(str(follow_up_id)) == uuid.UUID(str(message_id)) == letter
+    assert rest == [None, "real", "Dear Jane"]
+    assert differences(engine) == [], GUARD
+
+
 @pytest.mark.processes
 def test_concurrent_upgrades_take_turns(url, tmp_path):
     # Several containers (or gunicorn workers on SQLite) may start at once: one migrates,

@@ -474,3 +474,91 @@ def test_the_sample_attendee_file_imports_cleanly(app_with_data, organiser_clien
         .status_code
         == 302
     )  # organisers only
+
+
+def _kiosk_path(organiser_client, event_id: int) -> str:
+    link_page = organiser_client.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
+    url = re.search(r'id="kiosk-url">([^<]+)<', link_page).group(1)
+    return urllib.parse.urlsplit(url).path
+
+
+def test_the_kiosk_asks_for_consent_unticked_and_only_with_an_email(
+    app_with_data, organiser_client
+):
+    event_id = kiosk_event(organiser_client)
+    path = _kiosk_path(organiser_client, event_id)
+    tablet = app_with_data.test_client()
+    page = tablet.get(path).get_data(as_text=True)
+    box = re.search(r'<input type="checkbox" id="may_follow_up"[^>]*>', page).group(0)
+    assert "checked" not in box  # unticked until the attendee ticks it
+    assert "You may email me later to ask whether my MP replied" in page
+    assert "this needs your email address above" in page
+    form = {
+        "name": "Tabitha Tablet",
+        "street": "1 Kiosk Lane",
+        "suburb": "Carlton",
+        "postcode": "2003",
+        "statistics": ["afp-reports"],
+        "recommendations": ["increase-fines"],
+    }
+    # Ticked without an email: refused, saying why, and nothing is added.
+    refused = tablet.post(
+        path, data={**form, "csrf_token": csrf(tablet, path), "may_follow_up": "y"}
+    )
+    assert refused.status_code == 422
+    assert "We can only ask by email: give an email address above, or untick this." in (
+        refused.get_data(as_text=True)
+    )
+    assert "Tabitha Tablet" not in attendees_of(app_with_data, event_id)
+    ticked = {**form, "email": "tab@example.org", "may_follow_up": "y"}
+    assert tablet.post(path, data={**ticked, "csrf_token": csrf(tablet, path)}).status_code == 303
+    unticked = {**form, "name": "Ursula Unticked", "email": "urs@example.org"}
+    assert tablet.post(path, data={**unticked, "csrf_token": csrf(tablet, path)}).status_code == 303
+    people = attendees_of(app_with_data, event_id)
+    assert people["Tabitha Tablet"].may_follow_up is True
+    assert people["Ursula Unticked"].may_follow_up is False
+
+
+def test_the_import_and_the_attendee_form_take_consent(app_with_data, organiser_client):
+    event_id = create_event(organiser_client)
+    page = organiser_client.get(f"/organiser/events/{event_id}").get_data(as_text=True)
+    assert "<code>may_follow_up</code> (optional)" in page and "empty is no" in page
+    data = (
+        b"name,email,postcode,may_follow_up\n"
+        b"Yes Please,yes@example.org,2003,Yes\n"
+        b"No Thanks,no@example.org,2003,\n"
+        b"No Email,,2003,yes\n"
+    )
+    report = upload(organiser_client, event_id, "consent.csv", data).get_data(as_text=True)
+    assert "3 rows read, 3 imported" in report
+    assert "there is no email address to ask at" in report
+    people = attendees_of(app_with_data, event_id)
+    assert [people[n].may_follow_up for n in ("Yes Please", "No Thanks", "No Email")] == [
+        True,
+        False,
+        False,
+    ]
+
+    url = f"/organiser/events/{event_id}/attendees/{people['No Email'].id}"
+    form = organiser_client.get(url).get_data(as_text=True)
+    assert "checked" not in re.search(r'<input type="checkbox" id="may_follow_up"[^>]*>', form)[0]
+    base = {"name": "No Email", "postcode": "2003", "may_follow_up": "y"}
+    refused = organiser_client.post(url, data={**base, "csrf_token": csrf(organiser_client, url)})
+    assert refused.status_code == 422
+    assert "They can only be asked by email" in refused.get_data(as_text=True)
+    assert attendees_of(app_with_data, event_id)["No Email"].may_follow_up is False
+    saved = organiser_client.post(
+        url,
+        data={**base, "email": "found@example.org", "csrf_token": csrf(organiser_client, url)},
+    )
+    assert saved.status_code == 303
+    assert attendees_of(app_with_data, event_id)["No Email"].may_follow_up is True
+    form = organiser_client.get(url).get_data(as_text=True)
+    assert "checked" in re.search(r'<input type="checkbox" id="may_follow_up"[^>]*>', form)[0]
+    # Unticking it withdraws the consent.
+    organiser_client.post(
+        url,
+        data={"name": "No Email", "postcode": "2003", "email": "found@example.org",
+              "csrf_token": csrf(organiser_client, url)},
+    )  # fmt: skip
+    assert attendees_of(app_with_data, event_id)["No Email"].may_follow_up is False

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from letters.extensions import db
-from letters.models import ContactStatus, FollowUp, Message
+from letters.models import Attendee, ContactStatus, FollowUp, Message, Organiser
 from letters.organiser.overview import replies_by_member
 from tests import factories
 from tests.helpers import submit, table_rows
@@ -146,3 +146,28 @@ def test_shared_replies_are_for_organisers_only_and_escaped(app_with_data):
     assert "<script>alert" not in page and "Private reply" not in page
     overview = organiser.get("/organiser/letters").get_data(as_text=True)
     assert 'href="/organiser/replies?division=Banksia">1</a>' in overview
+
+
+def test_an_attendees_shared_reply_is_read_by_their_events_organiser_only(app_with_data):
+    ours = make_organiser(app_with_data)
+    make_organiser(app_with_data, email="other@example.org")
+    with app_with_data.app_context():
+        event = factories.event(db.session.get(Organiser, ours), name="Hall")
+        factories.attendees(event, 2, may_follow_up=True)
+        first, second = db.session.scalars(select(Attendee.id).order_by(Attendee.id)).all()
+        db.session.add_all(
+            [
+                FollowUp(attendee_id=first, token="a", asked_at=SENT, answer="real",
+                         answered_at=SENT, reply_text="<i>Dear</i> attendee", reply_shared=True),
+                FollowUp(attendee_id=second, token="b", asked_at=SENT, answer="real",
+                         answered_at=SENT, reply_text="Kept to myself", reply_shared=False),
+            ]
+        )  # fmt: skip
+        db.session.commit()
+    organiser = app_with_data.test_client()
+    login(organiser)
+    page = organiser.get("/organiser/replies?division=Banksia").get_data(as_text=True)
+    assert "&lt;i&gt;Dear&lt;/i&gt; attendee" in page and "Kept to myself" not in page
+    other = app_with_data.test_client()
+    login(other, email="other@example.org")
+    assert "Dear" not in other.get("/organiser/replies").get_data(as_text=True)

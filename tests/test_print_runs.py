@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
-from letters import settings
+from letters import clock, settings
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event
 from letters.printing import runs as printing
@@ -540,3 +540,43 @@ def test_one_heartbeat_a_run_the_task_claimed_is_beaten_for_by_the_task_alone(
         db.session.commit()
         assert run_batch_job(job_id, workers=1) == "done"
         assert beats == [job_id]
+
+
+def test_a_run_that_succeeds_records_when_each_letter_was_first_printed(app_with_data, monkeypatch):
+    app = app_with_data
+    event_id = _event(app, attendees=2)
+    first = _add_job(app, event_id)
+    with app.app_context():
+        clock.freeze(NOW)
+        try:
+            assert run_batch_job(first, workers=1) == "done"
+            printed = db.session.scalars(
+                select(Attendee.printed_at).where(Attendee.event_id == event_id)
+            ).all()
+            assert printed == [NOW, NOW]
+            # One added afterwards waits for the next run; printing again keeps the first time.
+            db.session.add(
+                Attendee(event_id=event_id, name="Late Comer", postcode="2001", division="Wattle",
+                         division_state="NSW", member_name="Harry Fernsby")
+            )  # fmt: skip
+            db.session.commit()
+            late = db.session.scalar(select(Attendee.id).where(Attendee.name == "Late Comer"))
+            assert db.session.get(Attendee, late).printed_at is None
+            clock.freeze(NOW + dt.timedelta(days=1))
+            assert run_batch_job(_add_job(app, event_id), workers=1) == "done"
+            db.session.expire_all()
+            times = dict(db.session.execute(select(Attendee.name, Attendee.printed_at)).all())
+            assert times.pop("Late Comer") == NOW + dt.timedelta(days=1)
+            assert set(times.values()) == {NOW}
+            # A run that fails prints nothing, so records nothing.
+            db.session.execute(update(Attendee).values(printed_at=None))
+            db.session.commit()
+            monkeypatch.setattr(printing, "render_batch", _no_space)
+            assert run_batch_job(_add_job(app, event_id), workers=1) == "failed"
+            assert db.session.scalars(select(Attendee.printed_at)).all() == [None] * 3
+        finally:
+            clock.unfreeze()
+
+
+def _no_space(*args, **kwargs):
+    raise OSError("No space left on device")

@@ -34,6 +34,7 @@ COLUMNS = (
     "statistics",
     "recommendations",
     "personal_note",
+    "may_follow_up",
 )
 REQUIRED = ("name", "postcode")
 # Headings people actually type, mapped to ours (after lower-casing and joining words with "_").
@@ -59,7 +60,15 @@ ALIASES = {
     "notes": "personal_note",
     "personal_notes": "personal_note",
     "own_words": "personal_note",
+    "follow_up": "may_follow_up",
+    "may_ask": "may_follow_up",
+    "consent": "may_follow_up",
+    "may_email": "may_follow_up",
 }
+# The may_follow_up column: whether the attendee ticked that they may be emailed later to be
+# asked whether their MP replied. Blank is no: consent is never assumed.
+YES = ("yes", "y", "true", "1")
+NO = ("no", "n", "false", "0", "")
 MAX_ROWS = 100_000
 # Problems kept in a report, which pages and downloads show: a file of 100,000 bad rows has
 # half a million, and a report that kept them all would grow with the file.
@@ -118,6 +127,7 @@ class AttendeeRow:
     statistics: tuple[str, ...] = ()  # empty: the campaign's defaults
     recommendations: tuple[str, ...] = ()
     personal_note: str = ""
+    may_follow_up: bool = False  # agreed to be asked later whether the member replied
     candidates: tuple[str, ...] = ()  # divisions the organiser chooses from, when unsettled
 
     @property
@@ -544,6 +554,8 @@ class _RowChecker:
         if note_problem:
             problem("personal_note", note_problem)
 
+        may_follow_up = self._consent(problem, cell("may_follow_up"), email)
+
         division_text = cell("division")
         division_problem = people.line_problem(division_text, people.DIVISION)
         if division_problem:
@@ -561,6 +573,7 @@ class _RowChecker:
             statistics=statistics,
             recommendations=recommendations,
             personal_note=note,
+            may_follow_up=may_follow_up,
         )
         if not any(p.error and p.column in ("postcode", "state") for p in found):
             self._resolve(row, division_text, problem)
@@ -572,6 +585,30 @@ class _RowChecker:
         found = people.line_problem(value, detail)
         if found:
             problem(detail.key, found)
+
+    @staticmethod
+    def _consent(problem: _Note, text: str, email: str) -> bool:
+        """The may_follow_up cell: yes only when it plainly says so and there is an email to
+        ask at. Anything else imports the row, not asked, with a warning saying why."""
+        value = text.strip().lower()
+        if value not in YES:
+            if value not in NO:
+                problem(
+                    "may_follow_up",
+                    f"{_quoted(text)} is not yes or no, so this attendee will not be asked "
+                    "whether their MP replied (write yes, no, true, false, 1, 0, y or n).",
+                    error=False,
+                )
+            return False
+        if not email:
+            problem(
+                "may_follow_up",
+                "Yes, but there is no email address to ask at, so this attendee will not be "
+                "asked whether their MP replied: add their email to ask them.",
+                error=False,
+            )
+            return False
+        return True
 
     @staticmethod
     def _keys(problem: _Note, column: str, text: str, known: Sequence[str]) -> tuple[str, ...]:
@@ -641,6 +678,7 @@ class AttendeeLike(Protocol):
     member_name: str
     member_party: str
     personal_note: str
+    may_follow_up: bool
 
     @property
     def statistics(self) -> Sequence[str]: ...
@@ -741,6 +779,7 @@ def attendee_csv_rows(attendees: Iterable[AttendeeLike]) -> Iterable[list[object
             ";".join(a.statistics),
             ";".join(a.recommendations),
             a.personal_note,
+            "yes" if a.may_follow_up else "no",
         ]
 
 

@@ -6,7 +6,9 @@ organisers see counts, states and members, never who wrote.
 
 Letters are of two kinds: supporters' own (Message rows, written on the site and emailed or
 printed by the supporter) and event letters (Attendee rows, printed by the organiser). An
-event filter keeps only that event's letters, which are printed, never emailed.
+event filter keeps only that event's letters, which are printed, never emailed; those whose
+attendees agreed to be asked are followed up like emailed letters, and their answers count
+in the same steps.
 """
 
 from __future__ import annotations
@@ -150,15 +152,7 @@ def funnel(filters: Filters) -> list[Step]:
             _count(Message.state.in_(NOT_DELIVERED)),
         ).where(*message_scope(filters))
     ).one()
-    f = db.session.execute(
-        select(
-            func.count(FollowUp.asked_at),
-            _count(FollowUp.answer != ""),
-            _count(FollowUp.answer == Answer.REAL.value),
-        )
-        .join(Message, Message.id == FollowUp.message_id)
-        .where(*message_scope(filters))
-    ).one()
+    f = follow_up_counts(filters)
     printed_run = (
         select(BatchJob.id)
         .where(BatchJob.event_id == Attendee.event_id, BatchJob.state.in_(PRINTED_RUNS))
@@ -182,10 +176,37 @@ def funnel(filters: Filters) -> list[Step]:
         Step("sent", "Sent to the member", sent, confirmed),
         Step("delivered", "Delivered", delivered, sent),
         Step("bounced", "Bounced or dropped", bounced, sent),
-        Step("asked", "Asked whether the member replied", asked, sent),
+        # Emailed letters that went, and letters printed for attendees who agreed to be asked.
+        Step("asked", "Asked whether the member replied", asked, sent + printed_at_events),
         Step("answered", "Answered", answered, asked),
         Step("replied", "A real reply from the member", replied, answered),
     ]
+
+
+def _answers() -> tuple[ColumnElement[int], ...]:
+    """asked, answered, replied: over the follow_up rows a statement joins."""
+    return (
+        func.count(FollowUp.asked_at),
+        _count(FollowUp.answer != ""),
+        _count(FollowUp.answer == Answer.REAL.value),
+    )
+
+
+def follow_up_counts(filters: Filters) -> tuple[int, int, int]:
+    """Asked, answered, replied: of supporters' emailed letters and of event letters whose
+    attendees agreed to be asked, one statement each."""
+    letters = db.session.execute(
+        select(*_answers())
+        .join(Message, Message.id == FollowUp.message_id)
+        .where(*message_scope(filters))
+    ).one()
+    printed = db.session.execute(
+        select(*_answers())
+        .join(Attendee, Attendee.id == FollowUp.attendee_id)
+        .where(*attendee_scope(filters))
+    ).one()
+    asked, answered, replied = (a + b for a, b in zip(letters, printed, strict=True))
+    return asked, answered, replied
 
 
 def build(filters: Filters) -> Dashboard:
@@ -306,15 +327,18 @@ def letter_rows(filters: Filters, *, bodies: bool = False) -> Iterator[list[obje
             Attendee.division,
             Attendee.member_name,
             Attendee.member_party,
+            FollowUp.answer,
+            FollowUp.answered_at,
             Attendee.personal_note,
         )
         .join(Event, Event.id == Attendee.event_id)
+        .outerjoin(FollowUp, FollowUp.attendee_id == Attendee.id)
         .where(*attendee_scope(filters))
         .order_by(Event.date, Attendee.id)
         .execution_options(yield_per=1000)
     )
-    for date, division, member, party, note in db.session.execute(events):
-        out = [date, "event", division, member, party, "print", "", "", "", "", "", ""]
+    for date, division, member, party, answer, answered_at, note in db.session.execute(events):
+        out = [date, "event", division, member, party, "print", "", "", "", "", answer, answered_at]
         yield [*out, note] if bodies else out
 
 
@@ -324,17 +348,16 @@ DIVISION_COLUMNS = ("division", "member", "letters", "sent", "delivered", "bounc
 
 def division_rows(filters: Filters) -> Iterator[list[object]]:
     """Per member: the funnel's main steps, one grouped statement (plus event letters)."""
-    events = dict(
-        (
-            (division, member),
-            count,
-        )
-        for division, member, count in db.session.execute(
-            select(Attendee.division, Attendee.member_name, func.count())
+    # Event letters per member: how many, and their follow-ups' asked, answered, replied.
+    events: dict[tuple[str, str], tuple[int, int, int, int]] = {
+        (division, member): (count, asked, answered, replied)
+        for division, member, count, asked, answered, replied in db.session.execute(
+            select(Attendee.division, Attendee.member_name, func.count(Attendee.id), *_answers())
+            .outerjoin(FollowUp, FollowUp.attendee_id == Attendee.id)
             .where(*attendee_scope(filters), Attendee.division != "")
             .group_by(Attendee.division, Attendee.member_name)
         )
-    )
+    }
     rows = db.session.execute(
         select(
             Message.division,
@@ -343,9 +366,7 @@ def division_rows(filters: Filters) -> Iterator[list[object]]:
             _count(Message.state.in_(SENT_STATES)),
             _count(Message.state == State.DELIVERED.value),
             _count(Message.state.in_(NOT_DELIVERED)),
-            func.count(FollowUp.asked_at),
-            _count(FollowUp.answer != ""),
-            _count(FollowUp.answer == Answer.REAL.value),
+            *_answers(),
         )
         .outerjoin(FollowUp, FollowUp.message_id == Message.id)
         .where(*message_scope(filters))
@@ -353,12 +374,21 @@ def division_rows(filters: Filters) -> Iterator[list[object]]:
         .order_by(Message.division)
     ).all()
     seen = set()
-    for division, member, letters, *rest in rows:
+    for division, member, letters, sent, delivered, bounced, *answers in rows:
         seen.add((division, member))
-        yield [division, member, letters + events.get((division, member), 0), *rest]
-    for (division, member), count in sorted(events.items()):
+        count, *printed = events.get((division, member), (0, 0, 0, 0))
+        yield [
+            division,
+            member,
+            letters + count,
+            sent,
+            delivered,
+            bounced,
+            *(a + b for a, b in zip(answers, printed, strict=True)),
+        ]
+    for (division, member), (count, *printed) in sorted(events.items()):
         if (division, member) not in seen:
-            yield [division, member, count, 0, 0, 0, 0, 0, 0]
+            yield [division, member, count, 0, 0, 0, *printed]
 
 
 ANSWER_COLUMNS = ("letter_date", "division", "member", "answer", "answered_at", "shared_reply")
@@ -381,4 +411,21 @@ def answer_rows(filters: Filters) -> Iterator[list[object]]:
         .execution_options(yield_per=1000)
     )
     for row in db.session.execute(query):
+        yield list(row)
+    printed = (
+        select(
+            Event.date,
+            Attendee.division,
+            Attendee.member_name,
+            FollowUp.answer,
+            FollowUp.answered_at,
+            case((FollowUp.reply_shared, FollowUp.reply_text), else_=""),
+        )
+        .join(Attendee, Attendee.id == FollowUp.attendee_id)
+        .join(Event, Event.id == Attendee.event_id)
+        .where(*attendee_scope(filters), FollowUp.answer != "")
+        .order_by(FollowUp.answered_at)
+        .execution_options(yield_per=1000)
+    )
+    for row in db.session.execute(printed):
         yield list(row)

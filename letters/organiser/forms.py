@@ -26,6 +26,8 @@ from wtforms.validators import (
 
 from letters.domain import people
 from letters.form_fields import (
+    FOLLOW_UP_LABEL,
+    FollowUpConsent,
     MultiCheckboxField,
     detail_field,
     email_field,
@@ -76,8 +78,13 @@ class ImportForm(FlaskForm):
     file = FileField("Attendee list (CSV)", validators=[FileRequired("Choose a CSV file.")])
 
 
-class AttendeeForm(FlaskForm):
+class AttendeeForm(FollowUpConsent, FlaskForm):
     """One attendee's letter: the same fields as /write; only name and postcode are needed."""
+
+    may_follow_up = BooleanField(f"They ticked “{FOLLOW_UP_LABEL}”", default=False)
+    consent_without_email = (
+        "They can only be asked by email: give their email address above, or untick this."
+    )
 
     name = detail_field(people.NAME, "Name", "Enter the name.")
     email = email_field("Email")

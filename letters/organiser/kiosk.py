@@ -34,6 +34,7 @@ from letters import clock
 from letters.domain.campaign import Campaign
 from letters.domain.directory import load_directory
 from letters.extensions import db, limiter
+from letters.form_fields import FOLLOW_UP_HINT, FollowUpConsent
 from letters.models import Attendee, Event
 from letters.organiser import kiosk_bp
 from letters.organiser.auth import end_session
@@ -120,8 +121,14 @@ def _campaign(event: Event) -> Campaign:
         abort(404)
 
 
-def _form(campaign: Campaign, **kwargs: Any) -> WriteForm:
-    form = WriteForm(**kwargs)
+class KioskForm(FollowUpConsent, WriteForm):
+    """/write's form, and the attendee's consent to be asked later whether their MP replied
+    (only an attendee at an event is asked it: a supporter on the site emails their letter,
+    and is asked about that)."""
+
+
+def _form(campaign: Campaign, **kwargs: Any) -> KioskForm:
+    form = KioskForm(**kwargs)
     form.statistics.choices = [SelectChoice(s.key, s.text) for s in campaign.statistics]
     form.recommendations.choices = [SelectChoice(r.key, r.title) for r in campaign.recommendations]
     return form
@@ -181,6 +188,7 @@ def page(token: str) -> Response:
             resolution=resolution,
             has_directory=directory is not None,
             aec_finder=AEC_FINDER,
+            follow_up_hint=FOLLOW_UP_HINT,
             added=request.method == "GET" and request.args.get("added") == "1",
             action=url_for("kiosk.page", token=token),
         ),
@@ -191,7 +199,7 @@ def page(token: str) -> Response:
     return response
 
 
-def _add_attendee(event: Event, form: WriteForm, resolution: Resolution) -> None:
+def _add_attendee(event: Event, form: KioskForm, resolution: Resolution) -> None:
     recipient = resolution.recipient
     assert recipient is not None
     db.session.add(
@@ -211,6 +219,7 @@ def _add_attendee(event: Event, form: WriteForm, resolution: Resolution) -> None
             statistics=list(form.statistics.data or []),
             recommendations=list(form.recommendations.data or []),
             personal_note=(form.personal_note.data or "").strip(),
+            may_follow_up=bool(form.may_follow_up.data and form.email.data),
         )
     )
     db.session.commit()

@@ -12,14 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 
 from letters import clock
 from letters.contacts import contact_for
 from letters.domain.lifecycle import State
 from letters.extensions import db
 from letters.messages.own_words import form_letter, per_letter_overlap
-from letters.models import ContactStatus, FollowUp, Message
+from letters.models import Attendee, ContactStatus, Event, FollowUp, Message
 
 WINDOW = dt.timedelta(weeks=4)
 UNDELIVERED = {State.BOUNCED.value, State.DROPPED.value, State.FAILED.value}
@@ -186,9 +186,15 @@ class SharedReply:
     text: str
 
 
-def shared_replies(division: str | None = None) -> list[SharedReply]:
-    """Replies supporters shared with the campaign, newest first; no supporter's details."""
-    query = (
+def shared_replies(
+    division: str | None = None, organiser_id: int | None = None
+) -> list[SharedReply]:
+    """Replies writers shared with the campaign, newest first; no writer's details.
+
+    Supporters' replies, and those of attendees at `organiser_id`'s own events (who met that
+    organiser, as the dashboard counts only an organiser's own events).
+    """
+    letters = (
         select(
             Message.division,
             Message.member_name,
@@ -198,10 +204,28 @@ def shared_replies(division: str | None = None) -> list[SharedReply]:
         )
         .join(FollowUp, FollowUp.message_id == Message.id)
         .where(FollowUp.reply_shared.is_(True), FollowUp.reply_text != "")
-        .order_by(FollowUp.answered_at.desc())
+    )
+    printed = (
+        select(
+            Attendee.division,
+            Attendee.member_name,
+            FollowUp.answer,
+            FollowUp.answered_at,
+            FollowUp.reply_text,
+        )
+        .join(FollowUp, FollowUp.attendee_id == Attendee.id)
+        .join(Event, Event.id == Attendee.event_id)
+        .where(
+            FollowUp.reply_shared.is_(True),
+            FollowUp.reply_text != "",
+            Event.organiser_id == organiser_id,
+        )
     )
     if division:
-        query = query.where(Message.division == division)
+        letters = letters.where(Message.division == division)
+        printed = printed.where(Attendee.division == division)
+    both = union_all(letters, printed).subquery()
+    query = select(both).order_by(both.c.answered_at.desc())
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     return [
         SharedReply(division, member, answer, at.astimezone(zone).date() if at else None, text)

@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from wtforms import SelectChoice
 
 from letters import clock
@@ -44,7 +44,7 @@ from letters.domain.directory import AEC_FINDER_URL, Directory, Division, load_d
 from letters.domain.members import MemberChoice, resolve_member
 from letters.domain.print_runs import REPRINTABLE, UNFINISHED, PrintRunState
 from letters.extensions import db
-from letters.models import Attendee, BatchJob, Event
+from letters.models import Attendee, BatchJob, Event, FollowUp
 from letters.organiser import bp
 from letters.organiser.forms import AttendeeForm, ConfirmForm, EventForm, ImportForm, PrintForm
 from letters.organiser.kiosk import kiosk_expires_at, kiosk_url, short_url
@@ -147,14 +147,14 @@ def letters_overview() -> str:
 
 @bp.get("/replies")
 def shared_replies() -> str:
-    """The replies supporters pasted and chose to share with the campaign (never public)."""
+    """The replies writers pasted and chose to share with the campaign (never public)."""
     from letters.messages.followups import ANSWER_LABELS
     from letters.organiser.overview import shared_replies as replies
 
     division = request.args.get("division", "", type=str)
     return render_template(
         "organiser/replies.html",
-        replies=replies(division or None),
+        replies=replies(division or None, current_user.id),
         division=division,
         labels={answer.value: label for answer, label in ANSWER_LABELS.items()},
     )
@@ -238,6 +238,7 @@ def event(event_id: int) -> str:
         removed_on=_local_date(event.personal_data_removed_at),
         keep_days=current_app.config["KEEP_EVENT_DATA_DAYS"],
         print_days=current_app.config["KEEP_PRINT_FILES_DAYS"],
+        followup_days=current_app.config["FOLLOWUP_AFTER_DAYS"],
         campaign=_campaigns().get(event.campaign_key),
         total=total,
         unsettled=unsettled,
@@ -314,6 +315,7 @@ def _attendee_values(event_id: int, row: AttendeeRow) -> dict[str, object]:
         "statistics": list(row.statistics),
         "recommendations": list(row.recommendations),
         "personal_note": row.personal_note,
+        "may_follow_up": row.may_follow_up,
     }
 
 
@@ -467,6 +469,7 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
             "statistics": attendee.statistics,
             "recommendations": attendee.recommendations,
             "personal_note": attendee.personal_note,
+            "may_follow_up": attendee.may_follow_up,
         },
     )
     choice = _member_choice(
@@ -483,6 +486,7 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
             setattr(attendee, name, (getattr(form, name).data or "").strip())
         attendee.statistics = list(form.statistics.data or [])
         attendee.recommendations = list(form.recommendations.data or [])
+        attendee.may_follow_up = bool(form.may_follow_up.data and attendee.email)
         picked = choice.chosen if choice is not None else None
         if picked is not None:
             _settle(attendee, picked)
@@ -508,6 +512,9 @@ def attendee_delete(event_id: int, attendee_id: int) -> Response:
     event = _event_or_404(event_id)
     attendee = _attendee_or_404(event, attendee_id)
     if ConfirmForm().validate_on_submit():
+        # Their follow-up goes with them, here rather than by the foreign key alone: SQLite
+        # may give a later attendee the same id, who must not inherit someone's question.
+        db.session.execute(delete(FollowUp).where(FollowUp.attendee_id == attendee.id))
         db.session.delete(attendee)
         db.session.commit()
         flash(f"Removed {attendee.name}.", "info")

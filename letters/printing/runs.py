@@ -236,6 +236,26 @@ def run_batch_job(job_id: uuid.UUID, workers: int | None = None, attempt: int | 
         return _render(job_id, attempt, workers)
 
 
+# Ids per UPDATE: under every database's limit on bound parameters.
+_MARK_CHUNK = 500
+
+
+def mark_printed(attendee_ids: Sequence[int], now: dt.datetime) -> None:
+    """Record that these attendees' letters were printed, keeping the first time for each
+    (a follow-up counts its days from then; printing again does not restart it). The caller
+    commits."""
+    for start in range(0, len(attendee_ids), _MARK_CHUNK):
+        db.session.execute(
+            update(Attendee)
+            .where(
+                Attendee.id.in_(attendee_ids[start : start + _MARK_CHUNK]),
+                Attendee.printed_at.is_(None),
+            )
+            .values(printed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
     job = db.session.get(BatchJob, job_id)
     if job is None or (job.attempt, job.state) != (attempt, PrintRunState.RUNNING):
@@ -247,6 +267,9 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
             raise LookupError("the event was deleted")
         campaign = event_campaign(event)
         attendees = attendees_in_print_order(event.id)
+        # Taken now: the progress commits below expire the rows, and reading them again
+        # would cost a query each.
+        printed = [a.id for a in attendees]
         unsettled = sum(1 for a in attendees if not a.settled)
         if unsettled:
             raise ValueError(f"{unsettled} attendees still need their division chosen")
@@ -298,6 +321,9 @@ def _render(job_id: uuid.UUID, attempt: int, workers: int | None) -> str:
             finished_at=clock.now(),
         )
     )
+    if finished.rowcount:  # type: ignore[attr-defined]
+        # In the same commit as the run's success: these letters are now on paper.
+        mark_printed(printed, clock.now())
     db.session.commit()
     if not finished.rowcount:  # type: ignore[attr-defined]
         # Failed by the sweep or expired meanwhile: nobody will be offered these files.
