@@ -52,10 +52,10 @@ from letters.supporter.abuse import automated, started_token
 from letters.supporter.forms import WriteForm
 from letters.supporter.letter_form import copy_letter, write_form
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
-from letters.supporter.timeline import timeline
+from letters.supporter.status import status
 from tasks.email import enqueue, send_confirmation, send_letter
 
-EDITABLE = frozenset({State.DRAFT.value, State.AWAITING_CONFIRMATION.value})
+EDITABLE = frozenset({State.DRAFT, State.AWAITING_CONFIRMATION})
 DAILY_LIMIT_REACHED = (
     "We have already sent this email address as many emails as we send one address in a day, "
     "so your letter was not saved. It is all still here: choose “Print and post it” to "
@@ -264,13 +264,12 @@ def letter(token: str) -> str | tuple[str, int]:
         message=message,
         campaign=campaign,
         letter=letter_for(message, campaign),
-        timeline=timeline(message, follow_up_of(message)),
+        status=status(message, follow_up_of(message), from_notice=from_notice),
         answered=request.args.get("answered") == "1",
         nudge=nudge,
         prompts=campaign.prompts_for(message.statistics, message.recommendations),
         editable=message.state in EDITABLE,
         locked=request.args.get("locked") == "1",
-        from_notice=from_notice,
         really_sends=get_mailer().really_sends,
     )
 
