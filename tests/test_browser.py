@@ -292,8 +292,9 @@ def test_email_letter_on_the_embedded_defaults(served_site, page):
 
 
 def test_on_a_phone_the_letter_starts_on_the_first_screen(app_with_data):
-    """An email letter waiting for its confirmation, with the own-words nudge showing and the
-    embedded outbox's note: on a 390 x 844 phone the letter's first paragraph is in view."""
+    """An email letter waiting for its confirmation, with every note that can apply to it (the
+    unconfirmed address, the embedded outbox) and the own-words nudge: on a 390 x 844 phone
+    the letter's first paragraph starts on the first screen."""
     client = app_with_data.test_client()
     response = submit(
         client,
@@ -312,12 +313,11 @@ def test_on_a_phone_the_letter_starts_on_the_first_screen(app_with_data):
     ):
         page.goto(url + response.headers["Location"])
         assert page.locator("[data-nudge]").count() == 1
+        assert page.locator(".letter-status [data-note]").count() == 2
         current = page.locator('.letter-status [aria-current="step"]')
         assert current.inner_text().startswith("Waiting for you to confirm")
-        page.screenshot(path="/tmp/status-phone.png", full_page=True)
         first = page.locator(".letter-preview .letter-paragraph").first
         top = first.evaluate("p => p.getBoundingClientRect().top + window.scrollY")
-        print(f"first paragraph top: {top:.0f}px")
         assert top < 844, f"the letter's first paragraph starts {top:.0f}px down a 844px screen"
         _no_horizontal_scroll_at(page, 390)
 

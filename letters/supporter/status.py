@@ -119,6 +119,9 @@ def status(message: Message, follow_up: FollowUp | None = None, *, from_notice: 
     next_step, action = _next(message, state)
     if follow_up is not None and follow_up.asked_at is not None:
         asked, asked_next, asked_action = _follow_up(message, follow_up)
+        # We ask only about a letter that went: a delivery SendGrid never reported is no step
+        # still to come.
+        steps = [s for s in steps if s.progress != Progress.TODO]
         if state in UNDELIVERED or state == State.SPAM_REPORTED:
             # What went wrong with the letter is the step to act on, not our question.
             steps.append(_with(asked, Progress.DONE))
