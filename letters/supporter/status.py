@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from letters.domain.lifecycle import UNDELIVERED, State
-from letters.messages.confirmation import confirmation_expired
+from letters.messages.confirmation import too_late
 from letters.messages.followups import ANSWER_LABELS, Answer, may_answer
 from letters.models import FollowUp, Message
 
@@ -97,16 +97,16 @@ def status(message: Message, follow_up: FollowUp | None = None, *, from_notice: 
             f"post it instead: {POST_INSTEAD}",
             Action.PDF,
         )
-    if state == State.EXPIRED or (
-        state == State.AWAITING_CONFIRMATION and confirmation_expired(message)
-    ):
+    if too_late(message):
         return Status(
             (
                 written,
                 Step(
                     "Not sent: the confirmation link expired",
                     message.confirmation_sent_at,
-                    f"We emailed the link to {message.sender_email}.",
+                    f"We emailed the link to {message.sender_email}."
+                    if message.confirmation_sent_at
+                    else "",
                     Progress.PROBLEM,
                 ),
             ),
