@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from tests.helpers import submit
 from tests.live import chromium_page, free_port, letters_serve, serving, wait_for_emails
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
@@ -288,3 +289,39 @@ def test_email_letter_on_the_embedded_defaults(served_site, page):
     page.goto(letter_url)
     timeline = page.locator(".timeline").inner_text()
     assert "You confirmed" in timeline and "Sent to Priya Nandakumar" in timeline
+
+
+def test_on_a_phone_the_letter_starts_on_the_first_screen(app_with_data):
+    """An email letter waiting for its confirmation, with every note that can apply to it (the
+    unconfirmed address, the embedded outbox) and the own-words nudge: on a 390 x 844 phone
+    the letter's first paragraph starts on the first screen."""
+    client = app_with_data.test_client()
+    response = submit(
+        client,
+        delivery="email",
+        postcode="2001",
+        suburb="Sydney",
+        name="Jane Citizen-Marchetti",
+        street="Unit 4, 128 Example Street",
+        personal_note="My niece is eleven and online every day. Her school has asked "
+        "parents for help, and we do not know what to do.",
+    )
+    assert response.status_code == 303
+    with (
+        serving(app_with_data) as url,
+        chromium_page(viewport={"width": 390, "height": 844}) as page,
+    ):
+        page.goto(url + response.headers["Location"])
+        assert page.locator("[data-nudge]").count() == 1
+        assert page.locator(".letter-status [data-note]").count() == 2
+        current = page.locator('.letter-status [aria-current="step"]')
+        assert current.inner_text().startswith("Waiting for you to confirm")
+        first = page.locator(".letter-preview .letter-paragraph").first
+        top = first.evaluate("p => p.getBoundingClientRect().top + window.scrollY")
+        assert top < 844, f"the letter's first paragraph starts {top:.0f}px down a 844px screen"
+        _no_horizontal_scroll_at(page, 390)
+
+
+def _no_horizontal_scroll_at(page, width: int) -> None:
+    scrolled = page.evaluate("document.documentElement.scrollWidth")
+    assert scrolled <= width, f"page is {scrolled}px wide on a {width}px screen"

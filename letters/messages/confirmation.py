@@ -99,3 +99,10 @@ def confirmation_expired(message: Message, now: dt.datetime | None = None) -> bo
     """Whether the confirmation window has closed for this message."""
     hours = current_app.config["CONFIRM_EXPIRE_AFTER_HOURS"]
     return (now or clock.now()) >= message.created_at + dt.timedelta(hours=hours)
+
+
+def too_late(message: Message) -> bool:
+    """An unconfirmed letter whose confirmation window has closed (swept or not yet)."""
+    return message.state == State.EXPIRED or (
+        message.state == State.AWAITING_CONFIRMATION and confirmation_expired(message)
+    )

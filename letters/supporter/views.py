@@ -35,9 +35,9 @@ from letters.mail.content import confirm_claims, confirm_serializer, is_notice_m
 from letters.mail.mailer import get_mailer
 from letters.messages.confirmation import confirm as confirm_message
 from letters.messages.confirmation import (
-    confirmation_expired,
     hold_for_edit,
     renew_confirmation,
+    too_late,
 )
 from letters.messages.followups import follow_up_of
 from letters.messages.letters import letter_for
@@ -52,10 +52,10 @@ from letters.supporter.abuse import automated, started_token
 from letters.supporter.forms import WriteForm
 from letters.supporter.letter_form import copy_letter, write_form
 from letters.supporter.member import AEC_FINDER, Resolution, resolve
-from letters.supporter.timeline import timeline
+from letters.supporter.status import status
 from tasks.email import enqueue, send_confirmation, send_letter
 
-EDITABLE = frozenset({State.DRAFT.value, State.AWAITING_CONFIRMATION.value})
+EDITABLE = frozenset({State.DRAFT, State.AWAITING_CONFIRMATION})
 DAILY_LIMIT_REACHED = (
     "We have already sent this email address as many emails as we send one address in a day, "
     "so your letter was not saved. It is all still here: choose “Print and post it” to "
@@ -264,13 +264,12 @@ def letter(token: str) -> str | tuple[str, int]:
         message=message,
         campaign=campaign,
         letter=letter_for(message, campaign),
-        timeline=timeline(message, follow_up_of(message)),
+        status=status(message, follow_up_of(message), from_notice=from_notice),
         answered=request.args.get("answered") == "1",
         nudge=nudge,
         prompts=campaign.prompts_for(message.statistics, message.recommendations),
         editable=message.state in EDITABLE,
         locked=request.args.get("locked") == "1",
-        from_notice=from_notice,
         really_sends=get_mailer().really_sends,
     )
 
@@ -278,18 +277,11 @@ def letter(token: str) -> str | tuple[str, int]:
 def _confirm_link(token: str) -> tuple[Message | None, str | None]:
     """The message a confirmation link names, and the content digest it was sent for."""
     try:
-        # Its age is the message's to judge (`_too_late`), on the app's clock.
+        # Its age is the message's to judge (`too_late`), on the app's clock.
         message_id, digest = confirm_claims(confirm_serializer().loads(token))
     except (BadSignature, ValueError):
         return None, None
     return db.session.get(Message, message_id), digest
-
-
-def _too_late(message: Message) -> bool:
-    """An unconfirmed letter whose confirmation window has closed (swept or not yet)."""
-    return message.state == State.EXPIRED or (
-        message.state == State.AWAITING_CONFIRMATION and confirmation_expired(message)
-    )
 
 
 def _ask_again(message: Message) -> str:
@@ -328,7 +320,7 @@ def _confirm_page(message: Message, digest: str | None) -> tuple[str, int]:
     if message.scrubbed_at is not None:
         return render_template("supporter/removed.html", message=message, campaign=campaign), 410
     context: dict[str, Any] = {"message": message, "campaign": campaign}
-    if _too_late(message):
+    if too_late(message):
         return render_template("supporter/confirm.html", expired=True, **context), 410
     if _stale(message, digest):
         # The letter is not what this link was sent for: show none of it, send nothing.
