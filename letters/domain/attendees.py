@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from letters.domain import people
+from letters.domain import members, people
 from letters.domain.campaign import Campaign
 from letters.domain.compose import Letter, Recipient, Sender, compose, stored_choices
 from letters.domain.directory import Directory, Division, normalise_state, strip_title
@@ -137,11 +137,7 @@ class AttendeeRow:
 
     def settle(self, division: Division) -> None:
         """Write to this division's current member."""
-        assert division.member is not None
-        self.division = division.name
-        self.division_state = division.state
-        self.member_name = division.member.display_name
-        self.member_party = division.member.party
+        members.settle(self, division)
         self.candidates = ()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from letters.domain.directory import Directory, Division, Lookup
 
@@ -90,3 +91,22 @@ def resolve_member(
     return MemberChoice(
         lookup=found, candidates=candidates, named=Named.OTHER_STATE, named_division=given
     )
+
+
+class MemberSnapshot(Protocol):
+    """A row that keeps the member it writes to (an attendee, or a row of an import)."""
+
+    division: str
+    division_state: str
+    member_name: str
+    member_party: str
+
+
+def settle(row: MemberSnapshot, division: Division) -> None:
+    """Write to this division's current member: a snapshot, so that a later data refresh
+    cannot rewrite a letter already settled."""
+    assert division.member is not None
+    row.division = division.name
+    row.division_state = division.state
+    row.member_name = division.member.display_name
+    row.member_party = division.member.party

@@ -42,6 +42,7 @@ from letters.domain.attendees import (
 from letters.domain.campaign import Campaign
 from letters.domain.directory import AEC_FINDER_URL, Directory, Division, load_directory
 from letters.domain.members import MemberChoice, resolve_member
+from letters.domain.members import settle as settle_member
 from letters.domain.print_runs import REPRINTABLE, UNFINISHED, PrintRunState
 from letters.extensions import db
 from letters.models import Attendee, BatchJob, Event, FollowUp
@@ -376,14 +377,6 @@ def _candidates_of(choice: MemberChoice | None) -> list[Division]:
     return list(choice.candidates) if choice is not None else []
 
 
-def _settle(attendee: Attendee, division: Division) -> None:
-    assert division.member is not None
-    attendee.division = division.name
-    attendee.division_state = division.state
-    attendee.member_name = division.member.display_name
-    attendee.member_party = division.member.party
-
-
 def _unsettle(attendee: Attendee) -> None:
     attendee.division = attendee.division_state = attendee.member_name = attendee.member_party = ""
 
@@ -417,7 +410,7 @@ def settle(event_id: int) -> Response | str:
             picked = request.form.get(f"division-{attendee.id}", "")
             division = next((d for d in candidates if d.name == picked), None)
             if division is not None:
-                _settle(attendee, division)
+                settle_member(attendee, division)
                 chosen += 1
         db.session.commit()
         remaining = _counts(event.id)[1]
@@ -489,7 +482,7 @@ def attendee_edit(event_id: int, attendee_id: int) -> Response | tuple[str, int]
         attendee.may_follow_up = bool(form.may_follow_up.data and attendee.email)
         picked = choice.chosen if choice is not None else None
         if picked is not None:
-            _settle(attendee, picked)
+            settle_member(attendee, picked)
             flash(f"Saved {attendee.name}'s letter to {picked.member.display_name}.", "info")  # type: ignore[union-attr]
         else:
             _unsettle(attendee)
