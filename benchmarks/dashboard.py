@@ -14,7 +14,6 @@ import datetime as dt
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from letters import create_app, migrations  # noqa: E402
+from benchmarks.bench_app import bench_app  # noqa: E402
 from letters.extensions import db  # noqa: E402
 from letters.models import FollowUp, Message  # noqa: E402
 from tests.organiser_helpers import login, make_organiser  # noqa: E402
@@ -106,21 +105,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--postgres", default="", help="a PostgreSQL URL to use (emptied)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.postgres or f"sqlite:///{folder}/bench.sqlite3"
-        app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_DIR": Path(folder), "SECRET_KEY": "b" * 40}
-        )
-        with app.app_context():
-            if args.postgres:
-                db.drop_all()
-                db.create_all()
-            else:
-                migrations.upgrade(db.engine)
-            started = time.perf_counter()
-            fill(args.letters, args.answers)
-            print(f"{url.split(':')[0]}: {args.letters:,} letters, {args.answers:,} answers "
-                  f"stored in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    with bench_app(args.postgres) as (app, url):
+        started = time.perf_counter()
+        fill(args.letters, args.answers)
+        print(f"{url.split(':')[0]}: {args.letters:,} letters, {args.answers:,} answers "
+              f"stored in {time.perf_counter() - started:.1f} s")  # fmt: skip
         make_organiser(app)
         client = app.test_client()
         login(client)

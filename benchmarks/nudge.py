@@ -19,7 +19,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from letters import create_app, migrations  # noqa: E402
+from benchmarks.bench_app import bench_app  # noqa: E402
 from letters.domain.own_words import shingles  # noqa: E402
 from letters.extensions import db  # noqa: E402
 from letters.messages.own_words import nudge_for  # noqa: E402
@@ -143,57 +142,47 @@ def main() -> None:
     )
     args = parser.parse_args()
     rng = random.Random(12)
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.postgres or f"sqlite:///{folder}/bench.sqlite3"
-        app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_DIR": Path(folder), "SECRET_KEY": "b" * 40}
+    with bench_app(args.postgres) as (_, url):
+        started = time.perf_counter()
+        by_kind = fill(args.letters, args.others, rng)
+        filed = db.session.query(OwnWordsShingle).count()
+        print(
+            f"{url.split(':')[0]}: {args.letters:,} letters to one member and "
+            f"{args.others:,} to others, {filed:,} shingles, stored in "
+            f"{time.perf_counter() - started:.1f} s"
         )
-        with app.app_context():
-            if args.postgres:
-                db.drop_all()
-                db.create_all()
-            else:
-                migrations.upgrade(db.engine)
-            started = time.perf_counter()
-            by_kind = fill(args.letters, args.others, rng)
-            filed = db.session.query(OwnWordsShingle).count()
-            print(
-                f"{url.split(':')[0]}: {args.letters:,} letters to one member and "
-                f"{args.others:,} to others, {filed:,} shingles, stored in "
-                f"{time.perf_counter() - started:.1f} s"
+        if args.analyze or args.postgres:
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        # Wall time is what a supporter waits; this process's CPU time leaves out waiting
+        # for the other work on a shared machine (and, on PostgreSQL, the server's part).
+        took: dict[str, list[float]] = {kind: [] for kind in by_kind}
+        used: dict[str, list[float]] = {kind: [] for kind in by_kind}
+        kinds = sorted(by_kind)
+        for run in range(args.runs):
+            kind = kinds[run % len(kinds)]
+            letter = db.session.scalar(
+                select(Message).where(Message.id == rng.choice(by_kind[kind]))
             )
-            if args.analyze or args.postgres:
-                db.session.execute(text("ANALYZE"))
-                db.session.commit()
-            # Wall time is what a supporter waits; this process's CPU time leaves out waiting
-            # for the other work on a shared machine (and, on PostgreSQL, the server's part).
-            took: dict[str, list[float]] = {kind: [] for kind in by_kind}
-            used: dict[str, list[float]] = {kind: [] for kind in by_kind}
-            kinds = sorted(by_kind)
-            for run in range(args.runs):
-                kind = kinds[run % len(kinds)]
-                letter = db.session.scalar(
-                    select(Message).where(Message.id == rng.choice(by_kind[kind]))
-                )
-                started, cpu = time.perf_counter(), time.thread_time()
-                nudge = nudge_for(letter)
-                took[kind].append(time.perf_counter() - started)
-                used[kind].append(time.thread_time() - cpu)
-                assert (nudge.kind == "shared-own-words") == (kind == "pasted"), (kind, nudge)
-                db.session.rollback()
-            took["all"] = [t for kind in kinds for t in took[kind]]
-            used["all"] = [t for kind in kinds for t in used[kind]]
-            for kind in [*kinds, "all"]:
-                times, cpu_times = took[kind], used[kind]
-                print(
-                    f"  {kind:7} letters: median {statistics.median(times) * 1000:6.2f} ms, "
-                    f"p95 {percentile(times, 0.95) * 1000:6.2f} ms, "
-                    f"slowest {max(times) * 1000:6.2f} ms; CPU median "
-                    f"{statistics.median(cpu_times) * 1000:5.2f} ms, "
-                    f"p95 {percentile(cpu_times, 0.95) * 1000:5.2f} ms ({len(times)} checks)"
-                )
-            db.session.remove()
-            db.engine.dispose()
+            started, cpu = time.perf_counter(), time.thread_time()
+            nudge = nudge_for(letter)
+            took[kind].append(time.perf_counter() - started)
+            used[kind].append(time.thread_time() - cpu)
+            assert (nudge.kind == "shared-own-words") == (kind == "pasted"), (kind, nudge)
+            db.session.rollback()
+        took["all"] = [t for kind in kinds for t in took[kind]]
+        used["all"] = [t for kind in kinds for t in used[kind]]
+        for kind in [*kinds, "all"]:
+            times, cpu_times = took[kind], used[kind]
+            print(
+                f"  {kind:7} letters: median {statistics.median(times) * 1000:6.2f} ms, "
+                f"p95 {percentile(times, 0.95) * 1000:6.2f} ms, "
+                f"slowest {max(times) * 1000:6.2f} ms; CPU median "
+                f"{statistics.median(cpu_times) * 1000:5.2f} ms, "
+                f"p95 {percentile(cpu_times, 0.95) * 1000:5.2f} ms ({len(times)} checks)"
+            )
+        db.session.remove()
+        db.engine.dispose()
 
 
 if __name__ == "__main__":
