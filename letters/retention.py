@@ -26,7 +26,15 @@ from letters import clock
 from letters.domain.lifecycle import State
 from letters.domain.print_runs import UNFINISHED, PrintRunState
 from letters.extensions import db
-from letters.models import Attendee, BatchJob, Event, FollowUp, Message, OwnWordsShingle
+from letters.models import (
+    Attendee,
+    BatchJob,
+    DeliveryEvent,
+    Event,
+    FollowUp,
+    Message,
+    OwnWordsShingle,
+)
 from letters.printing.states import transition
 
 REMOVED = "(removed)"
@@ -142,6 +150,19 @@ def remove_letter_details(letters: ColumnElement[bool], now: dt.datetime) -> int
     db.session.execute(
         delete(OwnWordsShingle)
         .where(OwnWordsShingle.message_id.in_(select(Message.id).where(letters)))
+        .execution_options(synchronize_session=False)
+    )
+    # A bounce of an email to the supporter (a confirmation, a receipt, a follow-up) may quote
+    # their address in its reason. The letter's own events are about the member's address,
+    # which the dashboard's list of bouncing contacts needs, so those keep theirs.
+    db.session.execute(
+        update(DeliveryEvent)
+        .where(
+            DeliveryEvent.message_id.in_(select(Message.id).where(letters)),
+            DeliveryEvent.kind != "letter",
+            DeliveryEvent.reason != "",
+        )
+        .values(reason="")
         .execution_options(synchronize_session=False)
     )
     result = db.session.execute(

@@ -152,3 +152,32 @@ def test_a_delivered_letter_is_kept_until_the_full_period_has_passed(app):
         factories.message(delivery="email", state="delivered", delivered_at=delivered)
         assert scrub(delivered + dt.timedelta(days=DAYS)) == 0  # exactly the period: not yet
         assert scrub(delivered + dt.timedelta(days=DAYS, seconds=1)) == 1
+
+
+def test_bounce_reasons_quoting_the_supporter_go_and_the_members_stay(app):
+    from letters.models import DeliveryEvent
+
+    with app.app_context():
+        sent = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+        letter = factories.message(
+            delivery="email", state="delivered", sent_at=sent, delivered_at=sent
+        )
+        about_supporter = f"550 5.1.1 <{letter.sender_email}>: user unknown"
+        about_member = "550 5.1.1 <someone.mp@aph.gov.au>: mailbox full"
+        for number, (kind, reason) in enumerate(
+            [("receipt", about_supporter), ("letter", about_member)]
+        ):
+            db.session.add(
+                DeliveryEvent(
+                    sg_event_id=f"event-{number}",
+                    message_id=letter.id,
+                    kind=kind,
+                    event="bounce",
+                    occurred_at=int(sent.timestamp()) + number,
+                    reason=reason,
+                )
+            )
+        db.session.commit()
+        assert scrub(sent + dt.timedelta(days=29)) == 1
+        reasons = dict(db.session.execute(select(DeliveryEvent.kind, DeliveryEvent.reason)).all())
+        assert reasons == {"receipt": "", "letter": about_member}
