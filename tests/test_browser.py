@@ -13,7 +13,8 @@ from pypdf import PdfReader
 from tests.helpers import submit
 from tests.live import chromium_page, free_port, letters_serve, serving, wait_for_emails
 
-pytestmark = [pytest.mark.browser, pytest.mark.processes]
+# `once`: pages in a browser, the same on either database.
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.once]
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pytest
 
 from tests.helpers import submit
 
-pytestmark = pytest.mark.processes
+# `once`: the markup is the same on either database.
+pytestmark = [pytest.mark.processes, pytest.mark.once]
 
 
 def _check(files: list[Path]) -> list[str]:

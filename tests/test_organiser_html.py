@@ -19,7 +19,8 @@ from tests.organiser_helpers import csrf, login, make_organiser
 from tests.test_html_valid import _check, _save
 from tests.test_organiser_events import attendees_of, create_event, kiosk_event, upload
 
-pytestmark = pytest.mark.processes
+# `once`: the markup is the same on either database.
+pytestmark = [pytest.mark.processes, pytest.mark.once]
 
 
 def test_organiser_pages_are_valid_html(app_with_data, tmp_path):
