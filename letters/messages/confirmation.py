@@ -35,7 +35,7 @@ def confirm(message_id: uuid.UUID, digest: str) -> ConfirmOutcome:
     a letter over the weekly limit, and never as this week's second letter to the member.
     """
     now = clock.now()
-    moved = db.session.execute(
+    moved = db.session.scalar(
         transition(State.QUEUED, sources={State.AWAITING_CONFIRMATION})
         .where(
             Message.id == message_id,
@@ -44,10 +44,14 @@ def confirm(message_id: uuid.UUID, digest: str) -> ConfirmOutcome:
             ~repeats_a_letter(),
         )
         .values(confirmed_at=now, queued_at=now, next_attempt_at=None)
+        .returning(Message.state)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
+    if moved is not None:
+        return ConfirmOutcome(confirmed=True, state=moved)
     message = db.session.get(Message, message_id)
-    return ConfirmOutcome(confirmed=moved.rowcount == 1, state=message.state if message else "")
+    return ConfirmOutcome(confirmed=False, state=message.state if message else "")
 
 
 def renew_confirmation(message: Message) -> bool:
