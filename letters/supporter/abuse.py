@@ -45,15 +45,18 @@ def started_token() -> str:
 
 
 def _first_use(nonce: str) -> bool:
-    """Record the nonce as used; False when it already was (a replayed form).
+    """Record the nonce as used, in the caller's transaction; False when it already was (a
+    replayed form).
 
     No look-up first: the primary key refuses a nonce stored before, by an earlier post of
-    this form or a concurrent one."""
+    this form or a concurrent one (whose transaction the insert waits for). The letter form
+    commits the nonce with the letter it saves, in one commit, or on its own when it saves
+    nothing."""
     now = clock.now()
     db.session.execute(delete(UsedFormToken).where(UsedFormToken.used_at < now - FORM_MAX_AGE))
     db.session.add(UsedFormToken(nonce=nonce, used_at=now))
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         return False

@@ -207,6 +207,7 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
         if email_needed:
             enqueue(send_confirmation, message_id)
         return redirect(url_for("supporter.letter", token=token), code=303)
+    db.session.commit()  # the form's start token is used up (abuse.py), whatever came of it
     status = 422 if form.errors or refused else 200
     return _render_write(campaign, form, resolution, directory, action=action, status=status)
 
