@@ -5,8 +5,9 @@ another, each with a browser (cookie jar) of their own: `GET /write`, `POST /wri
 page, the confirmation page and pressing "Send my letter". The confirmation link is made as the
 worker makes it (no worker runs; the broker only receives the wake-ups). For each route it prints
 the median and 95th percentile in ms, this process's median CPU ms, and the SQL statements per
-request (counted with an SQLAlchemy `before_cursor_execute` listener), then the whole flow's. `--profile ROUTE`
-prints where that route's time goes (cProfile; `--sort tottime` for its own time).
+request (counted with an SQLAlchemy `before_cursor_execute` listener), then the whole flow's.
+`--profile ROUTE` prints where that route's time goes (cProfile; `--sort tottime` for its own
+time).
 
     .venv/bin/python benchmarks/supporter_flow.py [-n 300] [--postgres URL] [--broker URL]
         [--profile "POST /write"]
