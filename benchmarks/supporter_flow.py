@@ -222,9 +222,13 @@ def main() -> None:
 
 
 def _drop_queue(app: Flask) -> None:
-    """The wake-ups sent to the benchmark's own queue go with it."""
-    with app.extensions["celery"].connection_for_write() as connection:
-        connection.default_channel.queue_delete(app.config["TASK_QUEUE"])
+    """The wake-ups sent to the benchmark's own queue go with it (the list, and kombu's
+    bindings of the exchange of the same name)."""
+    import redis
+
+    queue = app.config["TASK_QUEUE"]
+    keys = (queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    redis.Redis.from_url(app.config["BROKER_URL"]).delete(*keys)
 
 
 if __name__ == "__main__":
