@@ -50,6 +50,7 @@ def register_extensions(app: Flask) -> None:
     from letters import (
         body_limits,
         campaigns,
+        database,
         models,  # noqa: F401 - defines the tables
     )
     from letters.extensions import csrf, db, limiter
@@ -60,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     logs.init_app(app)
     security.init_app(app)
     db.init_app(app)
+    database.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     init_login(app)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, event
 
 GOOD_FORM = {
     "name": "Jane Citizen",
@@ -57,6 +60,21 @@ def post_form(client: FlaskClient, url: str, page: str, **changes: object):
     data = {k: v for k, v in data.items() if v is not None}
     assert data.get("csrf_token") or "csrf_token" in changes, "no CSRF token on the page"
     return client.post(url, data=data)
+
+
+@contextmanager
+def statements_of(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the engine runs inside the block, in order (an executemany is one)."""
+    statements: list[str] = []
+
+    def listener(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
 
 
 def examples(in_ci: int) -> int:

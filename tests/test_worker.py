@@ -80,9 +80,13 @@ class Worker:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def terminate(self) -> None:
+        """SIGTERM to the worker's main process alone, as a process manager stops it."""
+        self.process.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
-        # No test here is about a graceful shutdown, and Celery's warm one would wait for the
-        # tasks in hand (a letter held open by the fake, say): end the whole group at once.
+        # At the end of a test, whatever it did: Celery's warm shutdown would wait for the
+        # tasks in hand (a letter held open by the fake, say), so end the whole group at once.
         if self.process.poll() is None:
             self.kill()
         self.log.close()
@@ -124,12 +128,15 @@ def stack(request, tmp_path: Path) -> Iterator[dict]:
     load_fixture_members(app.config["DATA_DIR"])
     workers: list[Worker] = []
 
-    def start_worker(*args: str) -> Worker:
-        worker = Worker(env, tmp_path / "worker.log", *args)
+    def start_worker(*args: str, **settings: str) -> Worker:
+        """A worker with these arguments, and these LETTERS_* settings changed for it alone."""
+        worker_env = {**env, **{f"LETTERS_{name}": value for name, value in settings.items()}}
+        worker = Worker(worker_env, tmp_path / "worker.log", *args)
         workers.append(worker)
         return worker
 
     yield {
+        "kind": request.param,
         "app": app,
         "fake": fake,
         "signer": signer,
@@ -239,3 +246,70 @@ def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(stack, live_url)
     counts = fake.count_by_message()
     assert set(counts) == set(ids)
     assert all(n == 1 for n in counts.values()), f"duplicates: {counts}"
+
+
+def _log(stack: dict) -> str:
+    return stack["log"].read_text(errors="replace")
+
+
+def _stop_mid_send(stack: dict, first: Worker, status: int, waiting: int = 0) -> list[str]:
+    """A supporter's letter, confirmed and in the worker's hands, its send held by the fake
+    (to be answered `status`), and `waiting` more confirmed behind it; then SIGTERM, and the
+    worker's warm shutdown under way. The letters' ids, the one in hand first."""
+    fake = stack["fake"]
+    links = list(_write(stack, 1 + waiting).items())
+    fake.answer(("hold", status), kind="letter")
+    in_hand = _confirm(stack, dict(links[:1]))
+    wait_for(fake.request_started.is_set, 60, "the letter's send to be in flight")
+    behind = _confirm(stack, dict(links[1:]))
+    first.terminate()
+    # Celery says so once SIGTERM has reached it; from then on it takes no new task.
+    wait_for(lambda: "Warm shutdown" in _log(stack), 30, "the worker's warm shutdown to begin")
+    assert first.process.poll() is None, "the worker left without its task"
+    return in_hand + behind
+
+
+@pytest.mark.once
+def test_sigterm_lets_the_worker_finish_the_letter_in_hand(stack):
+    fake = stack["fake"]
+    # A send timeout and lease longer than the test, so that only the shutdown is at play.
+    first = stack["start_worker"](
+        "--concurrency", "1", SEND_TIMEOUT_SECONDS="50", SEND_LEASE_SECONDS="60"
+    )
+    in_hand, behind = _stop_mid_send(stack, first, 202, waiting=1)
+    fake.answer(202)
+    fake.release()
+    assert first.process.wait(timeout=60) == 0, _log(stack)[-3000:]
+    assert fake.count_by_message()[in_hand] == 1
+    # Recorded before it left.
+    assert _states(stack["app"])[in_hand] == "sent"
+    if stack["kind"] == "redis-postgres":
+        # It took no new task: the letter behind it waits for the next worker. (On the
+        # file-system broker Celery's polling loop drains the queue once more after the stop
+        # began, so it may take and finish that one too; either way it is sent once.)
+        assert _states(stack["app"])[behind] == "queued"
+    stack["start_worker"]("--concurrency", "1")
+    wait_for(lambda: behind in fake.count_by_message(), 60, "the next worker to send the other")
+    wait_for(lambda: _states(stack["app"])[behind] == "sent", 30, "the other to be recorded")
+    assert fake.count_by_message() == {in_hand: 1, behind: 1}
+
+
+@pytest.mark.once
+def test_a_worker_killed_after_sigterm_leaves_the_letter_to_another_worker(stack):
+    fake = stack["fake"]
+    # The first worker's lease runs out soon after it dies; its send timeout is longer than
+    # the moments between the send and the kill.
+    first = stack["start_worker"](
+        "--concurrency", "1", SEND_TIMEOUT_SECONDS="8", SEND_LEASE_SECONDS="10"
+    )
+    # The held send never reaches SendGrid's queue: answered with a 503, to a dead worker.
+    [letter_id] = _stop_mid_send(stack, first, 503)
+    first.kill()  # the process manager's grace period ran out
+    fake.answer(202)
+    fake.release()
+    assert fake.count_by_message() == {}
+    # Only the lease's running out frees the letter; the sweep (beat) then hands it on.
+    stack["start_worker"]("--beat", "--concurrency", "1")
+    wait_for(lambda: fake.count_by_message() != {}, 90, "the letter at the fake SendGrid")
+    wait_for(lambda: _states(stack["app"])[letter_id] == "sent", 30, "the letter to be sent")
+    assert fake.count_by_message() == {letter_id: 1}

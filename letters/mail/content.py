@@ -37,12 +37,14 @@ def public_url(endpoint: str, **values: object) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-def letter_digest(message: Message) -> str:
-    """What a confirmation binds: the letter as composed now, its recipient and its sender."""
+def letter_digest(message: Message, letter: Letter | None = None) -> str:
+    """What a confirmation binds: the letter as composed now, its recipient and its sender.
+
+    `letter` is the message's letter when the caller has composed it already."""
     content = {
         "campaign": message.campaign_key,
         "delivery": message.delivery,
-        "letter": dataclasses.asdict(_letter(message)),
+        "letter": dataclasses.asdict(letter or _letter(message)),
         "to": message.recipient_email,
     }
     raw = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, delete, exists, func, select
@@ -56,8 +57,9 @@ def earlier_letter(message: Message) -> Message | None:
     return db.session.scalars(query).first()
 
 
-def repeats_a_letter() -> ColumnElement[bool]:
-    """SQL: the message being updated would be this week's second letter (see earlier_letter)."""
+def repeats_a_letter(since: Any) -> ColumnElement[bool]:
+    """SQL: the message being updated would be this week's second letter (see earlier_letter),
+    counting letters confirmed from `since` (the start of the window, or a bindparam for it)."""
     other = aliased(Message)
     return exists().where(
         other.campaign_key == Message.campaign_key,
@@ -65,7 +67,7 @@ def repeats_a_letter() -> ColumnElement[bool]:
         func.lower(other.division) == func.lower(Message.division),
         other.delivery == "email",
         other.state.in_(COUNTED),
-        other.confirmed_at >= clock.now() - REPEAT_WINDOW,
+        other.confirmed_at >= since,
         other.id != Message.id,
     )
 

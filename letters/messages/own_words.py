@@ -41,8 +41,10 @@ def record(message: Message) -> None:
     """File the letter's own-words shingles under its division, replacing any it had.
 
     Flushes the session first, so a new letter has its id and creation time."""
+    new = message.id is None  # a letter not yet stored has no rows to replace
     db.session.flush()
-    db.session.execute(delete(OwnWordsShingle).where(OwnWordsShingle.message_id == message.id))
+    if not new:
+        db.session.execute(delete(OwnWordsShingle).where(OwnWordsShingle.message_id == message.id))
     rows = [
         {
             "message_id": message.id,

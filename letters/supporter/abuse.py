@@ -7,7 +7,7 @@ import secrets
 
 from flask import current_app, session
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from letters import clock
@@ -45,18 +45,22 @@ def started_token() -> str:
 
 
 def _first_use(nonce: str) -> bool:
-    """Record the nonce as used; False when it already was (a replayed form)."""
+    """Record the nonce as used, in the caller's transaction; False when it already was (a
+    replayed form).
+
+    No look-up first: the primary key refuses a nonce stored before, by an earlier post of
+    this form or a concurrent one (whose transaction the insert waits for). The letter form
+    commits the nonce with the letter it saves, in one commit, or on its own when it saves
+    nothing."""
     now = clock.now()
     db.session.execute(delete(UsedFormToken).where(UsedFormToken.used_at < now - FORM_MAX_AGE))
-    seen = db.session.scalar(select(UsedFormToken.nonce).where(UsedFormToken.nonce == nonce))
-    if seen is None:
-        db.session.add(UsedFormToken(nonce=nonce, used_at=now))
+    db.session.add(UsedFormToken(nonce=nonce, used_at=now))
     try:
-        db.session.commit()
-    except IntegrityError:  # the same nonce, committed by a concurrent request just now
+        db.session.flush()
+    except IntegrityError:
         db.session.rollback()
         return False
-    return seen is None
+    return True
 
 
 def automated(form: WriteForm) -> str | None:

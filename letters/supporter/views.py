@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 
 from letters.campaigns import get_campaign
 from letters.domain.campaign import Campaign
+from letters.domain.compose import Letter
 from letters.domain.directory import Directory, load_directory
 from letters.domain.lifecycle import State
 from letters.errors import error_page
@@ -201,10 +202,12 @@ def _handle_post(campaign: Campaign, message: Message, action: str) -> Response 
             record_email(message.sender_email_key, email_needed)
         db.session.add(message)
         record_own_words(message)  # in the same transaction as the words themselves
+        message_id, token = message.id, message.token  # read before the commit expires them
         db.session.commit()
         if email_needed:
-            enqueue(send_confirmation, message.id)
-        return redirect(url_for("supporter.letter", token=message.token), code=303)
+            enqueue(send_confirmation, message_id)
+        return redirect(url_for("supporter.letter", token=token), code=303)
+    db.session.commit()  # the form's start token is used up (abuse.py), whatever came of it
     status = 422 if form.errors or refused else 200
     return _render_write(campaign, form, resolution, directory, action=action, status=status)
 
@@ -264,7 +267,10 @@ def letter(token: str) -> str | tuple[str, int]:
         message=message,
         campaign=campaign,
         letter=letter_for(message, campaign),
-        status=status(message, follow_up_of(message), from_notice=from_notice),
+        # Only a sent letter is ever asked about: no other has a follow-up row to look up.
+        status=status(
+            message, follow_up_of(message) if message.sent_at else None, from_notice=from_notice
+        ),
         answered=request.args.get("answered") == "1",
         nudge=nudge,
         prompts=campaign.prompts_for(message.statistics, message.recommendations),
@@ -284,7 +290,7 @@ def _confirm_link(token: str) -> tuple[Message | None, str | None]:
     return db.session.get(Message, message_id), digest
 
 
-def _ask_again(message: Message) -> str:
+def _ask_again(message: Message, letter: Letter) -> str:
     """After a stale link: make sure a link for the letter as it is now is on its way.
 
     Returns what the page can say: "sent" (or on its way), "limit" (not today), or "" when
@@ -292,7 +298,7 @@ def _ask_again(message: Message) -> str:
     """
     if message.state != State.AWAITING_CONFIRMATION:
         return ""
-    if message.over_weekly_limit or message.confirmation_digest == letter_digest(message):
+    if message.over_weekly_limit or message.confirmation_digest == letter_digest(message, letter):
         return "sent"  # the edit that changed it already asked (a link, or the notice)
     # The letter changed with no edit (the campaign's own text did): ask again now.
     if not may_email(message.sender_email_key):
@@ -304,10 +310,10 @@ def _ask_again(message: Message) -> str:
     return "sent"
 
 
-def _stale(message: Message, digest: str | None) -> bool:
-    """Whether the link was sent for other content than the letter holds now."""
+def _stale(message: Message, digest: str | None, letter: Letter) -> bool:
+    """Whether the link was sent for other content than the letter (`letter`) holds now."""
     if message.state == State.AWAITING_CONFIRMATION:
-        return digest != message.confirmation_digest or digest != letter_digest(message)
+        return digest != message.confirmation_digest or digest != letter_digest(message, letter)
     if message.state not in COUNTED:
         return True  # changed to a printed letter since: no link sends it any more
     # On its way. A link from before links named their content may say so too.
@@ -322,10 +328,11 @@ def _confirm_page(message: Message, digest: str | None) -> tuple[str, int]:
     context: dict[str, Any] = {"message": message, "campaign": campaign}
     if too_late(message):
         return render_template("supporter/confirm.html", expired=True, **context), 410
-    if _stale(message, digest):
-        # The letter is not what this link was sent for: show none of it, send nothing.
-        return render_template("supporter/confirm.html", stale=_ask_again(message), **context), 409
     letter = letter_for(message, campaign)
+    if _stale(message, digest, letter):
+        # The letter is not what this link was sent for: show none of it, send nothing.
+        stale = _ask_again(message, letter)
+        return render_template("supporter/confirm.html", stale=stale, **context), 409
     if message.state != State.AWAITING_CONFIRMATION:
         return render_template("supporter/confirm.html", letter=letter, **context), 200
     earlier = earlier_letter(message)
@@ -360,15 +367,26 @@ def confirm_send(token: str) -> Response | tuple[str, int]:
     message, digest = _confirm_link(token)
     if message is None:
         abort(404)
-    page, status = _confirm_page(message, digest)
-    if status != 200 or message.state != State.AWAITING_CONFIRMATION or digest is None:
-        return page, status
-    outcome = confirm_message(message.id, digest)
-    if outcome.confirmed:
-        enqueue(send_letter, message.id)
-        return redirect(url_for("supporter.letter", token=message.token), code=303)
-    db.session.expire_all()  # something changed in between: say what, from the row
+    if digest is not None and _may_confirm(message, digest):
+        # The UPDATE checks the rest (the weekly limit, a second letter this week); when it
+        # refuses, the page below says why.
+        message_id, letter_token = message.id, message.token  # the commit expires them
+        if confirm_message(message_id, digest).confirmed:
+            enqueue(send_letter, message_id)
+            return redirect(url_for("supporter.letter", token=letter_token), code=303)
+        db.session.expire_all()  # something changed in between: say what, from the row
     return _confirm_page(message, digest)
+
+
+def _may_confirm(message: Message, digest: str) -> bool:
+    """What only the page can judge before "Send my letter" goes: the letter still waits, in
+    time, and reads as the link's digest says."""
+    return (
+        message.state == State.AWAITING_CONFIRMATION
+        and message.scrubbed_at is None
+        and not too_late(message)
+        and not _stale(message, digest, letter_for(message, get_campaign(message.campaign_key)))
+    )
 
 
 @bp.get("/letters/<token>.pdf")

@@ -1,8 +1,8 @@
 """A local HTTP server that speaks SendGrid's v3 mail-send API, scriptable by tests.
 
 The real `sendgrid` client is pointed at it with SENDGRID_API_HOST. It records every request
-it receives, answers from a script (202, 429, 500, 400, slow...), and can post signed Event
-Webhook batches back to the app the way SendGrid does.
+it receives, answers from a script (202, 429, 500, 400, slow, held until the test lets it
+go...), and can post signed Event Webhook batches back to the app the way SendGrid does.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from letters import clock
 
 API_KEY = "SG.test-key"
+# A held request is let go after this long even if no test releases it, so that a failed
+# test cannot leave the server's threads waiting forever.
+HOLD_LIMIT_SECONDS = 120.0
 
 
 @dataclass
@@ -41,7 +44,9 @@ class Received:
 
 @dataclass
 class Script:
-    """Answers to give, in order; then `default`. An answer is a status or ("slow", seconds)."""
+    """Answers to give, in order; then `default`. An answer is a status, ("slow", seconds), or
+    ("hold", status): the request waits until `FakeSendGrid.release()`, then gets that status
+    (recorded with it on arrival, as what SendGrid will make of it)."""
 
     answers: list[int | tuple[str, float]] = field(default_factory=list)
     default: int | tuple[str, float] = 202
@@ -90,6 +95,7 @@ class FakeSendGrid:
         self.received: list[Received] = []
         self.on_accept: Callable[[Received], None] | None = None
         self.request_started = threading.Event()
+        self.released = threading.Event()  # lets held requests go (see Script)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -114,6 +120,10 @@ class FakeSendGrid:
     ):
         with self._lock:
             self.script = Script(list(answers), default, kind)
+
+    def release(self) -> None:
+        """Let every held request (and any held later) have its answer."""
+        self.released.set()
 
     def _next_answer(self, kind: str) -> int | tuple[str, float]:
         with self._lock:
@@ -163,8 +173,11 @@ class FakeSendGrid:
                 payload = json.loads(raw)
                 args = payload.get("custom_args", {})
                 answer = fake._next_answer(args.get("letters_kind", ""))
-                slow = answer[1] if isinstance(answer, tuple) else 0.0
-                status = 202 if isinstance(answer, tuple) else answer
+                held = isinstance(answer, tuple) and answer[0] == "hold"
+                slow = 0.0
+                status = answer if isinstance(answer, int) else 202
+                if isinstance(answer, tuple):
+                    slow, status = (0.0, int(answer[1])) if held else (answer[1], 202)
                 # Recorded on arrival, as SendGrid would have it even if our reply never
                 # reaches the client: that is what a duplicate send would be counted against.
                 received = Received(
@@ -181,10 +194,16 @@ class FakeSendGrid:
                 if slow:  # ("slow", seconds): accepted, but the answer takes its time
                     fake.request_started.set()
                     time.sleep(slow)  # the scenario itself: a slow server, not a wait for sync
-                if status == 202:
-                    self._reply(202)
-                else:
-                    self._reply(status, {"errors": [{"message": f"scripted {status}"}]})
+                if held:  # ("hold", status): the answer waits for the test's release()
+                    fake.request_started.set()
+                    fake.released.wait(HOLD_LIMIT_SECONDS)
+                try:
+                    if status == 202:
+                        self._reply(202)
+                    else:
+                        self._reply(status, {"errors": [{"message": f"scripted {status}"}]})
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client died while it waited (a killed worker): nobody to tell
 
         return Handler
 
