@@ -295,3 +295,19 @@ def test_a_claim_takes_one_letters_job_once(app, fake):
         assert held is not None
         assert email_jobs.claim(email_jobs.CONFIRMATION, first.id) is None  # held: not again
         assert _refresh(second).confirmation_claimed_until is None  # the other is untouched
+
+
+def test_a_worker_late_past_its_lease_gives_back_only_its_own_claim(app, fake):
+    """Its send failed after its lease ran out and another worker took the job: that worker
+    keeps it, so no third one sends the email at the same time."""
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        late = email_jobs.claim(email_jobs.CONFIRMATION, message.id)
+        assert late is not None
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        current = email_jobs.claim(email_jobs.CONFIRMATION, message.id)
+        assert current is not None
+        email_jobs.release(email_jobs.CONFIRMATION, message.id, late)
+        assert _refresh(message).confirmation_claimed_until == current
+        assert email_jobs.claim(email_jobs.CONFIRMATION, message.id) is None
