@@ -11,13 +11,15 @@ import uuid
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from letters import clock
 from letters.extensions import db
-from letters.mail import Address, OutgoingEmail, header_text, mailer
+from letters.mail import Address, OutgoingEmail, SendResult, header_text, mailer
 from letters.mail.outbox import to_mime
 from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import ContactStatus, DeliveryEvent, Message
+from tests import factories
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, WebhookSigner, event
 from tests.helpers import csrf_token, submit
@@ -564,3 +566,180 @@ def test_typed_markup_is_inert_in_the_email(app, client, fake):
     assert payload in text  # plain text shows exactly what was typed
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# --- what each event records, whatever way it comes in -------------------------------------
+
+
+def _sending_letter(**fields) -> Message:
+    """An email letter a worker claimed (and died holding): only events can tell its fate."""
+    return factories.message(
+        delivery="email", state="sending", lease_expires_at=clock.now(), **fields
+    )
+
+
+def test_events_date_the_letter_by_when_sendgrid_saw_it(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        processed, bounced = 1_800_000_000, 1_800_003_600
+        record_events([event(str(letter.id), "processed", timestamp=processed)])
+        letter = _refresh(letter)
+        assert letter.state == "sent" and letter.lease_expires_at is None
+        assert letter.sent_at == dt.datetime.fromtimestamp(processed, dt.UTC)
+        record_events([event(str(letter.id), "bounce", timestamp=bounced, reason="550 gone")])
+        letter = _refresh(letter)
+        assert letter.state == "bounced" and letter.failure_reason == "550 gone"
+        assert letter.failed_at == dt.datetime.fromtimestamp(bounced, dt.UTC)
+
+
+def test_a_drop_without_a_reason_says_it_was_dropped(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "dropped")])
+        letter = _refresh(letter)
+        assert letter.state == "dropped" and letter.failure_reason == "dropped"
+
+
+def test_each_hard_bounce_updates_the_members_one_contact_status(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        first, second = _sending_letter(), _sending_letter()
+        bounce = event(str(first.id), "bounce", type="bounce", reason="550 no such user")
+        record_events([bounce])
+        status = db.session.get(ContactStatus, "Banksia")
+        assert status.failing and status.reason == "550 no such user"
+        assert status.email == first.recipient_email
+        # Fixed in the contacts file, then failing again: the same row says so.
+        status.failing = False
+        db.session.commit()
+        record_events([event(str(second.id), "bounce", type="bounce")])
+        db.session.expire_all()
+        (status,) = db.session.scalars(select(ContactStatus)).all()
+        assert status.failing and status.reason == "hard bounce"
+
+
+def test_an_event_for_the_confirmation_does_not_count_as_the_letter_sent(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "processed", kind="confirmation")])
+        found = sweeper.sweep(now=clock.now() + dt.timedelta(hours=1))
+        assert found.to_send == [letter.id] and found.recovered_as_sent == 0
+        assert _refresh(letter).state == "queued"
+
+
+# --- sending: backoff, and a worker that outlived its lease ---------------------------------
+
+
+def test_a_retry_waits_between_half_and_all_of_its_doubling_step(app, monkeypatch):
+    with app.app_context():
+        base = app.config["SEND_RETRY_BASE_SECONDS"]
+        monkeypatch.setattr(sending.random, "uniform", lambda low, high: low)
+        assert [sending.backoff_seconds(n) for n in (1, 2, 3)] == [base / 2, base, 2 * base]
+        monkeypatch.setattr(sending.random, "uniform", lambda low, high: high)
+        assert [sending.backoff_seconds(n) for n in (1, 2, 3)] == [base, 2 * base, 4 * base]
+        assert sending.backoff_seconds(30) == sending.RETRY_CAP_SECONDS
+
+
+class _Refusing:
+    """A mailer that refuses for good, after `before_answer` ran (a slow answer, say)."""
+
+    def __init__(self, reason: str = "HTTP 400", before_answer=None) -> None:
+        self.reason, self.before_answer = reason, before_answer
+
+    def send(self, email):
+        if self.before_answer:
+            self.before_answer()
+        return SendResult(accepted=False, retryable=False, reason=self.reason)
+
+
+def test_a_refusal_too_long_to_keep_is_cut_short(app, monkeypatch):
+    with app.app_context():
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        monkeypatch.setattr(sending, "get_mailer", lambda: _Refusing(reason="x" * 5000))
+        assert sending.deliver(letter.id).state == "failed"
+        assert _refresh(letter).failure_reason == "x" * 1000
+
+
+def test_a_worker_that_outlived_its_lease_does_not_fail_the_letter_it_lost(app, monkeypatch):
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+
+        def slow_answer():
+            clock.advance(lease + dt.timedelta(minutes=1))
+            assert sweeper.sweep().to_send == [letter.id]  # back in the queue for another
+
+        monkeypatch.setattr(sending, "get_mailer", lambda: _Refusing(before_answer=slow_answer))
+        sending.deliver(letter.id)
+        assert _refresh(letter).state == "queued"
+
+
+# --- confirmations renewed, and letters held for an edit -----------------------------------
+
+
+def _awaiting(**fields) -> Message:
+    now = clock.now()
+    values = {
+        "confirmation_digest": "the letter as it read before",
+        "confirmation_sent_at": now,
+        "reminder_sent_at": now,
+        "reminder_claimed_until": now,
+        **fields,
+    }
+    return factories.message(delivery="email", **values)
+
+
+def test_a_renewed_confirmation_is_due_again_for_the_letter_as_it_reads_now(app):
+    from letters.mail.content import letter_digest
+
+    with app.app_context():
+        letter, other = _awaiting(), _awaiting()
+        second_page = Session(db.engine)  # another request, which read the letter meanwhile
+        stale_copy = second_page.get(Message, letter.id)
+        assert confirmation.renew_confirmation(letter)
+        renewed = _refresh(letter)
+        assert renewed.confirmation_digest == letter_digest(renewed)
+        assert renewed.confirmation_sent_at is None and renewed.confirmation_claimed_until is None
+        assert renewed.reminder_sent_at is None and renewed.reminder_claimed_until is None
+        # Asked once: a second page holding the old digest finds it renewed already.
+        assert not confirmation.renew_confirmation(stale_copy)
+        second_page.close()
+        untouched = _refresh(other)  # the same old digest, but another letter
+        assert untouched.confirmation_digest == "the letter as it read before"
+        assert untouched.confirmation_sent_at is not None
+
+
+@pytest.mark.parametrize(
+    "fields", [{"state": "queued"}, {"over_weekly_limit": True}], ids=["confirmed", "over-limit"]
+)
+def test_no_new_confirmation_for_a_letter_confirmed_or_over_the_limit(app, fields):
+    with app.app_context():
+        letter = _awaiting(**fields)
+        assert not confirmation.renew_confirmation(letter)
+        kept = _refresh(letter)
+        assert kept.confirmation_digest == "the letter as it read before"
+        assert kept.confirmation_sent_at is not None
+
+
+def test_holding_a_letter_for_an_edit_holds_that_letter_alone_until_the_edit_commits(app):
+    from letters.domain.lifecycle import State
+
+    with app.app_context():
+        before = clock.now() - dt.timedelta(hours=1)
+        printed = factories.message(updated_at=before)
+        emailed = factories.message(delivery="email", updated_at=before)
+        assert confirmation.hold_for_edit(emailed.id, State.DRAFT)
+        db.session.rollback()  # the edit failed: nothing it began stays
+        assert _refresh(emailed).state == "awaiting_confirmation"
+        assert confirmation.hold_for_edit(emailed.id, State.DRAFT)
+        db.session.commit()
+        assert _refresh(emailed).state == "draft"
+        assert _refresh(printed).updated_at == before

@@ -295,3 +295,66 @@ def test_a_claim_takes_one_letters_job_once(app, fake):
         assert held is not None
         assert email_jobs.claim(email_jobs.CONFIRMATION, first.id) is None  # held: not again
         assert _refresh(second).confirmation_claimed_until is None  # the other is untouched
+
+
+def test_a_worker_late_past_its_lease_gives_back_only_its_own_claim(app, fake):
+    """Its send failed after its lease ran out and another worker took the job: that worker
+    keeps it, so no third one sends the email at the same time."""
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        late = email_jobs.claim(email_jobs.CONFIRMATION, message.id)
+        assert late is not None
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        current = email_jobs.claim(email_jobs.CONFIRMATION, message.id)
+        assert current is not None
+        email_jobs.release(email_jobs.CONFIRMATION, message.id, late)
+        assert _refresh(message).confirmation_claimed_until == current
+        assert email_jobs.claim(email_jobs.CONFIRMATION, message.id) is None
+
+
+def test_no_receipt_for_a_letter_gone_removed_or_whose_email_cannot_be_made(app, fake):
+    import uuid
+
+    from tests import factories
+
+    with app.app_context():
+        assert not notices.send_receipt(uuid.uuid4())  # erased before its task ran
+        assert not notices.notify_failure(uuid.uuid4())
+        removed = factories.message(
+            delivery="email", state="sent", sent_at=clock.now(), scrubbed_at=clock.now()
+        )
+        assert not notices.send_receipt(removed.id)
+        broken = factories.message(
+            delivery="email", state="sent", sent_at=clock.now(), campaign_key="since-removed"
+        )
+        assert not notices.send_receipt(broken.id)
+        assert broken.receipt_claimed_until is None  # nothing held: the sweep may try again
+    assert _received(fake, "receipt") == 0
+
+
+@pytest.mark.parametrize(
+    "meanwhile", [{"state": "bounced"}, {"scrubbed_at": "now"}], ids=["bounced", "removed"]
+)
+def test_a_letter_that_bounces_or_is_removed_while_its_receipt_is_made_gets_none(
+    app, fake, monkeypatch, meanwhile
+):
+    from sqlalchemy import update
+
+    from letters.extensions import db
+    from tests import factories
+
+    with app.app_context():
+        letter = factories.message(delivery="email", state="sent", sent_at=clock.now())
+        build = notices.receipt_email
+
+        def slow_build(message):
+            email = build(message)
+            values = {k: clock.now() if v == "now" else v for k, v in meanwhile.items()}
+            db.session.execute(update(Message).where(Message.id == letter.id).values(values))
+            db.session.commit()
+            return email
+
+        monkeypatch.setattr(notices, "receipt_email", slow_build)
+        assert not notices.send_receipt(letter.id)
+    assert _received(fake, "receipt") == 0

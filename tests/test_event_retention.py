@@ -441,3 +441,33 @@ def test_print_folders_of_other_things_and_no_folder_at_all_are_left_alone(app):
         (root / "notes").mkdir()
         assert remove_unneeded_print_folders() == 0
         assert stray.exists() and (root / "notes").is_dir()
+
+
+def test_the_preview_counts_what_the_removal_then_changes(app):
+    from letters.retention import EventScrub, preview_events
+
+    with app.app_context():
+        now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        past = factories.event(date=dt.date(2026, 10, 1))
+        recent = factories.event(date=dt.date(2026, 11, 28))
+        factories.attendees(past, 3)
+        factories.attendees(recent, 2)  # kept: their event was three days ago
+        printed_long_ago = now - dt.timedelta(days=app.config["KEEP_PRINT_FILES_DAYS"] + 1)
+        db.session.add_all(
+            [
+                BatchJob(event_id=past.id, state="running"),
+                BatchJob(event_id=past.id, state="queued"),
+                BatchJob(event_id=recent.id, state="done", files=["a.pdf"], finished_at=now),
+                BatchJob(
+                    event_id=recent.id,
+                    state="done",
+                    files=["b.pdf"],
+                    finished_at=printed_long_ago,
+                ),
+            ]
+        )
+        db.session.commit()
+        expected = EventScrub(events=1, attendees=3, print_runs_stopped=2, print_runs_expired=1)
+        assert preview_events(now) == expected
+        assert scrub_events(now) == expected  # no folders on disk to remove
+        assert preview_events(now) == EventScrub()

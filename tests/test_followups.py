@@ -307,3 +307,216 @@ def test_the_answer_page_dates_the_answer_on_the_sites_calendar(app, ctx, fake):
     followups.record_answer(letter.id, Answer.REAL)
     page = app.test_client().get(f"/letters/{letter.token}/reply").get_data(as_text=True)
     assert "on 17 November 2026" in page
+
+
+# --- who is asked, in what order, and what a run counts -----------------------------------
+
+
+def test_due_lists_the_oldest_rows_first_up_to_its_limit(ctx, fake):
+    older, newer = sent_letter(), sent_letter()
+    # Inserted newest first, so only the ORDER BY puts the older row first.
+    db.session.add(FollowUp(message_id=newer.id, created_at=SENT + 15 * DAY))
+    db.session.add(FollowUp(message_id=older.id, created_at=SENT + 14 * DAY))
+    db.session.commit()
+    clock.freeze(SENT + 16 * DAY)
+    assert followups.due(limit=1) == [(older.id, Ask.FIRST)]
+    assert followups.due() == [(older.id, Ask.FIRST), (newer.id, Ask.FIRST)]
+
+
+def test_due_stops_at_its_limit_across_the_kinds_of_email(ctx, fake):
+    first = [sent_letter(), sent_letter()]
+    reminded = [sent_letter(sent_at=SENT - DAY), sent_letter(sent_at=SENT - DAY)]
+    run_at(13)  # the two older letters are asked on their day 14
+    assert followups.pending() == followups.Pending(first=0, reminders=0, again=0)
+    clock.freeze(SENT + 21 * DAY)
+    followups.open_rows(clock.now())
+    assert followups.pending() == followups.Pending(first=2, reminders=2, again=0)
+    assert followups.due(limit=2) == [(m.id, Ask.FIRST) for m in first]
+    found = followups.due(limit=3)
+    assert len(found) == 3 and found[2][1] is Ask.REMINDER
+    assert {m for m, _ in followups.due()} == {m.id for m in first + reminded}
+
+
+def test_pending_counts_the_second_question_after_no_reply_yet(ctx, fake):
+    letter = sent_letter()
+    run_at(14)
+    assert followups.record_answer(letter.id, Answer.NO_REPLY)
+    clock.freeze(SENT + 34.9 * DAY)  # "no reply yet" came on day 14: asked again on day 35
+    assert followups.pending().again == 0
+    clock.freeze(SENT + 35 * DAY)
+    assert followups.pending() == followups.Pending(first=0, reminders=0, again=1)
+
+
+def test_a_held_lease_is_neither_listed_nor_counted_as_not_sent(ctx, fake):
+    letter = sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    assert followups.claim(letter.id, Ask.FIRST)
+    assert followups.due() == []
+    assert followups.send_due() == followups.Run()
+
+
+def test_a_run_counts_each_email_it_sent_and_each_it_could_not(ctx, fake):
+    sent_letter(), sent_letter()
+    fake.answer(500, 500, kind="followup")
+    assert run_at(14) == followups.Run(opened=2, not_sent=2)
+    fake.answer()
+    assert run_at(14.01) == followups.Run(first=2)
+
+
+def test_a_letter_listed_by_two_runs_is_asked_once(ctx, fake):
+    letter = sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    listed = followups.due()  # a second run read the same list before the first sent
+    assert followups.send_due().first == 1
+    clock.advance(dt.timedelta(minutes=1))
+    assert [followups.send_one(m, ask) for m, ask in listed] == [False]
+    assert len(followup_emails(fake)) == 1
+    assert row(letter).asked_at == SENT + 14 * DAY
+
+
+def test_a_worker_late_past_its_lease_does_not_move_the_schedule(app, ctx, fake, monkeypatch):
+    """A worker whose send outlived its lease: another sent meanwhile, and its time stands."""
+    letter = sent_letter()
+    lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+    real_mailer = followups.get_mailer()
+
+    class SlowMailer:
+        calls = 0
+
+        def send(self, email):
+            SlowMailer.calls += 1
+            if SlowMailer.calls == 1:
+                clock.advance(lease + dt.timedelta(seconds=1))
+                assert followups.send_due().first == 1  # the other worker
+                clock.advance(dt.timedelta(minutes=5))
+            return real_mailer.send(email)
+
+    monkeypatch.setattr(followups, "get_mailer", SlowMailer)
+    run_at(14)
+    assert len(followup_emails(fake)) == 2  # at least once: the late one went too
+    assert row(letter).asked_at == SENT + 14 * DAY + lease + dt.timedelta(seconds=1)
+
+
+def test_a_mailer_that_crashes_gives_the_lease_back(ctx, fake, monkeypatch):
+    letter = sent_letter()
+
+    class Broken:
+        def send(self, email):
+            raise RuntimeError("connection reset")
+
+    monkeypatch.setattr(followups, "get_mailer", Broken)
+    assert run_at(14) == followups.Run(opened=1, not_sent=1)
+    assert row(letter).asked_at is None and row(letter).claimed_until is None
+    monkeypatch.undo()
+    assert followups.send_due().first == 1  # at once: no lease left to run out
+
+
+def test_a_letter_whose_email_cannot_be_made_is_not_counted_sent(ctx, fake):
+    sent_letter(campaign_key="a-campaign-since-removed")
+    assert run_at(14) == followups.Run(opened=1, not_sent=1)
+    assert followup_emails(fake) == []
+
+
+def test_a_letter_gone_or_held_by_another_worker_is_not_sent(ctx, fake):
+    import uuid
+
+    letter = sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    assert not followups.send_one(uuid.uuid4(), Ask.FIRST)
+    assert followups.claim(letter.id, Ask.FIRST)
+    assert not followups.send_one(letter.id, Ask.FIRST)
+    assert followup_emails(fake) == []
+
+
+def test_a_run_that_loses_the_race_to_open_rows_opens_none(ctx, fake, monkeypatch):
+    from sqlalchemy import and_
+
+    letter = sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    assert followups.open_rows(clock.now()) == 1
+    # Another run's row appears between this run's look and its INSERT.
+    monkeypatch.setattr(followups, "_newly_due", lambda now: and_(Message.id == letter.id))
+    assert followups.open_rows(clock.now()) == 0
+    assert row(letter) is not None
+
+
+def test_an_answer_needs_a_question_that_went(ctx, fake):
+    letter = sent_letter()
+    fake.answer(500, kind="followup")
+    run_at(14)  # the row is open but its question was refused
+    assert row(letter).asked_at is None
+    assert not followups.record_answer(letter.id, Answer.REAL)
+    assert row(letter).answer == ""
+
+
+# --- the question itself ------------------------------------------------------------------
+
+
+def _text_of(sent) -> str:
+    return sent.payload["content"][0]["value"]
+
+
+def test_the_question_names_the_supporter_member_campaign_and_letter(app, ctx, fake):
+    letter = sent_letter()
+    run_at(14)
+    (first,) = followup_emails(fake)
+    payload = first.payload
+    assert payload["from"] == {"email": app.config["FROM_EMAIL"], "name": "Tougher on Tech"}
+    assert payload["personalizations"][0]["to"] == [
+        {"email": letter.sender_email, "name": letter.sender_name}
+    ]
+    assert payload["reply_to"] == {"email": "organiser@example.org", "name": "Tougher on Tech"}
+    assert payload["categories"] == ["tougher-on-tech"]
+    assert [part["type"] for part in payload["content"]] == ["text/plain"]
+    text = _text_of(first)
+    assert text.startswith(f"Hello {letter.sender_name},")
+    assert "You wrote to Priya Nandakumar MP with Tougher on Tech." in text
+    assert f"Your letter and what has happened to it: {BASE}/letters/{letter.token}\n" in text
+    run_at(21)
+    reminder = _text_of(followup_emails(fake)[-1])
+    assert "A reminder of our one question about the letter you wrote to Priya" in reminder
+    followups.record_answer(letter.id, Answer.NO_REPLY)
+    run_at(42)
+    again = _text_of(followup_emails(fake)[-1])
+    assert "A few weeks ago you told us Priya Nandakumar MP had not replied yet" in again
+
+
+def test_a_letter_to_an_unnamed_member_asks_about_your_mp(ctx, fake):
+    sent_letter(member_name="")
+    run_at(14)
+    (sent,) = followup_emails(fake)
+    assert sent.payload["subject"] == "Did your MP reply to your letter about Tougher on Tech?"
+
+
+def test_with_no_reply_to_set_replies_go_to_the_sender(make_app, fake):
+    app = make_app(SENDGRID_API_KEY=API_KEY, SENDGRID_API_HOST=fake.url, FOLLOWUP_REPLY_TO="")
+    with app.app_context():
+        sent_letter()
+        run_at(14)
+        (sent,) = followup_emails(fake)
+        assert "reply_to" not in sent.payload
+
+
+def test_a_letter_of_another_campaign_is_asked_in_that_campaigns_name(make_app, fake, tmp_path):
+    from letters.settings import PROJECT_ROOT
+
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    shipped = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
+    (campaigns / shipped.name).write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    second = (
+        shipped.read_text(encoding="utf-8")
+        .replace("key: tougher-on-tech", "key: kids-online", 1)
+        .replace("title: Tougher on Tech", "title: Kids Online", 1)
+    )
+    (campaigns / "kids-online.yaml").write_text(second, encoding="utf-8")
+    app = make_app(SENDGRID_API_KEY=API_KEY, SENDGRID_API_HOST=fake.url, CAMPAIGNS_DIR=campaigns)
+    with app.app_context():
+        sent_letter(campaign_key="kids-online")
+        run_at(14)
+        (sent,) = followup_emails(fake)
+        assert sent.payload["subject"].endswith("reply to your letter about Kids Online?")
+        assert sent.payload["categories"] == ["kids-online"]

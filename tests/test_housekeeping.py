@@ -152,3 +152,50 @@ def test_the_dry_run_counts_what_the_run_then_does(app, fake):
         assert {k: would[k] for k in common} == {k: did[k] for k in common}, job
     assert _figures(done["followups"])["first"] == 1
     assert _figures(done["followups"])["reminders"] == 1
+
+
+def test_the_sweeps_preview_counts_each_kind_of_work_the_sweep_then_finds(app):
+    """One letter (or two) of every kind the sweep acts on, and neighbours it must leave."""
+    from letters.messages import sweeper
+
+    now = SENT
+    hour = dt.timedelta(hours=1)
+    week = dt.timedelta(hours=app.config["CONFIRM_EXPIRE_AFTER_HOURS"])
+    with app.app_context():
+
+        def email(**fields):
+            return factories.message(delivery="email", **fields)
+
+        email(state="sending", lease_expires_at=now - hour, queued_at=now - hour)
+        email(state="queued", queued_at=now - hour)
+        email(state="queued", queued_at=now - hour)
+        email(state="queued", queued_at=now)  # just queued: its own task is on the way
+        email(created_at=now - hour)  # its confirmation never went
+        email(created_at=now - 25 * hour, confirmation_sent_at=now - 25 * hour)  # reminder due
+        # Unconfirmed for over a week: expired, so neither confirmed nor reminded.
+        email(created_at=now - week - hour)
+        email(created_at=now - week - hour, confirmation_sent_at=now - week - hour)
+        # A week to the second: the window has not closed yet.
+        both = {"confirmation_sent_at": now - week, "reminder_sent_at": now - week}
+        email(created_at=now - week, **both)
+        email(state="sent", sent_at=now - hour)  # its receipt did not go
+        email(state="failed", failed_at=now - hour)  # nor the failure notice
+        expected = {
+            "to_send": 3,
+            "to_confirm": 1,
+            "to_remind": 1,
+            "to_receipt": 1,
+            "to_notify": 1,
+            "expired_leases": 1,
+            "expired": 2,
+        }
+        assert sweeper.preview(now) == expected
+        found = sweeper.sweep(now)
+        assert {
+            "to_send": len(found.to_send),
+            "to_confirm": len(found.to_confirm),
+            "to_remind": len(found.to_remind),
+            "to_receipt": len(found.to_receipt),
+            "to_notify": len(found.to_notify),
+            "expired": found.expired,
+        } == {key: value for key, value in expected.items() if key != "expired_leases"}

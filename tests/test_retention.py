@@ -181,3 +181,30 @@ def test_bounce_reasons_quoting_the_supporter_go_and_the_members_stay(app):
         assert scrub(sent + dt.timedelta(days=29)) == 1
         reasons = dict(db.session.execute(select(DeliveryEvent.kind, DeliveryEvent.reason)).all())
         assert reasons == {"receipt": "", "letter": about_member}
+
+
+@pytest.mark.parametrize("last", ["asked_at", "reminded_at", "asked_again_at", "answered_at"])
+def test_the_last_follow_up_keeps_the_details_for_the_whole_period(app, last):
+    """Each follow-up email, and the answer, starts the period again, to the second."""
+    from letters.models import FollowUp
+
+    with app.app_context():
+        sent = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+        letter = factories.message(delivery="email", state="sent", sent_at=sent, created_at=sent)
+        moment = sent + dt.timedelta(days=40)
+        answer = {"answer": "no_reply"} if last in ("answered_at", "asked_again_at") else {}
+        row = FollowUp(message_id=letter.id, created_at=sent, asked_at=sent, **answer)
+        setattr(row, last, moment)
+        db.session.add(row)
+        db.session.commit()
+        keep = dt.timedelta(days=app.config["KEEP_PERSONAL_DATA_DAYS"])
+        assert scrub(moment + keep) == 0
+        assert scrub(moment + keep + dt.timedelta(seconds=1)) == 1
+
+
+@pytest.mark.parametrize("state", ["awaiting_confirmation", "queued", "sending"])
+def test_an_email_letter_still_on_its_way_keeps_its_details(app, state):
+    with app.app_context():
+        long_ago = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+        factories.message(delivery="email", state=state, created_at=long_ago)
+        assert scrub(long_ago + dt.timedelta(days=365)) == 0
