@@ -743,3 +743,19 @@ def test_holding_a_letter_for_an_edit_holds_that_letter_alone_until_the_edit_com
         db.session.commit()
         assert _refresh(emailed).state == "draft"
         assert _refresh(printed).updated_at == before
+
+
+def test_the_page_and_the_sweep_agree_on_a_confirmations_last_instant(app):
+    # The sweep keeps a letter unconfirmed for exactly the window (test_housekeeping.py); the
+    # page must still take its confirmation then, and neither may a second later.
+    from letters.messages.confirmation import confirmation_expired, too_late
+    from tests import factories
+
+    with app.app_context():
+        letter = factories.message(delivery="email")
+        window = dt.timedelta(hours=app.config["CONFIRM_EXPIRE_AFTER_HOURS"])
+        last = letter.created_at + window
+        assert not confirmation_expired(letter, last)
+        assert confirmation_expired(letter, last + dt.timedelta(seconds=1))
+        with clock.frozen(last):
+            assert not too_late(letter)

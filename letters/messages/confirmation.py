@@ -110,9 +110,10 @@ def hold_for_edit(message_id: uuid.UUID, target: State) -> bool:
 
 
 def confirmation_expired(message: Message, now: dt.datetime | None = None) -> bool:
-    """Whether the confirmation window has closed for this message."""
+    """Whether the confirmation window has closed for this message: after its last instant,
+    as the sweep judges it (sweeper._unconfirmed_too_long), so the page and the sweep agree."""
     hours = current_app.config["CONFIRM_EXPIRE_AFTER_HOURS"]
-    return (now or clock.now()) >= message.created_at + dt.timedelta(hours=hours)
+    return (now or clock.now()) > message.created_at + dt.timedelta(hours=hours)
 
 
 def too_late(message: Message) -> bool:
