@@ -759,3 +759,34 @@ def test_the_page_and_the_sweep_agree_on_a_confirmations_last_instant(app):
         assert confirmation_expired(letter, last + dt.timedelta(seconds=1))
         with clock.frozen(last):
             assert not too_late(letter)
+
+
+class _AcceptingAfter:
+    """Takes the letter, after something else happened meanwhile (a webhook, say)."""
+
+    really_sends = True
+
+    def __init__(self, meanwhile) -> None:
+        self.meanwhile = meanwhile
+
+    def send(self, email):
+        self.meanwhile()
+        return SendResult(accepted=True, status=202, provider_id="sg-overtaken-1")
+
+
+def test_a_delivery_event_that_overtakes_the_send_keeps_the_state_and_gains_the_id(
+    app, monkeypatch
+):
+    from letters.domain.lifecycle import State
+    from letters.messages.states import move
+
+    with app.app_context():
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+
+        def delivered_first():  # SendGrid's event reached the webhook before the 202 did
+            assert move(letter.id, State.DELIVERED, sources={State.SENDING})
+
+        monkeypatch.setattr(sending, "get_mailer", lambda: _AcceptingAfter(delivered_first))
+        sending.deliver(letter.id)
+        row = _refresh(letter)
+        assert (row.state, row.provider_message_id) == ("delivered", "sg-overtaken-1")
