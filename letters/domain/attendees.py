@@ -470,7 +470,7 @@ class _Note(Protocol):
 
 
 class _RowChecker:
-    """Checks one row at a time; remembers postcode lookups, which repeat a lot."""
+    """Checks one row at a time; remembers whom each postcode writes to, which repeats a lot."""
 
     def __init__(
         self, campaign: Campaign, directory: Directory, columns: dict[str, int], width: int
