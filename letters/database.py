@@ -9,6 +9,8 @@ from sqlalchemy import event
 
 from letters.extensions import db
 
+BUSY_TIMEOUT_MS = 60_000
+
 
 def init_app(app: Flask) -> None:
     """Set SQLite's pragmas on every new connection (PostgreSQL needs nothing here)."""
@@ -26,6 +28,10 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     # nothing committed; only a power cut or OS crash can roll back the last commits, which
     # is why production runs on PostgreSQL (docs/RELIABILITY.md).
     cursor = connection.cursor()
+    # Another process's write (a migration at start-up, a worker's commit) can hold the lock
+    # for seconds on a busy machine: wait for it, as PostgreSQL would, rather than fail
+    # after pysqlite's default 5 s. First, since switching the journal waits for it too.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

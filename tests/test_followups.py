@@ -438,7 +438,7 @@ def test_a_run_that_loses_the_race_to_open_rows_opens_none(ctx, fake, monkeypatc
     clock.freeze(SENT + 14 * DAY)
     assert followups.open_rows(clock.now()) == 1
     # Another run's row appears between this run's look and its INSERT.
-    monkeypatch.setattr(followups, "_newly_due", lambda now: and_(Message.id == letter.id))
+    monkeypatch.setattr(followups, "_newly_due_letters", lambda now: and_(Message.id == letter.id))
     assert followups.open_rows(clock.now()) == 0
     assert row(letter) is not None
 
