@@ -31,6 +31,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.reference
+@pytest.mark.processes  # the CLI runs in its own process
 def test_refresh_then_lookup_on_real_data(env):
     source = reference_data() / "openaustralia-parser"
     refreshed = _run("data", "refresh", "--from", str(source), env=env)
@@ -49,12 +50,14 @@ def test_refresh_then_lookup_on_real_data(env):
     assert bad.returncode != 0 and "4-digit postcode" in bad.stderr
 
 
+@pytest.mark.processes  # the CLI runs in its own process
 def test_lookup_before_any_refresh_says_what_to_do(env):
     result = _run("lookup", "2600", env=env)
     assert result.returncode != 0
     assert "letters data refresh" in result.stderr
 
 
+@pytest.mark.processes  # the CLI runs in its own process
 def test_refresh_from_a_missing_folder_fails_clearly(env, tmp_path):
     result = _run("data", "refresh", "--from", str(tmp_path / "nowhere"), env=env)
     assert result.returncode != 0

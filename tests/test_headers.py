@@ -41,7 +41,7 @@ from tests.organiser_helpers import (
     csrf,
     organiser_client_fixture,  # noqa: F401
 )
-from tests.test_organiser_events import create_event, upload
+from tests.test_organiser_events import kiosk_event, upload
 
 ENCODED_WORD = "=?utf-8?q?=0D=0ABcc:_evil@attacker.example?="
 # Each is one line to the eye and something else to a mail client, a CSV reader or a screen.
@@ -146,7 +146,7 @@ def test_an_idn_domain_is_kept_as_punycode_and_the_email_goes_there(make_app, tm
 
 @pytest.fixture
 def event_id(organiser_client) -> int:
-    event_id = create_event(organiser_client)
+    event_id = kiosk_event(organiser_client)  # today, whenever the tests run: its kiosk is open
     upload(organiser_client, event_id, "good.csv")
     return event_id
 

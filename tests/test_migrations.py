@@ -320,6 +320,7 @@ def letters_cli(instance: Path, monkeypatch) -> Callable[..., Result]:
     return run
 
 
+@pytest.mark.processes  # the CLI runs in its own process
 def test_letters_db_upgrade_on_a_fresh_machine(instance):
     # The real console script, as a deployment step runs it.
     env = {**os.environ, "LETTERS_INSTANCE_DIR": str(instance)}

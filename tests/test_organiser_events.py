@@ -344,12 +344,15 @@ def test_printing_runs_as_a_celery_task_with_progress(
 
 
 def test_a_kiosk_link_stops_working_after_its_event_and_says_so(app_with_data, organiser_client):
-    event_id = create_event(organiser_client)  # on 5 December 2026, in Sydney
+    sydney = ZoneInfo("Australia/Sydney")
+    # The morning of the event (5 December 2026, in Sydney), whatever day the tests run.
+    clock.freeze(dt.datetime(2026, 12, 5, 9, tzinfo=sydney))
+    login(organiser_client)
+    event_id = create_event(organiser_client)
     link_page = organiser_client.get(f"/organiser/events/{event_id}/kiosk").get_data(as_text=True)
     path = urllib.parse.urlsplit(re.search(r'id="kiosk-url">([^<]+)<', link_page).group(1)).path
     assert "It works until 00:00 on 7 December 2026" in link_page
     tablet = app_with_data.test_client()
-    sydney = ZoneInfo("Australia/Sydney")
     # The event's day ends at midnight in Sydney; one grace day (the default) follows.
     last_moment = dt.datetime(2026, 12, 6, 23, 59, tzinfo=sydney)
     with clock.frozen(last_moment):
