@@ -15,6 +15,7 @@ from letters import clock, create_app, migrations
 from letters.extensions import db
 from letters.refresh import Plausibility, refresh
 from tests.fakes.sendgrid import WebhookSigner, running
+from tests.services import create_worker_database, drop_worker_database, for_this_worker
 
 TESTS_DIR = Path(__file__).resolve().parent
 FIXTURES = TESTS_DIR / "fixtures"
@@ -27,7 +28,8 @@ OPENAUSTRALIA_FIXTURE = FIXTURES / "openaustralia"
 
 # Set to a PostgreSQL URL to run the database tests against a real server
 # (.ci/test does: postgresql://postgres@127.0.0.1:5432/test).
-TEST_DATABASE_URL = os.environ.get("LETTERS_TEST_DATABASE_URL", "")
+# Under pytest-xdist each worker resets a database of its own (tests/services.py).
+TEST_DATABASE_URL = for_this_worker(os.environ.get("LETTERS_TEST_DATABASE_URL", ""))
 
 
 # CI's verdict must depend on the code alone: the "ci" profile (the default) draws the same
@@ -125,6 +127,14 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    create_worker_database()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_worker_database()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -72,16 +74,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process started with start_new_session=True, and its children, at once.
+
+    For tests that do not check a graceful shutdown: Celery's takes seconds, for nothing."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 @contextmanager
-def letters_serve(env: Mapping[str, str], cwd: Path, port: int) -> Iterator[str]:
+def letters_serve(
+    env: Mapping[str, str], cwd: Path, port: int, *, graceful: bool = True
+) -> Iterator[str]:
     """`letters serve` as a new user runs it (embedded broker, worker and printer, local
-    outbox), with this environment; its base URL once it answers. Stopped on leaving."""
+    outbox), with this environment; its base URL once it answers. Stopped on leaving: as
+    Ctrl-C stops it, or (graceful=False) killed with its worker and printer at once."""
     server = subprocess.Popen(
         [sys.executable, "-m", "letters", "serve", "--port", str(port)],
         env=dict(env),
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -96,8 +111,11 @@ def letters_serve(env: Mapping[str, str], cwd: Path, port: int) -> Iterator[str]
                 time.sleep(0.1)  # polling for the port, bounded by the deadline
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if graceful:
+            server.terminate()
+            server.wait(timeout=30)
+        else:
+            kill_group(server)
 
 
 def read_outbox(outbox: Path, kind: str) -> list[EmailMessage]:

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 
 from letters.settings import PROJECT_ROOT
 from tests.conftest import TEST_DATABASE_URL
+from tests.live import kill_group
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -154,14 +155,11 @@ def worker_fixture(app_with_data, tmp_path):
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    # No test here checks a graceful stop (tests/test_worker.py does): kill it at once.
+    kill_group(process)
     log.close()
 
 

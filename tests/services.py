@@ -14,9 +14,23 @@ from sqlalchemy import make_url
 
 from letters.settings import database_url
 
-POSTGRES_URL = os.environ.get("LETTERS_TEST_DATABASE_URL") or os.environ.get(
+
+def for_this_worker(url: str) -> str:
+    """The database URL this test process uses: under pytest-xdist each worker has its own
+    database on the server (test_gw0, test_gw1...), since tests reset theirs with drop_all."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(
+        hide_password=False
+    )
+
+
+SHARED_POSTGRES_URL = os.environ.get("LETTERS_TEST_DATABASE_URL") or os.environ.get(
     "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+POSTGRES_URL = for_this_worker(SHARED_POSTGRES_URL)
 REDIS_URL = os.environ.get("LETTERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -37,6 +51,41 @@ def require_redis(url: str = REDIS_URL) -> str:
     return url
 
 
+def _admin() -> psycopg.Connection | None:
+    """An autocommit connection to the shared test database, or None if it is unreachable."""
+    server = make_url(database_url(SHARED_POSTGRES_URL)).set(drivername="postgresql")
+    try:
+        return psycopg.connect(
+            server.render_as_string(hide_password=False), autocommit=True, connect_timeout=3
+        )
+    except psycopg.Error:
+        return None
+
+
+def create_worker_database() -> None:
+    """Make this xdist worker's database afresh (one a crashed run left is dropped first)."""
+    if POSTGRES_URL == SHARED_POSTGRES_URL:
+        return
+    admin = _admin()
+    if admin is None:
+        return  # the tests that need PostgreSQL skip, or fail under CI, saying why
+    name = sql.Identifier(make_url(POSTGRES_URL).database)
+    with admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def drop_worker_database() -> None:
+    if POSTGRES_URL == SHARED_POSTGRES_URL:
+        return
+    admin = _admin()
+    if admin is None:
+        return
+    name = sql.Identifier(make_url(POSTGRES_URL).database)
+    with admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
 @contextmanager
 def scratch_postgres(prefix: str = "migrations") -> Iterator[str]:
     """A database of its own on the test server, dropped afterwards.
@@ -44,15 +93,10 @@ def scratch_postgres(prefix: str = "migrations") -> Iterator[str]:
     The database tests share the server's `test` database and reset it with create_all; an
     alembic_version table left there, or tables dropped under them, would break them.
     """
-    server = make_url(database_url(POSTGRES_URL))
-    try:
-        admin = psycopg.connect(
-            server.set(drivername="postgresql").render_as_string(hide_password=False),
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.Error:
-        unreachable(POSTGRES_URL)
+    server = make_url(database_url(SHARED_POSTGRES_URL))
+    admin = _admin()
+    if admin is None:
+        unreachable(SHARED_POSTGRES_URL)
     name = f"letters_{prefix}_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

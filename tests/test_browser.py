@@ -249,7 +249,8 @@ def served_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     }
     env.pop("SENDGRID_API_KEY", None)
     env.pop("LETTERS_BASE_URL", None)
-    with letters_serve(env, tmp_path, free_port()) as url:
+    # Nothing here is about stopping: kill it at once rather than wait for Celery's goodbye.
+    with letters_serve(env, tmp_path, free_port(), graceful=False) as url:
         yield url, tmp_path / "instance" / "outbox"
 
 

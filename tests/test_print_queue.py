@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from tests import factories
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid
 from tests.helpers import csrf_token, submit
+from tests.live import kill_group
 from tests.organiser_helpers import csrf, login, render_processes
 from tests.services import REDIS_URL, require_redis, scratch_postgres
 from tests.test_worker import Worker, wait_for
@@ -67,12 +67,8 @@ def _serve(env: dict[str, str], port: int, log: Path) -> Iterator[None]:
                 time.sleep(0.1)  # polling for the port, bounded by the deadline
         yield
     finally:
-        server.terminate()  # serve stops its worker and printer on the way out
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        # What this file shows is over by then; a graceful stop would wait for the print run.
+        kill_group(server)
 
 
 def _free_port() -> int:

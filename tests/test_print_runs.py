@@ -458,7 +458,9 @@ def test_killing_the_worker_mid_render_fails_the_run_and_print_again_works(
     start_worker("--beat")
     wait_for(lambda: _job(app, job_id).state == "failed", 60, "the sweep to fail the run")
     assert _job(app, job_id).error == STOPPED_UNEXPECTEDLY
-    assert not partial.exists()
+    # Another process removes the files just after committing the failure (it must own the
+    # attempt first), so the test waits for that too.
+    wait_for(lambda: not partial.exists(), 10, "the sweep to remove the partial files")
     page = client.get(url).get_data(as_text=True)
     assert "The print run stopped unexpectedly" in page and "Print again</button>" in page
 
@@ -484,7 +486,8 @@ def test_a_killed_render_process_fails_its_run_at_once(app_with_data, start_work
     wait_for(lambda: _group(render) == [], 10, "the orphaned pool processes to be gone")
     assert _job(app, job_id).error == STOPPED_UNEXPECTEDLY
     with app.app_context():
-        assert not attempt_folder(job_id, 1).exists()
+        partial = attempt_folder(job_id, 1)
+    wait_for(lambda: not partial.exists(), 10, "the task to remove the partial files")
 
 
 @pytest.mark.once
@@ -504,7 +507,8 @@ def test_a_hung_render_is_failed_by_the_sweep_and_stopped_by_its_task(app_with_d
     wait_for(lambda: _group(render) == [], 30, "the task to stop the hung render")
     assert worker.process.poll() is None  # the worker goes on, free for the next run
     with app.app_context():
-        assert not attempt_folder(job_id, 1).exists()
+        partial = attempt_folder(job_id, 1)
+    wait_for(lambda: not partial.exists(), 10, "the task to remove the partial files")
     page = client.get(url).get_data(as_text=True)
     assert "stopped making progress" in page and "Print again</button>" in page
 

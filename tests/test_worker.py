@@ -26,13 +26,10 @@ from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event, post_events
 from tests.helpers import csrf_token, submit
 from tests.live import serving
+from tests.services import POSTGRES_URL, REDIS_URL
 
 pytestmark = pytest.mark.processes
 
-POSTGRES_URL = os.environ.get(
-    "LETTERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("LETTERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _reachable(url: str) -> bool:
