@@ -15,7 +15,6 @@ from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from weasyprint import CSS, HTML
-from weasyprint.text import ffi as weasyprint_ffi
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -38,14 +37,6 @@ ASSET_DIRS = (TEMPLATES_DIR / "letters", PROJECT_ROOT / "letters" / "static")
 ASSET_SUFFIXES = frozenset(
     {".css", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2", ".ttf", ".otf"}
 )
-
-
-# See prime_font_subsetting(): glyph-id arrays up to this length are set up in advance. DejaVu
-# Serif has about 3,500 glyphs; a letter that falls back to a bigger font only pays the old
-# cost once per new array length.
-PRIMED_GLYPH_ARRAY_LENGTH = 4096
-_primed_lock = threading.Lock()
-_primed = False
 
 
 class RefusedURLError(ValueError):
@@ -98,34 +89,6 @@ class AssetFetcher(URLFetcher):
         return None
 
 
-def prime_font_subsetting(limit: int = PRIMED_GLYPH_ARRAY_LENGTH) -> bool:
-    """Pre-build cffi's glyph-array types so font subsetting stops re-parsing C declarations."""
-    # WeasyPrint 70 subsets each font with ffi.new(f"hb_codepoint_t[{n}]", ...), n being how
-    # many glyphs the letter uses and its highest glyph id. cffi parses every new type string
-    # with pycparser (about 2.5 ms each, up to four per render) and caches it forever, so a
-    # fresh process pays it on most letters for a long while. Entering the same (ctype, False)
-    # pairs cffi would cache costs ~8 ms and ~2 MB once. It touches cffi internals, so any
-    # surprise just leaves the slow path in place.
-    global _primed
-    with _primed_lock:
-        if _primed:
-            return True
-        try:
-            ffi = weasyprint_ffi.ffi
-            parsed_types = ffi._parsed_types
-            pointer_type = ffi.typeof("hb_codepoint_t *")
-            new_array_type = ffi._backend.new_array_type
-            for length in range(1, limit + 1):
-                parsed_types.setdefault(
-                    f"hb_codepoint_t[{length}]", (new_array_type(pointer_type, length), False)
-                )
-        except Exception:  # pragma: no cover - depends on cffi's private layout
-            log.debug("could not prime cffi glyph-array types", exc_info=True)
-            return False
-        _primed = True
-        return True
-
-
 def sample_letter() -> Letter:
     """A short, fixed letter for warming up a renderer."""
     return Letter(
@@ -171,7 +134,6 @@ class PdfRenderer:
         # A Pango font map is not safe to share between threads; renders are CPU-bound under
         # the GIL anyway, so one at a time per process costs little.
         self._lock = threading.Lock()
-        prime_font_subsetting()
 
     def warm_up(self) -> None:
         """Render a sample letter now, so the first real one is not slow (fonts load lazily)."""
