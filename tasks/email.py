@@ -33,8 +33,15 @@ def send_letters(message_ids: list[str]) -> dict[str, str]:
             send_letter.apply_async((str(message_id),), countdown=outcome.retry_in)
         if outcome.notify_failure:
             notify_failure.delay(str(message_id))
+    # The receipts go from here rather than as tasks of their own: a task per email is most of
+    # a worker's cost. Each is leased like any email, so one that fails here (or a worker that
+    # dies here) is offered again by the sweep.
+    for message_id, outcome in outcomes.items():
         if outcome.send_receipt:
-            send_receipt.delay(str(message_id))
+            try:
+                notices.send_receipt(message_id)
+            except Exception:
+                log.exception("receipt not sent", extra={"message_id": str(message_id)})
     return {str(message_id): outcome.state for message_id, outcome in outcomes.items()}
 
 

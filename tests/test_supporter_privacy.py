@@ -516,17 +516,47 @@ def test_no_receipt_before_the_letter_went(app, fake):
         assert not _emails(fake, "receipt")
 
 
-def test_the_workers_send_the_receipt_after_the_letter(app, fake, monkeypatch):
+def test_the_workers_send_the_receipt_right_after_the_letter(app, fake):
+    from tasks import email as tasks
+
+    with app.app_context():
+        message = _confirmed(app.test_client(), fake)
+        assert tasks.send_letters([str(message.id)]) == {str(message.id): "sent"}
+        assert len(_emails(fake, "receipt")) == 1  # by the task that sent the letter
+        clock.freeze(START + dt.timedelta(minutes=5))
+        assert tasks.sweep()["to_receipt"] == 0
+    assert [r.status for r in _emails(fake, "receipt")] == [202]  # and only once
+
+
+def test_a_receipt_that_fails_with_its_letter_is_sent_by_the_sweep(app, fake, monkeypatch):
     from tasks import email as tasks
 
     woken: list[str] = []
     monkeypatch.setattr(tasks.send_receipt, "delay", woken.append)
     with app.app_context():
         message = _confirmed(app.test_client(), fake)
+        fake.answer(default=500, kind="receipt")  # the letter goes; its receipt meets a 500
         assert tasks.send_letters([str(message.id)]) == {str(message.id): "sent"}
-        assert woken == [str(message.id)]  # right after the letter went
+        assert [r.status for r in _emails(fake, "receipt")] == [500]
         clock.freeze(START + dt.timedelta(minutes=5))
-        assert tasks.sweep()["to_receipt"] == 1  # and again by the sweep, until it went
-        assert woken == [str(message.id)] * 2
+        assert tasks.sweep()["to_receipt"] == 1  # the sweep offers it again
+        assert woken == [str(message.id)]
+        fake.answer()
         assert tasks.send_receipt(str(message.id))
         assert tasks.sweep()["to_receipt"] == 0
+    assert [r.status for r in _emails(fake, "receipt")] == [500, 202]
+
+
+def test_a_receipt_that_raises_does_not_undo_the_letters_task(app, fake, monkeypatch):
+    from tasks import email as tasks
+
+    def broken(message_id):
+        raise RuntimeError("the receipt could not be made")
+
+    monkeypatch.setattr(tasks.notices, "send_receipt", broken)
+    with app.app_context():
+        message = _confirmed(app.test_client(), fake)
+        assert tasks.send_letters([str(message.id)]) == {str(message.id): "sent"}
+        assert len(_emails(fake, "letter")) == 1
+        clock.freeze(START + dt.timedelta(minutes=5))
+        assert tasks.sweep()["to_receipt"] == 1  # left for the sweep
