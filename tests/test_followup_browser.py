@@ -114,6 +114,8 @@ def _log_in(page, url: str) -> None:
 
 
 def _funnel(page) -> dict[str, int]:
+    # A click on the link returns before the dashboard has loaded: wait for it first.
+    page.get_by_role("heading", name="The funnel").wait_for()
     rows = page.locator("tr[data-step]")
     return {
         rows.nth(i).get_attribute("data-step"): int(rows.nth(i).locator("td").first.inner_text())
@@ -262,6 +264,7 @@ def test_from_letters_and_an_event_to_answers_on_the_dashboard_and_its_csvs(site
             page.get_by_label("The supporter's email address").fill(" JANE.citizen@EXAMPLE.org")
             page.get_by_role("button", name="Show what will be erased").click()
             listed = page.locator("#erase-letter-list tbody tr")
+            listed.first.wait_for()  # count() alone would not wait for the page
             assert listed.count() == 1
             assert "Priya Nandakumar (Banksia)" in listed.inner_text()
             assert "Yes, a real answer" in listed.inner_text()

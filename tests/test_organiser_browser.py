@@ -97,6 +97,7 @@ def test_an_organiser_prints_an_event_from_a_spreadsheet(
 
     page.get_by_role("link", name=re.compile(r"Choose divisions")).click()
     rows = page.locator("fieldset.settle-row")
+    rows.first.wait_for()  # count() alone would not wait for the page the click opens
     assert rows.count() == to_settle
     for index in range(to_settle):
         rows.nth(index).get_by_role("radio").first.check()
