@@ -22,6 +22,7 @@ from letters.domain.attendees import (
     write_csv,
 )
 from letters.domain.campaign import load_campaign
+from letters.domain.compose import Recipient, Sender
 from letters.domain.directory import Directory, load_directory
 from letters.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, load_fixture_members
@@ -237,6 +238,62 @@ def test_an_attendee_letter_uses_the_defaults_when_nothing_was_chosen(directory)
     texts = [item.text for block in letter.body if hasattr(block, "items") for item in block.items]
     defaults = [s.text for s in CAMPAIGN.statistics if s.default]
     assert all(text in texts for text in defaults)
+
+
+def test_an_attendee_letter_is_from_them_as_imported_and_to_their_member(directory):
+    # No state in the file: the letter gives the state of the division the postcode settled.
+    data = b"name,email,street,suburb,postcode\nJo Bloggs,jo@example.org,1 Main St,Haymarket,2001\n"
+    (row,) = read_attendees(data, CAMPAIGN, directory).rows
+    assert row.settled and row.state == "" and row.division_state and row.member_party
+    letter = letter_for_attendee(CAMPAIGN, row, dt.date(2026, 12, 5))
+    assert letter.sender == Sender(
+        name="Jo Bloggs",
+        street="1 Main St",
+        suburb="Haymarket",
+        state=row.division_state,
+        postcode="2001",
+        email="jo@example.org",
+    )
+    assert letter.sender.address_lines == ("1 Main St", f"Haymarket {row.division_state} 2001")
+    assert letter.recipient == Recipient(
+        name=row.member_name,
+        division=row.division,
+        state=row.division_state,
+        party=row.member_party,
+    )
+    assert letter.recipient.address_lines[1] == f"Member for {row.division}"
+
+
+def test_an_exported_list_imports_again_with_the_same_choices(directory):
+    data = (
+        b"name,postcode,statistics,recommendations\n"
+        b"Jo Bloggs,2001,ncmec-reports;afp-reports,increase-fines;duty-of-care\n"
+        b"Sam Lee,2003,tech-enabled,expand-expectations\n"
+    )
+    first = read_attendees(data, CAMPAIGN, directory)
+    assert first.errors == [] and len(first.rows) == 2
+    exported = write_csv(COLUMNS, attendee_csv_rows(first.rows)).encode()
+    again = read_attendees(exported, CAMPAIGN, directory)
+    assert again.errors == []
+    assert [(r.name, r.statistics, r.recommendations) for r in again.rows] == [
+        ("Jo Bloggs", ("ncmec-reports", "afp-reports"), ("increase-fines", "duty-of-care")),
+        ("Sam Lee", ("tech-enabled",), ("expand-expectations",)),
+    ]
+
+
+def test_a_first_name_that_is_also_a_surname_particle_is_still_a_first_name():
+    def row(name: str) -> AttendeeRow:
+        r = AttendeeRow(row=0, name=name, postcode="2001")
+        r.division, r.division_state, r.member_name = "Banksia", "NSW", "M"
+        return r
+
+    rows = [row("Anna Nguyen"), row("Van Morrison"), row("Dai Le")]
+    # Le, Morrison, Nguyen: "Van" and "Dai" are first names; "Le" is Dai's surname.
+    assert [r.name for r in sorted(rows, key=print_order)] == [
+        "Dai Le",
+        "Van Morrison",
+        "Anna Nguyen",
+    ]
 
 
 def test_excels_sep_line_sets_the_separator_and_is_not_the_header(directory):

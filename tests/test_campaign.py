@@ -119,3 +119,26 @@ def test_a_second_campaign_needs_no_code(tmp_path, raw):
     _write(tmp_path, raw, name="second-campaign")
     _write(tmp_path, yaml.safe_load(SHIPPED.read_text(encoding="utf-8")))
     assert set(load_campaigns(tmp_path)) == {"second-campaign", "tougher-on-tech"}
+
+
+def test_a_problem_across_fields_is_placed_at_the_top_level(tmp_path, raw, runner):
+    # A rule over several fields (here: keys unique within a list) has no one field to name.
+    raw["statistics"].append(dict(raw["statistics"][0]))
+    path = _write(tmp_path, raw)
+    result = runner.invoke(args=["campaign", "check", str(path)])
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if "appears twice" in line]
+    assert line.startswith(f"{path}: (top level): ")
+
+
+def test_the_error_of_a_file_with_several_problems_lists_each_after_the_file(tmp_path, raw):
+    # What an operator reads when the app will not start on a bad campaign file.
+    raw["statistics"][0].pop("text")
+    raw["minister"].update(as_of="13 May 2025")
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    first, second = caught.value.problems
+    assert first.startswith("statistics.0.text") or second.startswith("statistics.0.text")
+    assert "minister.as_of" in first + second
+    assert str(caught.value) == f"{path}: {first}; {second}"

@@ -186,6 +186,28 @@ def test_lookup_single_division(directory: Directory) -> None:
     }
 
 
+def test_lookup_of_a_division_without_a_member_answers_with_no_member(
+    directory: Directory,
+) -> None:
+    """A seat stored as vacant (its member gone) is still offered, naming no member."""
+    data = directory.to_dict()
+    for item in data["divisions"]:
+        if item["name"] == "Wattle":
+            item["member"] = None
+    vacant = Directory.from_dict(json.loads(json.dumps(data)))
+    assert vacant.lookup("2003").to_json()["divisions"] == [
+        {"name": "Wattle", "state": "NSW", "likely": True, "member": None}
+    ]
+
+
+def test_lookup_answer_carries_its_error_for_the_page(directory: Directory) -> None:
+    """The JSON the write page reads says what is wrong, in words it can show."""
+    payload = directory.lookup("5999").to_json()
+    assert payload["divisions"] == []
+    assert "We don't know postcode 5999" in payload["error"]
+    assert directory.lookup("2003").to_json().keys() == {"postcode", "divisions", "notes"}
+
+
 def test_lookup_split_postcode_offers_all(directory: Directory) -> None:
     """A postcode in several divisions offers every one and points to the AEC finder."""
     result = directory.lookup("2002")

@@ -286,6 +286,63 @@ def test_at_the_very_end_of_its_lease_a_job_is_still_held(app, fake, monkeypatch
         assert message.id in sweeper.sweep().to_confirm
 
 
+def test_at_the_very_end_of_its_lease_a_reported_email_is_still_its_workers(
+    app, fake, signer, monkeypatch
+):
+    client = app.test_client()
+    with app.app_context():
+        message, work = _due_confirmation(app, client, fake)
+        with monkeypatch.context() as patch:
+            _die(patch, "after the 202")
+            with pytest.raises(Killed):
+                work()
+        _report_taken(client, signer, message, "confirmation")
+        held_until = _refresh(message).confirmation_claimed_until
+        clock.freeze(held_until)
+        assert sweeper.sweep().emails_recovered_as_sent == 0
+        assert _refresh(message).confirmation_sent_at is None
+        clock.freeze(held_until + dt.timedelta(microseconds=1))
+        assert sweeper.sweep().emails_recovered_as_sent == 1
+        assert _refresh(message).confirmation_sent_at is not None
+
+
+def test_a_renewed_confirmation_is_not_taken_as_sent_for_the_event_of_the_one_before(
+    app, fake, signer
+):
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert notices.send_confirmation(message.id)
+        _report_taken(client, signer, message, "confirmation")
+        row = _refresh(message)
+        row.personal_note += " And one more thing."
+        assert renew_confirmation(row)
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 0
+        assert _refresh(message).confirmation_sent_at is None
+        _sweep_and_work()
+        assert _received(fake, "confirmation") == 2
+
+
+def test_a_lost_receipt_is_sent_again_though_the_letters_confirmation_was_reported(
+    app, fake, signer, monkeypatch
+):
+    """Only an event of the receipt itself shows that SendGrid took the receipt."""
+    client = app.test_client()
+    with app.app_context():
+        message, work = _due_receipt(app, client, fake)
+        _report_taken(client, signer, message, "confirmation")
+        with monkeypatch.context() as patch:
+            _die(patch, "before the send")
+            with pytest.raises(Killed):
+                work()
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 0
+        _sweep_and_work()
+        assert _received(fake, "receipt") == 1
+        assert _refresh(message).receipt_sent_at is not None
+
+
 def test_a_claim_takes_one_letters_job_once(app, fake):
     client = app.test_client()
     with app.app_context():

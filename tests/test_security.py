@@ -19,7 +19,7 @@ from letters import clock, create_app
 from letters.extensions import db
 from letters.mail.content import confirm_url
 from letters.messages import confirmation, notices
-from letters.models import Attendee, Message
+from letters.models import Attendee, Message, UsedFormToken
 from letters.settings import ConfigError
 from letters.supporter.abuse import FORM_MAX_AGE
 from tests.conftest import load_fixture_members
@@ -218,6 +218,28 @@ def test_a_form_left_open_too_long_is_shown_again_as_typed(app, client):
     assert "open for a long time" in shown and note in shown
     again = post_form(client, "/write", shown, division="Canberra", member="Alicia Payne")
     assert again.status_code == 303
+
+
+def test_a_form_is_good_to_the_end_of_its_age_and_even_then_only_once(app, client):
+    clock.freeze(dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))
+    typed = {"division": "Canberra", "member": "Alicia Payne"}
+    first, second = _write_page(client), _write_page(client)
+    assert post_form(client, "/write", first, **typed).status_code == 303
+    clock.advance(FORM_MAX_AGE)
+    assert post_form(client, "/write", second, **typed).status_code == 303
+    replay = post_form(client, "/write", first, **typed)
+    assert replay.status_code == 422
+    assert "already submitted once" in replay.get_data(as_text=True)
+
+
+def test_used_form_tokens_are_kept_only_while_their_form_could_come_back(app, client):
+    clock.freeze(dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))
+    typed = {"division": "Canberra", "member": "Alicia Payne"}
+    assert post_form(client, "/write", _write_page(client), **typed).status_code == 303
+    clock.advance(FORM_MAX_AGE + dt.timedelta(seconds=1))
+    assert post_form(client, "/write", _write_page(client), **typed).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(UsedFormToken)) == 1
 
 
 # --- one email letter a week to the same member ---------------------------------------------
