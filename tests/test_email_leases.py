@@ -324,6 +324,32 @@ def test_a_renewed_confirmation_is_not_taken_as_sent_for_the_event_of_the_one_be
         assert _received(fake, "confirmation") == 2
 
 
+def test_a_renewed_confirmation_whose_worker_died_is_sent_again_not_settled_by_the_old_event(
+    app, fake, signer, monkeypatch
+):
+    """Found by mutation testing: the first confirmation's `processed` event must not stand
+    for the renewed one, which a worker claimed and died before sending."""
+    client = app.test_client()
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert notices.send_confirmation(message.id)
+        _report_taken(client, signer, message, "confirmation")
+        clock.advance(dt.timedelta(minutes=5))
+        row = _refresh(message)
+        row.personal_note += " And one more thing."
+        assert renew_confirmation(row)
+        with monkeypatch.context() as patch:
+            _die(patch, "before the send")
+            with pytest.raises(Killed):
+                notices.send_confirmation(message.id)
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 0
+        assert _refresh(message).confirmation_sent_at is None
+        _sweep_and_work()
+        assert _received(fake, "confirmation") == 2  # the new link reached the supporter
+        assert _refresh(message).confirmation_sent_at is not None
+
+
 def test_a_lost_receipt_is_sent_again_though_the_letters_confirmation_was_reported(
     app, fake, signer, monkeypatch
 ):

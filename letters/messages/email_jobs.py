@@ -133,13 +133,17 @@ def send(job: Job, email: OutgoingEmail, message_id: uuid.UUID, held_until: dt.d
     return False
 
 
-def taken_by_sendgrid(job: Job) -> ColumnElement[bool]:
-    """SendGrid reported an email of this job for the row (the webhook stored the event)."""
-    return exists().where(
+def taken_by_sendgrid(job: Job, since: dt.datetime | None = None) -> ColumnElement[bool]:
+    """SendGrid reported an email of this job for the row (the webhook stored the event),
+    received `since` then if given."""
+    condition = exists().where(
         DeliveryEvent.message_id == Message.id,
         DeliveryEvent.kind.in_(job.kinds),
         DeliveryEvent.event.in_(TAKEN_EVENTS),
     )
+    if since is not None:
+        condition = condition.where(DeliveryEvent.received_at >= since)
+    return condition
 
 
 def settle_expired(now: dt.datetime) -> int:
@@ -153,6 +157,15 @@ def settle_expired(now: dt.datetime) -> int:
             )
         ).all()
         for message_id, held_until in rows:
-            record(job, message_id, held_until)
-        settled += len(rows)
+            # Only an event that came after this claim began is this claim's email: a job that
+            # is done again (a confirmation renewed by an edit) keeps the earlier email's events.
+            claimed_from = held_until - lease()
+            ours = db.session.scalar(
+                select(Message.id).where(
+                    Message.id == message_id, taken_by_sendgrid(job, since=claimed_from)
+                )
+            )
+            if ours is not None:
+                record(job, message_id, held_until)
+                settled += 1
     return settled
