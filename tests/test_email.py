@@ -790,3 +790,95 @@ def test_a_delivery_event_that_overtakes_the_send_keeps_the_state_and_gains_the_
         sending.deliver(letter.id)
         row = _refresh(letter)
         assert (row.state, row.provider_message_id) == ("delivered", "sg-overtaken-1")
+
+
+# --- the sweep's waits, to the instant --------------------------------------------------------
+
+
+def _sweep_wait(app) -> dt.timedelta:
+    return dt.timedelta(seconds=app.config["SWEEP_QUEUED_AFTER_SECONDS"])
+
+
+def test_a_new_letters_confirmation_is_left_to_its_own_task_for_the_sweeps_wait(app):
+    with app.app_context():
+        written = clock.now()
+        letter = factories.message(delivery="email", created_at=written)
+        wait = _sweep_wait(app)
+        assert sweeper.sweep(now=written).to_confirm == []  # its own task is on the way
+        assert sweeper.sweep(now=written + wait).to_confirm == []
+        later = written + wait + dt.timedelta(microseconds=1)
+        assert sweeper.sweep(now=later).to_confirm == [letter.id]
+
+
+def test_a_workers_lease_holds_to_its_last_instant(app):
+    with app.app_context():
+        held_until = clock.now() + dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        letter = factories.message(
+            delivery="email", state="sending", queued_at=clock.now(), lease_expires_at=held_until
+        )
+        for moment in (clock.now(), held_until):
+            found = sweeper.sweep(now=moment)
+            assert found.to_send == [] and _refresh(letter).state == "sending"
+        found = sweeper.sweep(now=held_until + dt.timedelta(microseconds=1))
+        assert found.to_send == [letter.id] and _refresh(letter).state == "queued"
+
+
+def test_a_queued_letter_is_woken_once_the_sweeps_wait_is_over(app):
+    with app.app_context():
+        queued = clock.now()
+        letter = factories.message(delivery="email", state="queued", queued_at=queued)
+        wait = _sweep_wait(app)
+        assert sweeper.sweep(now=queued + wait).to_send == []
+        assert sweeper.sweep(now=queued + wait + dt.timedelta(microseconds=1)).to_send == [
+            letter.id
+        ]
+
+
+def test_a_retry_is_woken_by_the_sweep_only_after_its_own_time(app):
+    with app.app_context():
+        queued = clock.now() - dt.timedelta(hours=1)  # queued long ago, then retried
+        retry_at = clock.now() + dt.timedelta(minutes=10)
+        letter = factories.message(
+            delivery="email", state="queued", queued_at=queued, next_attempt_at=retry_at
+        )
+        wait = _sweep_wait(app)
+        assert sweeper.sweep(now=clock.now()).to_send == []  # its backoff is not over
+        assert sweeper.sweep(now=retry_at + wait).to_send == []
+        assert sweeper.sweep(now=retry_at + wait + dt.timedelta(seconds=1)).to_send == [letter.id]
+
+
+def test_letters_the_sweep_finds_sent_are_dated_counted_once_and_not_found_again(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        # Two workers died after SendGrid took their letters (it said so: deferred).
+        letters = [_sending_letter(), _sending_letter()]
+        record_events([event(str(letter.id), "deferred") for letter in letters])
+        later = clock.now() + dt.timedelta(hours=1)
+        found = sweeper.sweep(now=later)
+        assert (found.to_send, found.recovered_as_sent) == ([], 2)
+        for letter in letters:
+            row = _refresh(letter)
+            assert (row.state, row.sent_at) == ("sent", later)
+        # Nothing is left for the next sweep, nor for its preview.
+        preview = sweeper.preview(later + dt.timedelta(minutes=1))
+        assert (preview["to_send"], preview["expired_leases"]) == (0, 0)
+        assert sweeper.sweep(now=later + dt.timedelta(minutes=1)).recovered_as_sent == 0
+
+
+def test_a_letter_put_back_from_a_dead_workers_lease_stays_due_to_every_sweep(make_app, fake):
+    # A lease shorter than the sweep's wait: the letter it puts back is not "fresh".
+    app = make_app(SEND_LEASE_SECONDS=30.0, SEND_TIMEOUT_SECONDS=1.0)
+    with app.app_context():
+        claimed = clock.now()  # a retry, claimed when it fell due
+        letter = factories.message(
+            delivery="email",
+            state="sending",
+            queued_at=claimed - dt.timedelta(hours=1),
+            next_attempt_at=claimed,
+            lease_expires_at=claimed + dt.timedelta(seconds=30),
+        )
+        first = claimed + dt.timedelta(seconds=31)
+        assert sweeper.sweep(now=first).to_send == [letter.id]
+        # That wake-up was lost (the broker restarted): the next sweep wakes it again.
+        assert sweeper.sweep(now=first + dt.timedelta(seconds=1)).to_send == [letter.id]
