@@ -882,3 +882,100 @@ def test_a_letter_put_back_from_a_dead_workers_lease_stays_due_to_every_sweep(ma
         assert sweeper.sweep(now=first).to_send == [letter.id]
         # That wake-up was lost (the broker restarted): the next sweep wakes it again.
         assert sweeper.sweep(now=first + dt.timedelta(seconds=1)).to_send == [letter.id]
+
+
+# --- what the webhook takes from each event ----------------------------------------------------
+
+
+def _stored() -> list[DeliveryEvent]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(DeliveryEvent).order_by(DeliveryEvent.id)))
+
+
+def test_an_event_without_its_id_or_name_is_refused(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        good = event(str(letter.id), "deferred")
+        without_id = {k: v for k, v in good.items() if k != "sg_event_id"}
+        bad = [
+            without_id,
+            {**good, "sg_event_id": ""},
+            {**good, "sg_event_id": "\x00"},  # nothing left once the NUL is taken out
+            {**good, "event": 5},
+        ]
+        assert record_events(bad).invalid == 4
+        assert _stored() == []
+
+
+def test_any_timestamp_a_date_can_hold_is_taken_and_no_other(app):
+    from letters.messages.events import LAST_TIMESTAMP, record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        moments = [-1, 0, LAST_TIMESTAMP, LAST_TIMESTAMP + 1]
+        result = record_events([event(str(letter.id), "deferred", timestamp=t) for t in moments])
+        assert (result.stored, result.invalid) == (2, 2)
+        assert sorted(e.occurred_at for e in _stored()) == [0, LAST_TIMESTAMP]
+
+
+def test_an_events_fields_are_kept_within_what_each_column_holds(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        long = event(
+            str(letter.id),
+            "d" * 40,
+            kind="k" * 40,
+            sg_event_id="i" * 150,
+            reason="r" * 1500,
+            type="t" * 40,
+        )
+        assert record_events([long]).stored == 1
+        (row,) = _stored()
+        assert (len(row.sg_event_id), len(row.event), len(row.kind)) == (100, 30, 20)
+        assert (len(row.reason), len(row.bounce_type)) == (1000, 30)
+
+
+def test_an_events_text_loses_its_nul_characters_and_nothing_else(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "bounce", reason="550\x00 gone", type="bounce")])
+        (row,) = _stored()
+        assert (row.reason, row.bounce_type) == ("550 gone", "bounce")
+        assert _refresh(letter).failure_reason == "550 gone"
+
+
+def test_an_event_without_a_reason_or_with_an_odd_kind_stores_none(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "deferred", kind=5)])
+        (row,) = _stored()
+        assert (row.kind, row.reason, row.bounce_type) == ("", "", "")
+        assert _refresh(letter).state == "sending"  # not an event about the letter
+
+
+def test_a_bounce_that_gives_only_the_servers_response_keeps_it_as_the_reason(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "bounce", response="550 5.1.1 no such user")])
+        (row,) = _stored()
+        assert row.reason == "550 5.1.1 no such user"
+        assert _refresh(letter).failure_reason == "550 5.1.1 no such user"
+
+
+def test_each_event_for_no_letter_of_ours_is_counted(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        strangers = [event(str(uuid.uuid4()), "delivered") for _ in range(3)]
+        result = record_events([*strangers, event("not-a-uuid", "open")])
+        assert (result.stored, result.unmatched, result.invalid) == (4, 4, 0)
