@@ -520,3 +520,13 @@ def test_a_letter_of_another_campaign_is_asked_in_that_campaigns_name(make_app, 
         (sent,) = followup_emails(fake)
         assert sent.payload["subject"].endswith("reply to your letter about Kids Online?")
         assert sent.payload["categories"] == ["kids-online"]
+
+
+def test_a_run_counts_every_reminder_and_every_second_question_it_sent(ctx, fake):
+    unanswered = [sent_letter(), sent_letter()]
+    no_reply_yet = [sent_letter(), sent_letter()]
+    assert run_at(14).first == 4
+    for letter in no_reply_yet:
+        assert followups.record_answer(letter.id, Answer.NO_REPLY)
+    assert run_at(21).reminders == len(unanswered)
+    assert run_at(35).again == len(no_reply_yet)
