@@ -530,3 +530,15 @@ def test_a_run_counts_every_reminder_and_every_second_question_it_sent(ctx, fake
         assert followups.record_answer(letter.id, Answer.NO_REPLY)
     assert run_at(21).reminders == len(unanswered)
     assert run_at(35).again == len(no_reply_yet)
+
+
+def test_a_follow_up_lease_holds_to_its_last_instant(ctx, fake):
+    letter = sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    assert followups.claim(letter.id, Ask.FIRST)
+    held_until = row(letter).claimed_until
+    clock.freeze(held_until)
+    assert followups.due() == []
+    clock.freeze(held_until + dt.timedelta(microseconds=1))
+    assert followups.due() == [(letter.id, Ask.FIRST)]
