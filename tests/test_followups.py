@@ -542,3 +542,13 @@ def test_a_follow_up_lease_holds_to_its_last_instant(ctx, fake):
     assert followups.due() == []
     clock.freeze(held_until + dt.timedelta(microseconds=1))
     assert followups.due() == [(letter.id, Ask.FIRST)]
+
+
+def test_a_letter_whose_details_went_before_its_question_is_not_asked(ctx, fake):
+    removed, kept = sent_letter(), sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    gone = db.session.get(Message, removed.id)
+    gone.scrubbed_at, gone.sender_email = clock.now(), ""
+    db.session.commit()
+    assert followups.due() == [(kept.id, Ask.FIRST)]
