@@ -552,3 +552,11 @@ def test_a_letter_whose_details_went_before_its_question_is_not_asked(ctx, fake)
     gone.scrubbed_at, gone.sender_email = clock.now(), ""
     db.session.commit()
     assert followups.due() == [(kept.id, Ask.FIRST)]
+
+
+def test_the_second_question_is_asked_once(ctx, fake):
+    letter = sent_letter()
+    run_at(14)
+    assert followups.record_answer(letter.id, Answer.NO_REPLY)
+    assert run_at(35).again == 1
+    assert run_at(36) == followups.Run()
