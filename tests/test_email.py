@@ -790,3 +790,192 @@ def test_a_delivery_event_that_overtakes_the_send_keeps_the_state_and_gains_the_
         sending.deliver(letter.id)
         row = _refresh(letter)
         assert (row.state, row.provider_message_id) == ("delivered", "sg-overtaken-1")
+
+
+# --- the sweep's waits, to the instant --------------------------------------------------------
+
+
+def _sweep_wait(app) -> dt.timedelta:
+    return dt.timedelta(seconds=app.config["SWEEP_QUEUED_AFTER_SECONDS"])
+
+
+def test_a_new_letters_confirmation_is_left_to_its_own_task_for_the_sweeps_wait(app):
+    with app.app_context():
+        written = clock.now()
+        letter = factories.message(delivery="email", created_at=written)
+        wait = _sweep_wait(app)
+        assert sweeper.sweep(now=written).to_confirm == []  # its own task is on the way
+        assert sweeper.sweep(now=written + wait).to_confirm == []
+        later = written + wait + dt.timedelta(microseconds=1)
+        assert sweeper.sweep(now=later).to_confirm == [letter.id]
+
+
+def test_a_workers_lease_holds_to_its_last_instant(app):
+    with app.app_context():
+        held_until = clock.now() + dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        letter = factories.message(
+            delivery="email", state="sending", queued_at=clock.now(), lease_expires_at=held_until
+        )
+        for moment in (clock.now(), held_until):
+            found = sweeper.sweep(now=moment)
+            assert found.to_send == [] and _refresh(letter).state == "sending"
+        found = sweeper.sweep(now=held_until + dt.timedelta(microseconds=1))
+        assert found.to_send == [letter.id] and _refresh(letter).state == "queued"
+
+
+def test_a_queued_letter_is_woken_once_the_sweeps_wait_is_over(app):
+    with app.app_context():
+        queued = clock.now()
+        letter = factories.message(delivery="email", state="queued", queued_at=queued)
+        wait = _sweep_wait(app)
+        assert sweeper.sweep(now=queued + wait).to_send == []
+        assert sweeper.sweep(now=queued + wait + dt.timedelta(microseconds=1)).to_send == [
+            letter.id
+        ]
+
+
+def test_a_retry_is_woken_by_the_sweep_only_after_its_own_time(app):
+    with app.app_context():
+        queued = clock.now() - dt.timedelta(hours=1)  # queued long ago, then retried
+        retry_at = clock.now() + dt.timedelta(minutes=10)
+        letter = factories.message(
+            delivery="email", state="queued", queued_at=queued, next_attempt_at=retry_at
+        )
+        wait = _sweep_wait(app)
+        assert sweeper.sweep(now=clock.now()).to_send == []  # its backoff is not over
+        assert sweeper.sweep(now=retry_at + wait).to_send == []
+        assert sweeper.sweep(now=retry_at + wait + dt.timedelta(seconds=1)).to_send == [letter.id]
+
+
+def test_letters_the_sweep_finds_sent_are_dated_counted_once_and_not_found_again(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        # Two workers died after SendGrid took their letters (it said so: deferred).
+        letters = [_sending_letter(), _sending_letter()]
+        record_events([event(str(letter.id), "deferred") for letter in letters])
+        later = clock.now() + dt.timedelta(hours=1)
+        found = sweeper.sweep(now=later)
+        assert (found.to_send, found.recovered_as_sent) == ([], 2)
+        for letter in letters:
+            row = _refresh(letter)
+            assert (row.state, row.sent_at) == ("sent", later)
+        # Nothing is left for the next sweep, nor for its preview.
+        preview = sweeper.preview(later + dt.timedelta(minutes=1))
+        assert (preview["to_send"], preview["expired_leases"]) == (0, 0)
+        assert sweeper.sweep(now=later + dt.timedelta(minutes=1)).recovered_as_sent == 0
+
+
+def test_a_letter_put_back_from_a_dead_workers_lease_stays_due_to_every_sweep(make_app, fake):
+    # A lease shorter than the sweep's wait: the letter it puts back is not "fresh".
+    app = make_app(SEND_LEASE_SECONDS=30.0, SEND_TIMEOUT_SECONDS=1.0)
+    with app.app_context():
+        claimed = clock.now()  # a retry, claimed when it fell due
+        letter = factories.message(
+            delivery="email",
+            state="sending",
+            queued_at=claimed - dt.timedelta(hours=1),
+            next_attempt_at=claimed,
+            lease_expires_at=claimed + dt.timedelta(seconds=30),
+        )
+        first = claimed + dt.timedelta(seconds=31)
+        assert sweeper.sweep(now=first).to_send == [letter.id]
+        # That wake-up was lost (the broker restarted): the next sweep wakes it again.
+        assert sweeper.sweep(now=first + dt.timedelta(seconds=1)).to_send == [letter.id]
+
+
+# --- what the webhook takes from each event ----------------------------------------------------
+
+
+def _stored() -> list[DeliveryEvent]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(DeliveryEvent).order_by(DeliveryEvent.id)))
+
+
+def test_an_event_without_its_id_or_name_is_refused(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        good = event(str(letter.id), "deferred")
+        without_id = {k: v for k, v in good.items() if k != "sg_event_id"}
+        bad = [
+            without_id,
+            {**good, "sg_event_id": ""},
+            {**good, "sg_event_id": "\x00"},  # nothing left once the NUL is taken out
+            {**good, "event": 5},
+        ]
+        assert record_events(bad).invalid == 4
+        assert _stored() == []
+
+
+def test_any_timestamp_a_date_can_hold_is_taken_and_no_other(app):
+    from letters.messages.events import LAST_TIMESTAMP, record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        moments = [-1, 0, LAST_TIMESTAMP, LAST_TIMESTAMP + 1]
+        result = record_events([event(str(letter.id), "deferred", timestamp=t) for t in moments])
+        assert (result.stored, result.invalid) == (2, 2)
+        assert sorted(e.occurred_at for e in _stored()) == [0, LAST_TIMESTAMP]
+
+
+def test_an_events_fields_are_kept_within_what_each_column_holds(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        long = event(
+            str(letter.id),
+            "d" * 40,
+            kind="k" * 40,
+            sg_event_id="i" * 150,
+            reason="r" * 1500,
+            type="t" * 40,
+        )
+        assert record_events([long]).stored == 1
+        (row,) = _stored()
+        assert (len(row.sg_event_id), len(row.event), len(row.kind)) == (100, 30, 20)
+        assert (len(row.reason), len(row.bounce_type)) == (1000, 30)
+
+
+def test_an_events_text_loses_its_nul_characters_and_nothing_else(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "bounce", reason="550\x00 gone", type="bounce")])
+        (row,) = _stored()
+        assert (row.reason, row.bounce_type) == ("550 gone", "bounce")
+        assert _refresh(letter).failure_reason == "550 gone"
+
+
+def test_an_event_without_a_reason_or_with_an_odd_kind_stores_none(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "deferred", kind=5)])
+        (row,) = _stored()
+        assert (row.kind, row.reason, row.bounce_type) == ("", "", "")
+        assert _refresh(letter).state == "sending"  # not an event about the letter
+
+
+def test_a_bounce_that_gives_only_the_servers_response_keeps_it_as_the_reason(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        letter = _sending_letter()
+        record_events([event(str(letter.id), "bounce", response="550 5.1.1 no such user")])
+        (row,) = _stored()
+        assert row.reason == "550 5.1.1 no such user"
+        assert _refresh(letter).failure_reason == "550 5.1.1 no such user"
+
+
+def test_each_event_for_no_letter_of_ours_is_counted(app):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        strangers = [event(str(uuid.uuid4()), "delivered") for _ in range(3)]
+        result = record_events([*strangers, event("not-a-uuid", "open")])
+        assert (result.stored, result.unmatched, result.invalid) == (4, 4, 0)

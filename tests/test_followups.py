@@ -520,3 +520,43 @@ def test_a_letter_of_another_campaign_is_asked_in_that_campaigns_name(make_app, 
         (sent,) = followup_emails(fake)
         assert sent.payload["subject"].endswith("reply to your letter about Kids Online?")
         assert sent.payload["categories"] == ["kids-online"]
+
+
+def test_a_run_counts_every_reminder_and_every_second_question_it_sent(ctx, fake):
+    unanswered = [sent_letter(), sent_letter()]
+    no_reply_yet = [sent_letter(), sent_letter()]
+    assert run_at(14).first == 4
+    for letter in no_reply_yet:
+        assert followups.record_answer(letter.id, Answer.NO_REPLY)
+    assert run_at(21).reminders == len(unanswered)
+    assert run_at(35).again == len(no_reply_yet)
+
+
+def test_a_follow_up_lease_holds_to_its_last_instant(ctx, fake):
+    letter = sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    assert followups.claim(letter.id, Ask.FIRST)
+    held_until = row(letter).claimed_until
+    clock.freeze(held_until)
+    assert followups.due() == []
+    clock.freeze(held_until + dt.timedelta(microseconds=1))
+    assert followups.due() == [(letter.id, Ask.FIRST)]
+
+
+def test_a_letter_whose_details_went_before_its_question_is_not_asked(ctx, fake):
+    removed, kept = sent_letter(), sent_letter()
+    clock.freeze(SENT + 14 * DAY)
+    followups.open_rows(clock.now())
+    gone = db.session.get(Message, removed.id)
+    gone.scrubbed_at, gone.sender_email = clock.now(), ""
+    db.session.commit()
+    assert followups.due() == [(kept.id, Ask.FIRST)]
+
+
+def test_the_second_question_is_asked_once(ctx, fake):
+    letter = sent_letter()
+    run_at(14)
+    assert followups.record_answer(letter.id, Answer.NO_REPLY)
+    assert run_at(35).again == 1
+    assert run_at(36) == followups.Run()
