@@ -138,6 +138,14 @@ def _die(monkeypatch, where: str) -> None:
         monkeypatch.setattr(email_jobs, "record", lambda *args: (_ for _ in ()).throw(Killed))
 
 
+def _dies_during(monkeypatch, where: str, work: Callable[[], object]) -> None:
+    """Run `work` with the worker dying at `where` in its email (see _die)."""
+    with monkeypatch.context() as patch:
+        _die(patch, where)
+        with pytest.raises(Killed):
+            work()
+
+
 def _report_taken(client, signer, message: Message, kind: str) -> None:
     """SendGrid's `processed` event for the email, posted to the webhook."""
     body = json.dumps([event(str(message.id), "processed", kind=kind)]).encode()
@@ -154,10 +162,7 @@ def test_a_killed_worker_strands_no_email_and_sends_none_twice(
     with app.app_context():
         message, work = EMAILS[kind](app, client, fake)
         before = _received(fake, kind)
-        with monkeypatch.context() as patch:
-            _die(patch, where)
-            with pytest.raises(Killed):
-                work()
+        _dies_during(monkeypatch, where, work)
         sent_before_death = _received(fake, kind) - before
         assert sent_before_death == (0 if where == "before the send" else 1)
         if sent_before_death:
@@ -183,10 +188,7 @@ def test_the_window_sendgrid_took_it_but_no_event_came_is_sent_again(app, fake, 
     client = app.test_client()
     with app.app_context():
         message, work = _due_confirmation(app, client, fake)
-        with monkeypatch.context() as patch:
-            _die(patch, "after the 202")
-            with pytest.raises(Killed):
-                work()
+        _dies_during(monkeypatch, "after the 202", work)
         clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
         _sweep_and_work()
         assert _received(fake, "confirmation") == 2
@@ -243,10 +245,7 @@ def test_an_event_for_one_letter_settles_no_other(app, fake, signer, monkeypatch
     client = app.test_client()
     with app.app_context():
         reported, work = _due_confirmation(app, client, fake)
-        with monkeypatch.context() as patch:
-            _die(patch, "after the 202")
-            with pytest.raises(Killed):
-                work()
+        _dies_during(monkeypatch, "after the 202", work)
         other = _write_email_letter(client, email="someone.else@example.org")
         assert email_jobs.claim(email_jobs.CONFIRMATION, other.id) is not None  # then died
         _report_taken(client, signer, reported, "confirmation")
@@ -262,10 +261,7 @@ def test_jobs_of_every_kind_settled_in_one_sweep_are_all_counted(app, fake, sign
         for kind in ("receipt", "failure"):
             message, work = EMAILS[kind](app, client, fake, email=f"{kind}@example.org")
             fake.answer(default=202)
-            with monkeypatch.context() as patch:
-                _die(patch, "after the 202")
-                with pytest.raises(Killed):
-                    work()
+            _dies_during(monkeypatch, "after the 202", work)
             _report_taken(client, signer, message, kind)
         clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
         assert sweeper.sweep().emails_recovered_as_sent == 2
@@ -275,10 +271,7 @@ def test_at_the_very_end_of_its_lease_a_job_is_still_held(app, fake, monkeypatch
     client = app.test_client()
     with app.app_context():
         message, work = _due_confirmation(app, client, fake)
-        with monkeypatch.context() as patch:
-            _die(patch, "before the send")
-            with pytest.raises(Killed):
-                work()
+        _dies_during(monkeypatch, "before the send", work)
         held_until = _refresh(message).confirmation_claimed_until
         clock.freeze(held_until)
         assert message.id not in sweeper.sweep().to_confirm
@@ -292,10 +285,7 @@ def test_at_the_very_end_of_its_lease_a_reported_email_is_still_its_workers(
     client = app.test_client()
     with app.app_context():
         message, work = _due_confirmation(app, client, fake)
-        with monkeypatch.context() as patch:
-            _die(patch, "after the 202")
-            with pytest.raises(Killed):
-                work()
+        _dies_during(monkeypatch, "after the 202", work)
         _report_taken(client, signer, message, "confirmation")
         held_until = _refresh(message).confirmation_claimed_until
         clock.freeze(held_until)
@@ -306,17 +296,25 @@ def test_at_the_very_end_of_its_lease_a_reported_email_is_still_its_workers(
         assert _refresh(message).confirmation_sent_at is not None
 
 
+def _renewed_confirmation(client, signer, after: dt.timedelta = dt.timedelta()) -> Message:
+    """A letter whose first confirmation SendGrid reported taken, edited `after` later, so
+    that a new confirmation is due."""
+    message = _write_email_letter(client)
+    assert notices.send_confirmation(message.id)
+    _report_taken(client, signer, message, "confirmation")
+    clock.advance(after)
+    row = _refresh(message)
+    row.personal_note += " And one more thing."
+    assert renew_confirmation(row)
+    return message
+
+
 def test_a_renewed_confirmation_is_not_taken_as_sent_for_the_event_of_the_one_before(
     app, fake, signer
 ):
     client = app.test_client()
     with app.app_context():
-        message = _write_email_letter(client)
-        assert notices.send_confirmation(message.id)
-        _report_taken(client, signer, message, "confirmation")
-        row = _refresh(message)
-        row.personal_note += " And one more thing."
-        assert renew_confirmation(row)
+        message = _renewed_confirmation(client, signer)
         clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
         assert sweeper.sweep().emails_recovered_as_sent == 0
         assert _refresh(message).confirmation_sent_at is None
@@ -331,17 +329,8 @@ def test_a_renewed_confirmation_whose_worker_died_is_sent_again_not_settled_by_t
     for the renewed one, which a worker claimed and died before sending."""
     client = app.test_client()
     with app.app_context():
-        message = _write_email_letter(client)
-        assert notices.send_confirmation(message.id)
-        _report_taken(client, signer, message, "confirmation")
-        clock.advance(dt.timedelta(minutes=5))
-        row = _refresh(message)
-        row.personal_note += " And one more thing."
-        assert renew_confirmation(row)
-        with monkeypatch.context() as patch:
-            _die(patch, "before the send")
-            with pytest.raises(Killed):
-                notices.send_confirmation(message.id)
+        message = _renewed_confirmation(client, signer, after=dt.timedelta(minutes=5))
+        _dies_during(monkeypatch, "before the send", lambda: notices.send_confirmation(message.id))
         clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
         assert sweeper.sweep().emails_recovered_as_sent == 0
         assert _refresh(message).confirmation_sent_at is None
@@ -358,10 +347,7 @@ def test_a_lost_receipt_is_sent_again_though_the_letters_confirmation_was_report
     with app.app_context():
         message, work = _due_receipt(app, client, fake)
         _report_taken(client, signer, message, "confirmation")
-        with monkeypatch.context() as patch:
-            _die(patch, "before the send")
-            with pytest.raises(Killed):
-                work()
+        _dies_during(monkeypatch, "before the send", work)
         clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
         assert sweeper.sweep().emails_recovered_as_sent == 0
         _sweep_and_work()
