@@ -144,6 +144,21 @@ def test_the_reminder_goes_at_day_21_only_when_unanswered(event, fake):
     assert len(followup_emails(fake)) == 3
 
 
+def test_an_attendee_who_withdraws_consent_after_the_question_gets_no_reminder(event, fake):
+    # Each row is judged by its own attendee: another attendee who may still be asked must
+    # not keep a withdrawn one's question open.
+    kept, withdrawn = attendee(event), attendee(event, email="bo@example.org")
+    assert run_at(14).first == 2
+    withdrawn.may_follow_up = False
+    db.session.commit()
+    assert followups.pending(PRINTED + 21 * DAY) == followups.Pending(reminders=1)
+    assert run_at(21).reminders == 1
+    reminder = followup_emails(fake)[-1]
+    assert reminder.payload["personalizations"][0]["to"][0]["email"] == kept.email
+    assert row_of(withdrawn).reminded_at is None
+    assert len(followup_emails(fake)) == 3
+
+
 def test_no_reply_yet_asks_once_more_then_nothing(event, fake):
     ada = attendee(event)
     run_at(14)
