@@ -31,7 +31,6 @@ from tests.services import POSTGRES_URL, REDIS_URL
 pytestmark = pytest.mark.processes
 
 
-
 def _reachable(url: str) -> bool:
     if url.startswith("redis://"):
         import redis
