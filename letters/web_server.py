@@ -22,3 +22,12 @@ timeout = 30
 graceful_timeout = 30
 # Behind a proxy, a kept-alive connection between it and gunicorn saves a handshake a request.
 keepalive = 5
+
+
+def post_worker_init(worker: object) -> None:
+    """Load WeasyPrint and warm the letter renderer in each web process, before its first
+    request: building the app does not import it (the email workers and the CLI never need
+    it), and a supporter's first PDF should not wait for fonts to load."""
+    from letters.printing.letter import prepare_process
+
+    prepare_process()

@@ -482,3 +482,34 @@ def test_naive_render_matches_shared_renderer(renderer: PdfRenderer) -> None:
 
     letter = make_letter()
     assert pages_text(naive_render(letter)) == pages_text(renderer.render(letter))
+
+
+def _loads_weasyprint(code: str, tmp_path: Path) -> bool:
+    """Run `code` in a new interpreter on the embedded defaults; whether WeasyPrint got loaded."""
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "LETTERS_INSTANCE_DIR": str(tmp_path / "instance")}
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}\nprint('weasyprint' in sys.modules)"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.split()[-1] == "True"
+
+
+def test_only_processes_that_render_load_weasyprint(tmp_path: Path) -> None:
+    # The app and every task module, as an email worker or `letters batch-pdf` loads them,
+    # leave WeasyPrint (some 20-40 MB) to the processes that render.
+    app_and_tasks = (
+        "from letters import create_app\n"
+        "create_app()\n"
+        "import tasks.email, tasks.housekeeping, letters.printing.tasks, letters.cli"
+    )
+    assert not _loads_weasyprint(app_and_tasks, tmp_path)
+    # A web process loads and warms it before its first request.
+    web = f"{app_and_tasks}\nimport letters.web_server\nletters.web_server.post_worker_init(None)"
+    assert _loads_weasyprint(web, tmp_path)

@@ -47,7 +47,6 @@ from letters.messages.own_words import nudge_for
 from letters.messages.own_words import record as record_own_words
 from letters.messages.states import start
 from letters.models import Message
-from letters.printing.letter import default_renderer
 from letters.supporter import bp
 from letters.supporter.abuse import automated, started_token
 from letters.supporter.forms import WriteForm
@@ -396,6 +395,10 @@ def letter_pdf(token: str) -> Response:
     if message.scrubbed_at is not None:
         abort(410)
     campaign = get_campaign(message.campaign_key)
+    # Imported here: WeasyPrint is some 40 MB that email workers and the CLI's planning
+    # process never need; web workers load it at start (letters/web_server.py).
+    from letters.printing.letter import default_renderer
+
     pdf = default_renderer().render(letter_for(message, campaign))
     filename = re.sub(r"[^A-Za-z0-9]+", "-", f"letter to {message.division}").strip("-").lower()
     response = send_file(
