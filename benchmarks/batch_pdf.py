@@ -14,6 +14,9 @@ map between them, so the pool's processes are not counted twice for the librarie
          letters/printing/join.py; the campaign paragraphs several letters share are laid out
          once and stamped into each (letters/printing/stamps.py).
   batch-pikepdf: the same, joined and stamped with pikepdf (benchmarks/pikepdf_join.py).
+  cli:   `letters batch-pdf ATTENDEES.csv -o OUT.pdf`, as an organiser runs it: the same
+         attendees written to a CSV first (untimed), then the whole command timed, from a new
+         interpreter reading and checking the file to the last page written.
 
 `--sizes 200 --ways batch` gives a quick run; `--out DIR` keeps the PDFs.
 """
@@ -100,6 +103,29 @@ def make_attendees(directory: Directory, count: int) -> list[AttendeeRow]:
     return rows
 
 
+def write_attendee_csv(count: int, scratch: Path) -> Path:
+    """The benchmark's attendees as an import file, and the member data `letters` reads."""
+    from letters.domain.attendees import COLUMNS, attendee_csv_rows, write_csv
+
+    directory = load_real_directory(scratch / "data")
+    path = scratch / "attendees.csv"
+    path.write_text(write_csv(COLUMNS, attendee_csv_rows(make_attendees(directory, count))))
+    return path
+
+
+def run_cli(attendees: Path, scratch: Path, target: Path) -> None:
+    """`letters batch-pdf` in a new process, on the embedded defaults in a scratch folder."""
+    environment = {
+        **os.environ,
+        "LETTERS_INSTANCE_DIR": str(scratch / "instance"),
+        "LETTERS_DATA_DIR": str(scratch / "data"),
+    }
+    command = [sys.executable, "-m", "letters", "batch-pdf", str(attendees)]
+    command += ["-o", str(target / "batch.pdf"), "--date", "2026-12-05"]
+    command += ["--heading", "Benchmark event"]
+    subprocess.run(command, env=environment, check=True, stderr=subprocess.DEVNULL)
+
+
 def make_letters(count: int, scratch: Path) -> list[Letter]:
     """The benchmark's letters, in print order."""
     directory = load_real_directory(scratch / "data")
@@ -112,9 +138,17 @@ def child(way: str, count: int, out: Path | None) -> None:
     """Run one way in this process and print its figures as JSON."""
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        letters = make_letters(count, scratch)
         target = out or scratch / "out"
         target.mkdir(parents=True, exist_ok=True)
+        if way == "cli":
+            attendees = write_attendee_csv(count, scratch)
+            started = time.perf_counter()
+            run_cli(attendees, scratch, target)
+            seconds = time.perf_counter() - started
+            pages = sum(len(PdfReader(path).pages) for path in target.glob("*.pdf"))
+            print(json.dumps({"seconds": seconds, "pages": pages, "files": 1}))
+            return
+        letters = make_letters(count, scratch)
         started = time.perf_counter()
         if way == "naive":
             from benchmarks.naive import naive_render
@@ -211,7 +245,7 @@ def main() -> None:
         "--ways",
         nargs="+",
         default=["naive", "batch"],
-        choices=["naive", "batch", "batch-1", "batch-pikepdf"],
+        choices=["naive", "batch", "batch-1", "batch-pikepdf", "cli"],
     )
     parser.add_argument("--out", type=Path, help="keep the PDFs here")
     parser.add_argument("--child", nargs=2, metavar=("WAY", "COUNT"), help=argparse.SUPPRESS)
@@ -229,6 +263,7 @@ def main() -> None:
         "batch": f"batch: chunks, {usable_cores()} processes, joined",
         "batch-1": "batch: chunks, 1 process, joined",
         "batch-pikepdf": f"batch: chunks, {usable_cores()} processes, pikepdf",
+        "cli": "letters batch-pdf on a CSV, end to end",
     }
     print(
         f"{'letters':>7}  {'way':<44} {'seconds':>8} {'letters/s':>10} {'peak MB':>8} {'pages':>6}"
