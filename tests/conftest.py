@@ -151,6 +151,18 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     create_worker_database()
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        _forget_built_statements()
+
+
+def _forget_built_statements() -> None:
+    """mutmut forks each mutant's run from a process that already ran the tests once, so a
+    statement built once and cached there would be the unmutated one: build them again."""
+    from letters.messages import confirmation, own_words
+    from letters.webhooks import signature
+
+    for cached in (confirmation._confirming, own_words._overlap_query, signature.public_key):
+        cached.cache_clear()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
