@@ -17,6 +17,7 @@ from letters.domain.attendees import (
     print_order,
     problems_csv,
     read_attendees,
+    sample_attendees,
     spreadsheet_safe,
     surname_key,
     write_csv,
@@ -266,19 +267,43 @@ def test_an_attendee_letter_is_from_them_as_imported_and_to_their_member(directo
 
 def test_an_exported_list_imports_again_with_the_same_choices(directory):
     data = (
-        b"name,postcode,statistics,recommendations\n"
-        b"Jo Bloggs,2001,ncmec-reports;afp-reports,increase-fines;duty-of-care\n"
-        b"Sam Lee,2003,tech-enabled,expand-expectations\n"
+        b"name,email,postcode,statistics,recommendations,may_follow_up\n"
+        b"Jo Bloggs,jo@example.org,2001,ncmec-reports;afp-reports,increase-fines;duty-of-care,yes\n"
+        b"Sam Lee,,2003,tech-enabled,expand-expectations,\n"
     )
     first = read_attendees(data, CAMPAIGN, directory)
     assert first.errors == [] and len(first.rows) == 2
-    exported = write_csv(COLUMNS, attendee_csv_rows(first.rows)).encode()
-    again = read_attendees(exported, CAMPAIGN, directory)
+    exported = write_csv(COLUMNS, attendee_csv_rows(first.rows))
+    # The consent column says yes or no, as the README tells organisers to write it.
+    rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert [row["may_follow_up"] for row in rows] == ["yes", "no"]
+    again = read_attendees(exported.encode(), CAMPAIGN, directory)
     assert again.errors == []
-    assert [(r.name, r.statistics, r.recommendations) for r in again.rows] == [
-        ("Jo Bloggs", ("ncmec-reports", "afp-reports"), ("increase-fines", "duty-of-care")),
-        ("Sam Lee", ("tech-enabled",), ("expand-expectations",)),
+    assert [(r.name, r.statistics, r.recommendations, r.may_follow_up) for r in again.rows] == [
+        ("Jo Bloggs", ("ncmec-reports", "afp-reports"), ("increase-fines", "duty-of-care"), True),
+        ("Sam Lee", ("tech-enabled",), ("expand-expectations",), False),
     ]
+
+
+def test_the_sample_file_shows_a_full_row_and_one_with_only_what_is_required():
+    sample = write_csv(COLUMNS, attendee_csv_rows(sample_attendees(CAMPAIGN)))
+    header, full, bare = csv.reader(io.StringIO(sample.lstrip("\ufeff")))
+    assert header == list(COLUMNS)
+    statistics = ";".join(s.key for s in CAMPAIGN.statistics[:2])
+    assert full == [
+        "Jane Citizen",
+        "jane@example.org",
+        "12 Example Street",
+        "Braddon",
+        "ACT",
+        "2612",
+        "",
+        statistics,
+        CAMPAIGN.recommendations[0].key,
+        "I am writing as a parent of two primary school children.",
+        "no",
+    ]
+    assert bare == ["Sam Lee", "", "", "", "", "3000", "", "", "", "", "no"]
 
 
 def test_a_first_name_that_is_also_a_surname_particle_is_still_a_first_name():

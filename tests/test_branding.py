@@ -111,6 +111,9 @@ def test_the_default_look_without_branding(app):
         ({"colour": "purple"}, "branding.colour"),
         ({"logo": "missing.svg"}, "'missing.svg' is not in"),
         ({"logo": "../../etc/passwd.svg"}, "must be a file name in the campaigns folder"),
+        ({"logo": "logos/kids.svg"}, "must be a file name in the campaigns folder"),
+        ({"logo": "logos\\kids.svg"}, "must be a file name in the campaigns folder"),
+        ({"logo": ".kids.svg"}, "must be a file name in the campaigns folder"),
         ({"logo": "kids.gif"}, "ending .svg, .png"),
         ({"share_image": "kids.svg"}, "branding.share_image"),
         ({"organisation_url": "javascript:alert(1)"}, "branding.organisation_url"),
@@ -129,6 +132,8 @@ def test_contrast_is_wcags():
     assert contrast_with_white("#ffffff") == pytest.approx(1.0)
     assert contrast_with_white("#767676") == pytest.approx(4.54, abs=0.01)  # AA's darkest grey
     assert contrast_with_white("#777777") < 4.5
+    # Channels of 10 and below are on the formula's straight part (c / 12.92).
+    assert contrast_with_white("#0a0a0a") == pytest.approx(19.798, abs=0.005)
 
 
 def test_supporter_emails_carry_the_campaign_and_the_letter_to_the_mp_does_not(branded):
