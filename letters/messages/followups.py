@@ -487,13 +487,12 @@ def record_answer(
     return recorded.rowcount == 1
 
 
-def stop_asking(follow_up_id: uuid.UUID) -> bool:
+def stop_asking(follow_up_id: uuid.UUID) -> None:
     """ "Don't ask me again": no more follow-up emails about this letter. Idempotent."""
-    stopped = db.session.execute(
+    db.session.execute(
         update(FollowUp)
         .where(FollowUp.id == follow_up_id)
         .values(stop_asking=True)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return stopped.rowcount == 1
