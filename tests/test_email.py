@@ -222,6 +222,7 @@ def test_permanent_errors_fail_at_once(app, client, fake, status):
         message = _refresh(message)
         assert message.failure_reason.startswith(f"HTTP {status}")
         assert message.attempts == 1
+        assert message.lease_expires_at is None  # a finished letter holds no send lease
 
 
 def test_a_slow_server_times_out_and_is_retried(app, client, fake):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from letters.extensions import db
-from letters.models import Attendee, ContactStatus, FollowUp, Message, Organiser
-from letters.organiser.overview import replies_by_member
+from letters.messages.own_words import WINDOW
+from letters.models import Attendee, ContactStatus, FollowUp, Message, Organiser, OwnWordsShingle
+from letters.organiser.overview import members_overview, replies_by_member
 from tests import factories
 from tests.helpers import submit, table_rows
 from tests.organiser_helpers import login, make_organiser
@@ -43,6 +44,36 @@ def test_counts_form_letters_and_failing_addresses(app_with_data):
     assert banksia["Near-identical"].startswith("75%")  # 3 of 4 near-identical
     assert "failing: 550" in banksia["Email address"]
     assert "Jane" not in page and "Own Words" not in page  # no supporter details
+
+
+def test_half_shared_is_near_identical_and_the_window_holds_its_first_instant(app_with_data):
+    now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    since, lately = now - WINDOW, now - dt.timedelta(hours=1)
+
+    def letter(division: str, shingles: list[int], at: dt.datetime) -> None:
+        row = factories.message(division=division, personal_note="Words of my own.", created_at=at)
+        filed = [
+            {"message_id": row.id, "shingle": s, "division": division, "written_at": at}
+            for s in shingles
+        ]
+        db.session.execute(insert(OwnWordsShingle), filed)
+        db.session.commit()
+
+    with app_with_data.app_context():
+        # Each shares one of its two shingles with the other: exactly half, the line itself.
+        letter("Banksia", [1, 2], lately)
+        letter("Banksia", [1, 3], lately)
+        # One written at the window's first instant is still compared, both ways.
+        letter("Wattle", [7, 8], since)
+        letter("Wattle", [7, 9], lately)
+        letter("Ironbark", [7, 11], lately)  # the same words to another member: not shared
+        letter("Karri", [20, 21], since - dt.timedelta(minutes=1))  # before the window
+        letter("Karri", [20, 22], lately)
+        rows = {row.division: row for row in members_overview(now)}
+    assert (rows["Banksia"].letters, rows["Banksia"].near_identical) == (2, 2)
+    assert (rows["Wattle"].letters, rows["Wattle"].near_identical) == (2, 2)
+    assert (rows["Ironbark"].letters, rows["Ironbark"].near_identical) == (1, 0)
+    assert (rows["Karri"].letters, rows["Karri"].near_identical) == (1, 0)
 
 
 def test_a_pasted_personal_paragraph_counts_as_near_identical_and_campaign_text_does_not(
