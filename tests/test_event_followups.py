@@ -133,6 +133,7 @@ def test_the_reminder_goes_at_day_21_only_when_unanswered(event, fake):
     quiet, answered = attendee(event), attendee(event, email="bo@example.org")
     run_at(14)
     assert followups.record_answer(row_of(answered).id, Answer.REAL)
+    assert (row_of(answered).reply_text, row_of(answered).reply_shared) == ("", False)
     assert run_at(20.9).reminders == 0
     assert run_at(21).reminders == 1
     reminder = followup_emails(fake)[-1]
@@ -142,6 +143,15 @@ def test_the_reminder_goes_at_day_21_only_when_unanswered(event, fake):
     assert row_of(answered).reminded_at is None
     assert run_at(60) == followups.Run()
     assert len(followup_emails(fake)) == 3
+
+
+def test_a_pasted_reply_is_shared_only_when_its_writer_says_so(event, fake):
+    private, shared = attendee(event), attendee(event, email="bo@example.org")
+    run_at(14)
+    assert followups.record_answer(row_of(private).id, Answer.REAL, reply_text="Dear Ada")
+    assert followups.record_answer(row_of(shared).id, Answer.REAL, reply_text="Dear Bo", share=True)
+    assert (row_of(private).reply_text, row_of(private).reply_shared) == ("Dear Ada", False)
+    assert (row_of(shared).reply_text, row_of(shared).reply_shared) == ("Dear Bo", True)
 
 
 def test_an_attendee_who_withdraws_consent_after_the_question_gets_no_reminder(event, fake):
