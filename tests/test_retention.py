@@ -162,15 +162,24 @@ def test_bounce_reasons_quoting_the_supporter_go_and_the_members_stay(app):
         letter = factories.message(
             delivery="email", state="delivered", sent_at=sent, delivered_at=sent
         )
+        later = sent + dt.timedelta(days=20)  # still kept when the first one goes
+        recent = factories.message(
+            delivery="email", state="delivered", sent_at=later, delivered_at=later
+        )
         about_supporter = f"550 5.1.1 <{letter.sender_email}>: user unknown"
         about_member = "550 5.1.1 <someone.mp@aph.gov.au>: mailbox full"
-        for number, (kind, reason) in enumerate(
-            [("receipt", about_supporter), ("letter", about_member)]
+        about_recent = f"550 5.1.1 <{recent.sender_email}>: user unknown"
+        for number, (row, kind, reason) in enumerate(
+            [
+                (letter, "receipt", about_supporter),
+                (letter, "letter", about_member),
+                (recent, "confirmation", about_recent),
+            ]
         ):
             db.session.add(
                 DeliveryEvent(
                     sg_event_id=f"event-{number}",
-                    message_id=letter.id,
+                    message_id=row.id,
                     kind=kind,
                     event="bounce",
                     occurred_at=int(sent.timestamp()) + number,
@@ -180,7 +189,7 @@ def test_bounce_reasons_quoting_the_supporter_go_and_the_members_stay(app):
         db.session.commit()
         assert scrub(sent + dt.timedelta(days=29)) == 1
         reasons = dict(db.session.execute(select(DeliveryEvent.kind, DeliveryEvent.reason)).all())
-        assert reasons == {"receipt": "", "letter": about_member}
+        assert reasons == {"receipt": "", "letter": about_member, "confirmation": about_recent}
 
 
 @pytest.mark.parametrize("last", ["asked_at", "reminded_at", "asked_again_at", "answered_at"])
