@@ -382,7 +382,8 @@ def test_a_worker_late_past_its_lease_gives_back_only_its_own_claim(app, fake):
         assert email_jobs.claim(email_jobs.CONFIRMATION, message.id) is None
 
 
-def test_no_receipt_for_a_letter_gone_removed_or_whose_email_cannot_be_made(app, fake):
+def test_no_receipt_for_a_letter_gone_removed_or_whose_email_cannot_be_made(app, fake, caplog):
+    import logging
     import uuid
 
     from tests import factories
@@ -397,8 +398,13 @@ def test_no_receipt_for_a_letter_gone_removed_or_whose_email_cannot_be_made(app,
         broken = factories.message(
             delivery="email", state="sent", sent_at=clock.now(), campaign_key="since-removed"
         )
-        assert not notices.send_receipt(broken.id)
+        with caplog.at_level(logging.ERROR, logger=notices.log.name):
+            assert not notices.send_receipt(broken.id)
         assert broken.receipt_claimed_until is None  # nothing held: the sweep may try again
+        # The log says which email and which letter, for whoever fixes the campaign file.
+        (logged,) = [r for r in caplog.records if r.name == notices.log.name]
+        assert logged.getMessage() == "could not build the receipt"
+        assert logged.message_id == str(broken.id)
     assert _received(fake, "receipt") == 0
 
 

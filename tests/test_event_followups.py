@@ -118,6 +118,7 @@ def test_a_consenting_attendee_is_asked_14_days_after_printing(app, event, fake)
     )
     text = payload["content"][0]["value"]
     assert text.startswith("Hello Ada Writer,") and "at Hall & tea" in text
+    assert "\nTougher on Tech, a campaign of " in text  # the footer says whose email it is
     token = row_of(ada).token
     assert token and len(token) >= 32
     for answer in Answer:
