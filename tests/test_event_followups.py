@@ -125,6 +125,7 @@ def test_a_consenting_attendee_is_asked_14_days_after_printing(app, event, fake)
         assert f"/event-letters/{token}/reply?answer={answer.value}" in text
     assert f"/event-letters/{token}/stop" in text
     assert "/letters/" not in text  # a printed letter has no page of its own
+    assert "Your letter and what has happened to it" not in text
     assert row_of(ada).asked_at == PRINTED + 14 * DAY
     assert run_at(14.5).first == 0  # once
     assert len(followup_emails(fake)) == 1
@@ -259,6 +260,40 @@ def test_printing_again_does_not_move_the_day_asked(event, fake):
     db.session.commit()
     assert db.session.get(Attendee, ada.id).printed_at == PRINTED
     assert run_at(14).first == 1
+
+
+def test_a_follow_up_that_cannot_be_made_or_sent_is_logged_by_id_and_goes_later(
+    event, fake, monkeypatch, caplog
+):
+    import logging
+
+    ada = attendee(event)
+    clock.freeze(PRINTED + 14 * DAY)
+    followups.open_rows(clock.now())
+    follow_up = row_of(ada).id
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a template error")
+
+    class Unreachable:
+        def send(self, email: object) -> None:
+            raise ConnectionError("SendGrid is unreachable")
+
+    with caplog.at_level(logging.ERROR, logger=followups.log.name):
+        with monkeypatch.context() as patched:
+            patched.setattr(followups, "followup_email", broken)
+            assert not followups.send_one(follow_up, Ask.FIRST)
+        with monkeypatch.context() as patched:
+            patched.setattr(followups, "get_mailer", Unreachable)
+            assert not followups.send_one(follow_up, Ask.FIRST)
+    logged = [r.getMessage() for r in caplog.records if r.name == followups.log.name]
+    assert logged == [
+        f"could not build the follow-up {follow_up}",
+        f"follow-up {follow_up} could not be sent",
+    ]
+    assert (row_of(ada).asked_at, row_of(ada).claimed_until) == (None, None)
+    assert followups.send_due().first == 1  # nothing held: the next run sends it
+    assert len(followup_emails(fake)) == 1
 
 
 def test_a_killed_send_is_retried_after_its_lease(app, event, fake):
