@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from letters import clock
 from letters.extensions import db
+from letters.mail import SendResult
 from letters.messages import followups
 from letters.messages.followups import Answer, Ask
 from letters.models import Attendee, Event, FollowUp
@@ -279,20 +280,26 @@ def test_a_follow_up_that_cannot_be_made_or_sent_is_logged_by_id_and_goes_later(
         def send(self, email: object) -> None:
             raise ConnectionError("SendGrid is unreachable")
 
-    with caplog.at_level(logging.ERROR, logger=followups.log.name):
+    class Refusing:
+        def send(self, email: object) -> SendResult:
+            return SendResult(accepted=False, reason="HTTP 500")
+
+    with caplog.at_level(logging.WARNING, logger=followups.log.name):
         with monkeypatch.context() as patched:
             patched.setattr(followups, "followup_email", broken)
             assert not followups.send_one(follow_up, Ask.FIRST)
-        with monkeypatch.context() as patched:
-            patched.setattr(followups, "get_mailer", Unreachable)
-            assert not followups.send_one(follow_up, Ask.FIRST)
+        for mailer in (Unreachable, Refusing):
+            with monkeypatch.context() as patched:
+                patched.setattr(followups, "get_mailer", mailer)
+                assert not followups.send_one(follow_up, Ask.FIRST)
+        assert (row_of(ada).asked_at, row_of(ada).claimed_until) == (None, None)
+        assert followups.send_due().first == 1  # nothing held: the next run sends it
     logged = [r.getMessage() for r in caplog.records if r.name == followups.log.name]
     assert logged == [
         f"could not build the follow-up {follow_up}",
         f"follow-up {follow_up} could not be sent",
+        f"follow-up {follow_up} not sent: HTTP 500",
     ]
-    assert (row_of(ada).asked_at, row_of(ada).claimed_until) == (None, None)
-    assert followups.send_due().first == 1  # nothing held: the next run sends it
     assert len(followup_emails(fake)) == 1
 
 
