@@ -228,6 +228,8 @@ def test_print_order_is_state_division_then_surname():
     ordered = [r.name for r in sorted(rows, key=print_order)]
     assert ordered == ["Cat Citizen", "Bob Brown", "Anna van Rijn", "Dr Alice Zhou", "Zed Adams"]
     assert surname_key("Dr Anna van Rijn") == "van rijn anna"
+    assert surname_key("Mononym") == "mononym"  # one word: it is the surname
+    assert surname_key("") == ""
 
 
 def test_an_attendee_letter_uses_the_defaults_when_nothing_was_chosen(directory):
@@ -247,6 +249,7 @@ def test_an_attendee_letter_is_from_them_as_imported_and_to_their_member(directo
     (row,) = read_attendees(data, CAMPAIGN, directory).rows
     assert row.settled and row.state == "" and row.division_state and row.member_party
     letter = letter_for_attendee(CAMPAIGN, row, dt.date(2026, 12, 5))
+    assert letter.date == dt.date(2026, 12, 5)  # the event's day, not the day it is printed
     assert letter.sender == Sender(
         name="Jo Bloggs",
         street="1 Main St",

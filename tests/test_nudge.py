@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import event, func, select
 
 from letters import clock
-from letters.domain.own_words import NudgeKind, judge, sentences, shingles
+from letters.domain.own_words import Nudge, NudgeKind, judge, sentences, shingles
 from letters.extensions import db
 from letters.messages.own_words import nudge_for
 from letters.models import Message, OwnWordsShingle
@@ -241,10 +241,15 @@ def test_sentences_are_counted_by_their_ends_and_lines():
     assert sentences("My niece is eleven. She is online every day!") == 2
     assert sentences("A line without a stop\nand another one") == 2
     assert sentences("Mr. Smith is my neighbour") == 1  # "Mr." alone is no sentence
+    assert sentences("Thank you.") == 1  # two words are enough
 
 
 def test_half_shared_warns_and_a_third_does_not():
-    assert judge("Two sentences here. And one more here.", 5, 10).kind == "shared-own-words"
+    assert judge("Two sentences here. And one more here.", 5, 10) == Nudge(
+        NudgeKind.SHARED_OWN_WORDS, sentences=2
+    )
+    assert judge("Two sentences here. And one more here.", 1, 1).kind == "shared-own-words"
+    assert judge("Two sentences here. And one more here.", 0, 0).kind == "own-words"
     assert judge("Two sentences here. And one more here.", 3, 10).kind == "own-words"
     assert judge("", 0, 0).kind == "no-own-words"
     assert judge("Hi", 1, 1).kind == "no-own-words"  # a word is not yet a sentence
@@ -253,6 +258,7 @@ def test_half_shared_warns_and_a_third_does_not():
 @pytest.mark.parametrize("spelling", ["Don\u2019t WAIT, please act", "don't wait please act"])
 def test_shingles_ignore_case_punctuation_and_curly_apostrophes(spelling):
     assert shingles(spelling) == shingles("Don't wait, please act.")
+    assert len(shingles(spelling)) == 1  # shorter than a shingle: the whole text is one
     assert len(shingles("one two three four five six seven")) == 3
 
 
