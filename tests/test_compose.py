@@ -144,3 +144,23 @@ def test_stored_choices_drop_retired_points_and_fall_back_to_defaults():
     fallback = stored_choices(CAMPAIGN, ["retired"], [], "")
     assert fallback.statistics == CAMPAIGN.default_statistics
     assert fallback.recommendations == CAMPAIGN.default_recommendations
+
+
+def test_stored_choices_of_a_campaign_without_defaults_are_its_first_statistic_and_every_ask(
+    tmp_path,
+):
+    import yaml
+
+    from letters.domain.compose import stored_choices
+
+    shipped = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
+    raw = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    for point in raw["statistics"] + raw["recommendations"]:
+        point.pop("default", None)
+    (tmp_path / shipped.name).write_text(yaml.safe_dump(raw), encoding="utf-8")
+    plain = load_campaign(tmp_path / shipped.name)
+    assert plain.default_statistics == () and plain.default_recommendations == ()
+    fallback = stored_choices(plain, [], ["retired"], "")
+    assert fallback.statistics == plain.statistic_keys[:1]
+    assert fallback.recommendations == plain.recommendation_keys
+    assert len(plain.statistic_keys) > 1 and len(plain.recommendation_keys) > 1

@@ -377,6 +377,20 @@ def test_an_idn_address_in_any_header_goes_as_punycode():
     assert parsed["To"].addresses[0].addr_spec == "a@xn--bcher-kva.de"
 
 
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("a@B\u00fccher.DE", "a@xn--bcher-kva.de"),  # mapped (UTS 46) before encoding
+        ('"x@y"@b\u00fccher.de', '"x@y"@xn--bcher-kva.de'),  # the last @ starts the domain
+        ("a@example.org", "a@example.org"),
+        ("b\u00fccher", "b\u00fccher"),  # no @: nothing to encode
+        ("a@-b\u00fccher-.de", "a@-b\u00fccher-.de"),  # no valid IDN: left as it was
+    ],
+)
+def test_only_an_idn_domain_is_changed_to_punycode(given, sent):
+    assert people.ascii_address(given) == sent
+
+
 def test_one_list_of_surname_particles():
     assert surname_key("Anna le Roux") == "le roux anna"
     assert display_name("Marie Claire le Roux") == "Marie le Roux"
