@@ -225,6 +225,41 @@ def test_an_unconfirmed_letter_blocks_nobody(app, fake):
         assert _fresh(unconfirmed).state == "awaiting_confirmation"
 
 
+def test_confirming_refuses_only_a_second_letter_from_the_mailbox_to_the_member(app, fake):
+    # Letters written before any went are each confirmable; the confirmation itself then
+    # judges the week again, for the same mailbox and member only.
+    with app.app_context():
+        first = _write(app.test_client(), **OWNER)
+        other_member = _write(
+            app.test_client(), email=OWNER["email"], postcode="2002", division="Wattle"
+        )
+        other_mailbox = _write(app.test_client(), email="someone.else@example.org")
+        same = _write(app.test_client(), email=OWNER["email"])
+        for letter in (first, other_member, other_mailbox, same):
+            assert not letter.over_weekly_limit
+            assert notices.send_confirmation(letter.id)
+        client = app.test_client()
+        for letter in (first, other_member, other_mailbox):
+            assert _press_send(client, _confirm_path(fake, letter)).status_code == 303
+        assert _press_send(client, _confirm_path(fake, same)).status_code == 409
+        assert _fresh(same).state == "awaiting_confirmation"
+
+
+def test_the_confirmations_week_includes_its_first_instant(app, fake):
+    app.config["CONFIRM_EXPIRE_AFTER_HOURS"] = 24 * 30  # the second stays confirmable
+    with app.app_context():
+        first = _write(app.test_client(), **OWNER)
+        second = _write(app.test_client(), email=OWNER["email"])
+        assert notices.send_confirmation(first.id) and notices.send_confirmation(second.id)
+        client = app.test_client()
+        assert _press_send(client, _confirm_path(fake, first)).status_code == 303
+        week_later = _fresh(first).confirmed_at + dt.timedelta(days=7)
+        clock.freeze(week_later)
+        assert _press_send(client, _confirm_path(fake, second)).status_code == 409
+        clock.freeze(week_later + dt.timedelta(microseconds=1))
+        assert _press_send(client, _confirm_path(fake, second)).status_code == 303
+
+
 def test_a_letter_held_for_a_letter_that_then_failed_gets_its_confirmation(app, fake):
     with app.app_context():
         first = _confirmed(app.test_client(), fake, **OWNER)
@@ -301,6 +336,14 @@ def test_a_letter_in_another_campaign_does_not_count(make, fake, tmp_path):
         assert not elsewhere.over_weekly_limit
         app.config["DEFAULT_CAMPAIGN"] = "tougher-on-tech"
         assert _write(app.test_client(), email=OWNER["email"]).over_weekly_limit
+        # Two written before either went: the confirmation keeps the campaigns apart too.
+        here = _write(app.test_client(), email="pat@example.org")
+        app.config["DEFAULT_CAMPAIGN"] = "second-campaign"
+        there = _write(app.test_client(), email="pat@example.org")
+        client = app.test_client()
+        for letter in (here, there):
+            assert notices.send_confirmation(letter.id)
+            assert _press_send(client, _confirm_path(fake, letter)).status_code == 303
 
 
 # --- a confirmation sends what its page showed --------------------------------------------
