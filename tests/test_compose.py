@@ -16,6 +16,7 @@ from letters.domain.compose import (
     Sender,
     compose,
     format_date,
+    split_paragraphs,
 )
 from letters.settings import PROJECT_ROOT
 
@@ -102,6 +103,61 @@ def test_current_statement_is_included(tmp_path):
     assert CAMPAIGN.statements[0].text in _text(letter)
 
 
+def test_the_letter_reads_in_the_campaigns_order_with_every_part_filled_in():
+    from letters.domain.campaign import Section, Statement
+
+    fields = ("opening", "concern", "statistics_intro", "call_to_act", "recommendations_intro")
+    fields += ("personal_intro", "ask", "thanks")
+    # Every fixed part names the member, so each is seen to be filled in; `support` is empty
+    # and leaves no paragraph.
+    text = {name: f"[{name}] to {{member}} for {{division}}" for name in fields}
+    statements = [
+        Statement(
+            key=f"now-{s.value}",
+            text=f"[{s.value} now] {{member}}",
+            as_of=TODAY,
+            current=True,
+            section=s,
+        )
+        for s in Section
+    ]
+    campaign = CAMPAIGN.model_copy(
+        update={
+            "letter": CAMPAIGN.letter.model_copy(update={**text, "support": ""}),
+            "statements": statements,
+        }
+    )
+    choices = Choices(("afp-reports",), ("duty-of-care",), "Mine.\r\rAlso mine.")
+    letter = compose(campaign, SENDER, choices, MEMBER, today=TODAY)
+    rows = []
+    for block in letter.body:
+        for p in block.items if isinstance(block, BulletList) else (block,):
+            rows.append((p.lead, p.text, p.own))
+    stat = next(s.text for s in CAMPAIGN.statistics if s.key == "afp-reports")
+    rec = next(r for r in CAMPAIGN.recommendations if r.key == "duty-of-care")
+
+    def fixed(name: str) -> tuple[str, str, bool]:
+        return ("", f"[{name}] to David Smith for Bean", False)
+
+    assert rows == [
+        fixed("opening"),
+        ("", "[concern now] David Smith", False),
+        fixed("concern"),
+        fixed("statistics_intro"),
+        ("", stat, False),
+        fixed("call_to_act"),
+        ("", "[recommendations now] David Smith", False),
+        fixed("recommendations_intro"),
+        (rec.title, rec.text, False),
+        fixed("personal_intro"),
+        ("", "Mine.", True),
+        ("", "Also mine.", True),
+        ("", "[ask now] David Smith", False),
+        fixed("ask"),
+        fixed("thanks"),
+    ]
+
+
 def test_personal_words_are_their_own_paragraphs_before_the_ask():
     letter = _letter(personal_note="My niece is eleven.\r\n\r\n  She is online every day. ")
     texts = [b.text for b in letter.body if isinstance(b, Paragraph)]
@@ -109,6 +165,8 @@ def test_personal_words_are_their_own_paragraphs_before_the_ask():
     assert "She is online every day." in texts
     ask_at = next(i for i, t in enumerate(texts) if "Minister for Communications" in t)
     assert texts.index("She is online every day.") < ask_at
+    # A Windows line break is one line break, not a blank line between two paragraphs.
+    assert split_paragraphs("One line\r\nthe next") == ["One line\nthe next"]
 
 
 @pytest.mark.parametrize(
