@@ -419,3 +419,49 @@ def test_removing_an_attendee_removes_their_follow_up(app, fake):
         assert row_of(later) is None
         assert run_at(21) == followups.Run()
     clock.unfreeze()
+
+
+def test_an_event_of_another_campaign_is_asked_about_in_that_campaigns_name(
+    make_app, fake, tmp_path
+):
+    import shutil
+
+    from letters.settings import PROJECT_ROOT
+
+    shipped = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    shutil.copy(shipped, campaigns / shipped.name)
+    second = shipped.read_text(encoding="utf-8").replace("key: tougher-on-tech", "key: kids", 1)
+    second = second.replace("title: Tougher on Tech", "title: Kids First", 1)
+    (campaigns / "kids.yaml").write_text(second, encoding="utf-8")
+    app = make_app(
+        SENDGRID_API_KEY=API_KEY, SENDGRID_API_HOST=fake.url, BASE_URL=BASE, CAMPAIGNS_DIR=campaigns
+    )
+    with app.app_context():
+        kids = factories.event(factories.organiser(ORGANISER), date=EVENT_DAY, campaign_key="kids")
+        attendee(kids)
+        assert run_at(14).first == 1
+    clock.unfreeze()
+    (sent,) = followup_emails(fake)
+    assert (
+        sent.payload["subject"] == "Did Priya Nandakumar MP reply to your letter about Kids First?"
+    )
+    assert sent.payload["from"]["name"] == "Kids First"
+
+
+def test_printed_letters_are_opened_a_batch_at_a_time_longest_printed_first(
+    event, fake, monkeypatch
+):
+    monkeypatch.setattr(followups, "OPEN_BATCH", 2)
+    # Made in this order, so the oldest print is not the first row.
+    late = attendee(event, printed=False)
+    early = [attendee(event, email=f"early{n}@example.org", printed=False) for n in range(2)]
+    mark_printed([late.id], PRINTED + 2 * DAY)
+    mark_printed([a.id for a in early], PRINTED)
+    db.session.commit()
+    clock.freeze(PRINTED + 16 * DAY)
+    assert followups.open_rows(clock.now()) == 2
+    assert row_of(late) is None and all(row_of(a) is not None for a in early)
+    assert followups.open_rows(clock.now()) == 1
+    assert row_of(late) is not None
