@@ -212,6 +212,18 @@ def test_formulas_come_out_as_text_in_every_csv_we_write(directory):
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in problem_cells)
 
 
+def test_the_problems_file_says_what_each_problem_did_to_its_row():
+    from letters.domain.attendees import Problem
+
+    problems = [
+        Problem(2, "postcode", "no such postcode"),
+        Problem(3, "email", "a duplicate", error=False, skipped=True),
+        Problem(4, "name", "looks odd", error=False),
+    ]
+    rows = list(csv.reader(io.StringIO(problems_csv(problems).lstrip("\ufeff"))))
+    assert [row[-1] for row in rows] == ["kind", "error", "skipped", "warning"]
+
+
 def test_print_order_is_state_division_then_surname():
     def row(name: str, division: str, state: str) -> AttendeeRow:
         r = AttendeeRow(row=0, name=name, postcode="2001")
