@@ -212,6 +212,32 @@ def test_formulas_come_out_as_text_in_every_csv_we_write(directory):
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in problem_cells)
 
 
+def test_people_already_in_the_event_or_the_file_are_left_out_saying_whom_they_repeat(directory):
+    data = (
+        b"name,email,postcode\n"
+        b"Jo Bloggs,jo@example.org,2001\n"
+        b"Jo Bloggs,,2001\n"
+        b"Sam Lee,jo@example.org,2003\n"
+        b"Jo Bloggs,jo@example.org,2001\n"
+        b"Ann Other,,2001\n"
+        b"Bo Kept,bo@example.org,2003\n"
+    )
+    report = read_attendees(data, CAMPAIGN, directory)
+    report.skip_duplicates([("Ann Other", "", "2001")])
+    assert [row.name for row in report.rows] == ["Jo Bloggs", "Bo Kept"]
+    assert report.skipped == 4
+    said = {p.row: p.message for p in report.problems if p.skipped}
+    assert said == {
+        3: "Jo Bloggs (2001) has the same name and postcode as row 2 of this file: "
+        "not imported again.",
+        4: "Sam Lee (2003) has the same email address as row 2 of this file: not imported again.",
+        # Both match: the email, the surer of the two, is the one named.
+        5: "Jo Bloggs (2001) has the same email address as row 2 of this file: not imported again.",
+        6: "Ann Other (2001) has the same name and postcode as this event already: "
+        "not imported again.",
+    }
+
+
 def test_the_problems_file_says_what_each_problem_did_to_its_row():
     from letters.domain.attendees import Problem
 
