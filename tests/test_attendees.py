@@ -242,12 +242,19 @@ def test_the_problems_file_says_what_each_problem_did_to_its_row():
     from letters.domain.attendees import Problem
 
     problems = [
+        Problem(None, None, "not a CSV file"),
         Problem(2, "postcode", "no such postcode"),
-        Problem(3, "email", "a duplicate", error=False, skipped=True),
+        Problem(3, None, "a duplicate", error=False, skipped=True),
         Problem(4, "name", "looks odd", error=False),
     ]
     rows = list(csv.reader(io.StringIO(problems_csv(problems).lstrip("\ufeff"))))
-    assert [row[-1] for row in rows] == ["kind", "error", "skipped", "warning"]
+    assert rows == [
+        ["row", "column", "problem", "kind"],
+        ["", "", "not a CSV file", "error"],
+        ["2", "postcode", "no such postcode", "error"],
+        ["3", "", "a duplicate", "skipped"],
+        ["4", "name", "looks odd", "warning"],
+    ]
 
 
 def test_print_order_is_state_division_then_surname():
