@@ -125,6 +125,7 @@ def test_an_empty_file_says_so(directory):
     header_only = read_attendees(b"name,postcode\r\n\r\n", CAMPAIGN, directory)
     assert header_only.rows == [] and header_only.data_rows == 0
     assert header_only.blank_rows == 1
+    assert header_only.summary() == "0 rows read, 0 imported, 1 blank rows skipped."
 
 
 def test_latin1_excel_file_with_semicolons(directory):
@@ -198,6 +199,10 @@ def test_formulas_come_out_as_text_in_every_csv_we_write(directory):
     for risky in ("+1", "-2+3", "@SUM(A1)", "\tx", "\uff1d1+1"):
         assert spreadsheet_safe(risky).startswith("'")
     assert spreadsheet_safe("Jane = citizen") == "Jane = citizen"
+    assert spreadsheet_safe(None) == "" and spreadsheet_safe(7) == "7"
+    # A long file is written in pieces; joined, they are one CSV with every row whole.
+    long = write_csv(["note"], [["x" * 1000]] * 200)
+    assert list(csv.reader(io.StringIO(long.lstrip("\ufeff")))) == [["note"]] + [["x" * 1000]] * 200
 
     report = read("good.csv", directory)
     text = write_csv(["name", "postcode"], [[row.name, row.postcode] for row in report.rows])
@@ -226,6 +231,7 @@ def test_people_already_in_the_event_or_the_file_are_left_out_saying_whom_they_r
     report.skip_duplicates([("Ann Other", "", "2001")])
     assert [row.name for row in report.rows] == ["Jo Bloggs", "Bo Kept"]
     assert report.skipped == 4
+    assert report.summary() == "6 rows read, 2 imported, 4 skipped as already there."
     said = {p.row: p.message for p in report.problems if p.skipped}
     assert said == {
         3: "Jo Bloggs (2001) has the same name and postcode as row 2 of this file: "
