@@ -270,6 +270,7 @@ def test_lookup_abolished_division_is_never_offered(directory: Directory) -> Non
     assert "Ghost Gum no longer exists" in note
     assert "no current member" in note
     assert "2024" in note
+    assert "Choose yours from the current VIC divisions (the likely ones come first)" in note
     assert AEC_FINDER_URL in note
     assert result.state == "VIC"
 
