@@ -433,3 +433,36 @@ def test_a_letter_that_bounces_or_is_removed_while_its_receipt_is_made_gets_none
         monkeypatch.setattr(notices, "receipt_email", slow_build)
         assert not notices.send_receipt(letter.id)
     assert _received(fake, "receipt") == 0
+
+
+@pytest.mark.parametrize(
+    ("job", "states", "at"),
+    [("receipt", ("sent", "delivered"), "sent_at"), ("notice", ("failed", "bounced"), "failed_at")],
+)
+def test_the_sweep_retries_a_receipt_or_notice_from_when_it_is_stale_for_two_days(
+    app, job, states, at
+):
+    from tests import factories
+
+    now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    stale = now - dt.timedelta(seconds=app.config["SWEEP_QUEUED_AFTER_SECONDS"])
+    window = now - notices.RECEIPT_RETRY_FOR
+    second = dt.timedelta(seconds=1)
+    with app.app_context():
+
+        def letter(when: dt.datetime, state: str = states[0], **fields: object) -> Message:
+            return factories.message(delivery="email", state=state, **{at: when}, **fields)
+
+        due = [letter(stale - second), letter(window, state=states[1])]
+        not_due = [
+            letter(stale),  # its own worker may still be sending it
+            letter(now),
+            letter(window - second),  # tried for two days: left
+            letter(stale - second, state="queued"),
+            letter(stale - second, scrubbed_at=now),
+            letter(stale - second, receipt_sent_at=now, failure_notice_sent_at=now),
+        ]
+        found = sweeper.sweep(now)
+        listed = found.to_receipt if job == "receipt" else found.to_notify
+        assert sorted(listed) == sorted(m.id for m in due)
+        assert not {m.id for m in not_due} & set(found.to_receipt + found.to_notify)
