@@ -503,7 +503,7 @@ def _loads_weasyprint(code: str, tmp_path: Path) -> bool:
 
 def test_only_processes_that_render_load_weasyprint(tmp_path: Path) -> None:
     # The app and every task module, as an email worker or `letters batch-pdf` loads them,
-    # leave WeasyPrint (some 20-40 MB) to the processes that render.
+    # leave WeasyPrint (about 20 MB) to the processes that render.
     app_and_tasks = (
         "from letters import create_app\n"
         "create_app()\n"

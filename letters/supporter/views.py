@@ -395,7 +395,7 @@ def letter_pdf(token: str) -> Response:
     if message.scrubbed_at is not None:
         abort(410)
     campaign = get_campaign(message.campaign_key)
-    # Imported here: WeasyPrint is some 40 MB that email workers and the CLI's planning
+    # Imported here: WeasyPrint is about 20 MB that email workers and the CLI's planning
     # process never need; web workers load it at start (letters/web_server.py).
     from letters.printing.letter import default_renderer
 
