@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
+from pathlib import Path
 
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
@@ -129,3 +130,19 @@ def table_rows(page: str) -> list[dict[str, str]]:
     reader = _TableReader()
     reader.feed(page)
     return [dict(zip(reader.headers, row, strict=True)) for row in reader.rows if row]
+
+
+def campaigns_folder(folder: Path, key: str, title: str = "") -> Path:
+    """A campaigns folder holding the shipped campaign and a copy of it under another key
+    (and title, if given), for tests of anything a letter's campaign decides."""
+    from letters.settings import PROJECT_ROOT
+
+    shipped = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    folder.mkdir()
+    (folder / shipped.name).write_text(text, encoding="utf-8")
+    second = text.replace("key: tougher-on-tech", f"key: {key}", 1)
+    if title:
+        second = second.replace("title: Tougher on Tech", f"title: {title}", 1)
+    (folder / f"{key}.yaml").write_text(second, encoding="utf-8")
+    return folder

@@ -22,7 +22,7 @@ from letters.printing.runs import mark_printed
 from letters.retention import REMOVED, event_data_removal_at, scrub_events
 from tests import factories
 from tests.fakes.sendgrid import API_KEY
-from tests.helpers import csrf_token_in
+from tests.helpers import campaigns_folder, csrf_token_in
 
 EVENT_DAY = dt.date(2026, 11, 1)
 PRINTED = dt.datetime(2026, 11, 1, 4, 0, tzinfo=dt.UTC)  # 3 pm in Sydney, at the event
@@ -424,17 +424,7 @@ def test_removing_an_attendee_removes_their_follow_up(app, fake):
 def test_an_event_of_another_campaign_is_asked_about_in_that_campaigns_name(
     make_app, fake, tmp_path
 ):
-    import shutil
-
-    from letters.settings import PROJECT_ROOT
-
-    shipped = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
-    campaigns = tmp_path / "campaigns"
-    campaigns.mkdir()
-    shutil.copy(shipped, campaigns / shipped.name)
-    second = shipped.read_text(encoding="utf-8").replace("key: tougher-on-tech", "key: kids", 1)
-    second = second.replace("title: Tougher on Tech", "title: Kids First", 1)
-    (campaigns / "kids.yaml").write_text(second, encoding="utf-8")
+    campaigns = campaigns_folder(tmp_path / "campaigns", "kids", "Kids First")
     app = make_app(
         SENDGRID_API_KEY=API_KEY, SENDGRID_API_HOST=fake.url, BASE_URL=BASE, CAMPAIGNS_DIR=campaigns
     )

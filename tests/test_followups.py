@@ -16,7 +16,7 @@ from letters.models import FollowUp, Message
 from letters.retention import scrub
 from tests import factories
 from tests.fakes.sendgrid import API_KEY
-from tests.helpers import csrf_token_in
+from tests.helpers import campaigns_folder, csrf_token_in
 
 SENT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -501,18 +501,7 @@ def test_with_no_reply_to_set_replies_go_to_the_sender(make_app, fake):
 
 
 def test_a_letter_of_another_campaign_is_asked_in_that_campaigns_name(make_app, fake, tmp_path):
-    from letters.settings import PROJECT_ROOT
-
-    campaigns = tmp_path / "campaigns"
-    campaigns.mkdir()
-    shipped = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
-    (campaigns / shipped.name).write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
-    second = (
-        shipped.read_text(encoding="utf-8")
-        .replace("key: tougher-on-tech", "key: kids-online", 1)
-        .replace("title: Tougher on Tech", "title: Kids Online", 1)
-    )
-    (campaigns / "kids-online.yaml").write_text(second, encoding="utf-8")
+    campaigns = campaigns_folder(tmp_path / "campaigns", "kids-online", "Kids Online")
     app = make_app(SENDGRID_API_KEY=API_KEY, SENDGRID_API_HOST=fake.url, CAMPAIGNS_DIR=campaigns)
     with app.app_context():
         sent_letter(campaign_key="kids-online")

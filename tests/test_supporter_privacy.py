@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import shutil
 
 import pytest
 from flask import g, request
@@ -23,10 +22,9 @@ from letters.extensions import db
 from letters.mail.content import confirm_serializer
 from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import AddressEmail, Message
-from letters.settings import PROJECT_ROOT
 from tests.conftest import load_fixture_members
 from tests.fakes.sendgrid import API_KEY
-from tests.helpers import csrf_token, submit
+from tests.helpers import campaigns_folder, csrf_token, submit
 
 BASE = "https://letters.example.org"
 START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # 12 noon in Sydney, a Monday
@@ -318,14 +316,7 @@ def test_the_weekly_rule_is_per_member(app, fake):
 
 
 def test_a_letter_in_another_campaign_does_not_count(make, fake, tmp_path):
-    campaigns = tmp_path / "campaigns"
-    campaigns.mkdir()
-    original = PROJECT_ROOT / "data" / "campaigns" / "tougher-on-tech.yaml"
-    shutil.copy(original, campaigns / original.name)
-    second = original.read_text(encoding="utf-8").replace(
-        "key: tougher-on-tech", "key: second-campaign", 1
-    )
-    (campaigns / "second-campaign.yaml").write_text(second, encoding="utf-8")
+    campaigns = campaigns_folder(tmp_path / "campaigns", "second-campaign")
     app = make(CAMPAIGNS_DIR=campaigns)
     with app.app_context():
         first = _confirmed(app.test_client(), fake, **OWNER)
