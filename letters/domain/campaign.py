@@ -11,6 +11,13 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+try:
+    # libyaml's loader, where PyYAML was built with it, reads the campaign file in ~2 ms instead
+    # of ~26: every process that builds the app (and every test) loads it.
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - PyYAML's wheels include libyaml
+    from yaml import SafeLoader  # type: ignore[assignment]
+
 # The only placeholders letter text may use; compose() fills them in.
 PLACEHOLDERS = frozenset({"member", "division", "minister", "minister_title"})
 Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
@@ -278,7 +285,7 @@ def load_campaign(path: Path | str) -> Campaign:
     """Read and validate one campaign file; CampaignError names the file, field and problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
     except OSError as exc:
         raise CampaignError(path, [f"cannot read: {exc.strerror}"]) from exc
     except UnicodeDecodeError as exc:
