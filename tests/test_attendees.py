@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import time
 
 import pytest
 
@@ -167,24 +166,21 @@ def test_workbooks_binary_files_and_broken_quotes(directory):
     assert problem.row == 3 and "quoting breaks" in problem.message
 
 
-def test_fifty_thousand_rows_are_all_read_quickly(directory):
+def test_fifty_thousand_rows_are_all_read_and_their_problems_counted(directory):
+    # How fast a file this size is read is measured by benchmarks/attendee_import.py.
     lines = ["name,email,postcode,statistics"]
     postcodes = ("2001", "2002", "3005", "4001", "9999")
     for index in range(50_000):
         lines.append(f"Person {index},p{index}@example.org,{postcodes[index % 5]},afp-reports")
     data = ("\n".join(lines) + "\n").encode()
-    started = time.perf_counter()
     report = read_attendees(data, CAMPAIGN, directory)
-    elapsed = time.perf_counter() - started
     assert report.data_rows == 50_000
     assert len(report.rows) == 40_000  # every 9999 row is refused...
     assert report.error_count == 10_000  # ...each with its own problem
     assert len(report.rejected_rows) == 10_000
     assert len(report.problems) == 1_000  # the first ones kept; the rest only counted
     assert len(report.to_settle) == 10_000  # the 2002 rows: Banksia or Wattle
-    assert report.rows[-1].row == 50_000  # the last data row is row 50,001... minus the 9999s
-    # Generous: about 1.5 s here; the bound catches an accidental quadratic.
-    assert elapsed < 20, f"parsing 50,000 rows took {elapsed:.1f} s"
+    assert report.rows[-1].row == 50_000  # Person 49998, on line 50,000 (the last is a 9999)
 
 
 def test_row_limit_is_reported_not_silent(directory):
