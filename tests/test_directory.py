@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ import pytest
 from letters.domain.directory import (
     AEC_FINDER_URL,
     DIRECTORY_FILENAME,
+    FORMAT_VERSION,
     Directory,
     DirectoryError,
+    Division,
+    Member,
     display_name,
     load_directory,
     normalise_state,
@@ -51,6 +55,8 @@ def directory(tmp_path: Path) -> Directory:
         ("Dai Le", "Dai Le"),
         ("Julie-Ann Campbell", "Julie-Ann Campbell"),
         ("Clare O'Neil", "Clare O'Neil"),
+        # A first name that is also a surname particle is still the first name.
+        ("van Morrison Stephen Jones", "van Jones"),
     ],
 )
 def test_display_name(raw: str, expected: str) -> None:
@@ -62,6 +68,27 @@ def test_strip_title_keeps_a_bare_surname() -> None:
     """A title is only dropped when a full name remains after it."""
     assert strip_title("Mrs Bronwyn Kathleen Bishop") == "Bronwyn Kathleen Bishop"
     assert strip_title("Mr Smith") == "Mr Smith"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Mr Tony Burke", "Tony Burke"),
+        ("MX Sam Lee", "Sam Lee"),
+        ("Jane Smith MP", "Jane Smith"),
+        ("Smith MP", "Smith MP"),
+        ("Sharon Claydon AM, MP", "Sharon Claydon"),
+        # "Hon" is a title only after "the"; a word that merely starts like one is a name.
+        ("Wong Hon Ming", "Wong Hon Ming"),
+        ("the HONX Ann Lee", "the HONX Ann Lee"),
+        ("Ann Lee AMX", "Ann Lee AMX"),
+    ],
+)
+def test_strip_title_drops_whole_titles_and_post_nominals_while_two_names_remain(
+    raw: str, expected: str
+) -> None:
+    """Titles in any case and post-nominals with their stops or commas go, down to two words."""
+    assert strip_title(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -131,6 +158,49 @@ def test_directory_round_trips(directory: Directory) -> None:
     )
 
 
+def test_a_stored_directory_loads_as_the_one_that_was_stored() -> None:
+    """Members keep their own division and state, and a vacant seat stays vacant."""
+    watson = Member(
+        name="Anthony Stephen Burke",
+        display_name="Tony Burke",
+        party="ALP",
+        division="Watson",
+        state="NSW",
+        since=dt.date(2004, 10, 9),
+        aph_id="HWI",
+    )
+    built = Directory(
+        divisions={
+            "Bean": Division(name="Bean", state="ACT", member=None),
+            "Watson": Division(name="Watson", state="NSW", member=watson),
+        },
+        postcodes={"2196": ("Watson",), "2620": ("Bean", "Eden-Monaro")},
+        division_states={"Bean": "ACT", "Eden-Monaro": "NSW", "Watson": "NSW"},
+        source="hand-made",
+        as_of=dt.date(2026, 6, 30),
+        refreshed_at=NOW,
+    )
+    stored = json.loads(json.dumps(built.to_dict()))
+    assert [(item["name"], item["member"] is None) for item in stored["divisions"]] == [
+        ("Bean", True),
+        ("Watson", False),
+    ]
+    assert Directory.from_dict(stored) == built
+
+
+def test_from_dict_says_what_is_wrong_with_a_stored_file() -> None:
+    """A file of another format, or with parts missing, is refused with the reason."""
+    with pytest.raises(DirectoryError) as other_format:
+        Directory.from_dict({"format": 99})
+    assert str(other_format.value) == (
+        f"unsupported directory format 99 (expected {FORMAT_VERSION}); "
+        "run `letters data refresh` again"
+    )
+    with pytest.raises(DirectoryError) as malformed:
+        Directory.from_dict({"format": FORMAT_VERSION})
+    assert str(malformed.value) == "malformed directory data: KeyError('divisions')"
+
+
 def test_directory_accessors(directory: Directory) -> None:
     """Members are listed once each; divisions can be found case-insensitively."""
     assert len(directory.members) == len(directory.divisions) == 11
@@ -141,6 +211,20 @@ def test_directory_accessors(directory: Directory) -> None:
     assert wattle.member is not None
     assert wattle.member.display_name == "Harry Fernsby"
     assert directory.state_of("Ghost Gum") == "VIC"
+
+
+def test_a_current_divisions_state_is_its_own_and_history_places_abolished_ones(
+    directory: Directory,
+) -> None:
+    """The history of divisions only answers for those without a current one."""
+    partial = replace(directory, division_states={"Ghost Gum": "VIC", "Wattle": "QLD"})
+    names = [*partial.divisions, "Ghost Gum", "Nowhere"]
+    assert {name: partial.state_of(name) for name in names} == {
+        **{name: division.state for name, division in partial.divisions.items()},
+        "Ghost Gum": "VIC",
+        "Nowhere": None,
+    }
+    assert partial.state_of("Wattle") == "NSW"
 
 
 # --- lookup ------------------------------------------------------------------------------
@@ -283,6 +367,82 @@ def test_lookup_abolished_plus_current_puts_postcode_division_first(directory: D
     payload = result.to_json()
     assert "Ghost Gum" not in {d["name"] for d in payload["divisions"]}
     assert "Ghost Gum no longer exists" in payload["notes"][0]
+
+
+def _abolished_note(name: str, code: str, states: str) -> str:
+    """The note a lookup adds for an abolished division, word for word."""
+    return (
+        f"Our postcode data lists {name} for {code}, but {name} no longer exists as a federal "
+        "division (it has no current member): boundaries changed in the 2024 redistribution. "
+        f"Choose yours from the current {states} divisions (the likely ones come first), "
+        f"or check {AEC_FINDER_URL}"
+    )
+
+
+def test_lookup_places_an_abolished_division_by_its_own_state_before_the_postcode_range(
+    directory: Directory,
+) -> None:
+    """An old ACT division listed for a postcode in NSW's range offers the ACT's divisions;
+    one never placed in a state goes by the range, narrowed to the state asked for."""
+    changed = replace(
+        directory,
+        postcodes={
+            **directory.postcodes,
+            "2619": ("Fraser",),
+            "2620": ("Banksia", "Brindabella", "Molonglo"),
+        },
+        division_states={**directory.division_states, "Fraser": "ACT"},
+    )
+    banksia = {
+        "name": "Banksia",
+        "state": "NSW",
+        "likely": True,
+        "member": {"name": "Priya Nandakumar", "party": "IND"},
+    }
+    brindabella = {
+        "name": "Brindabella",
+        "state": "ACT",
+        "likely": True,
+        "member": {"name": "Samuel Okafor", "party": "ALP"},
+    }
+    wattle = {
+        "name": "Wattle",
+        "state": "NSW",
+        "likely": False,
+        "member": {"name": "Harry Fernsby", "party": "ALP"},
+    }
+    assert changed.lookup("2619").to_json() == {
+        "postcode": "2619",
+        "divisions": [{**brindabella, "likely": False}],
+        "notes": [_abolished_note("Fraser", "2619", "ACT")],
+    }
+    assert changed.lookup("2620").to_json() == {
+        "postcode": "2620",
+        "divisions": [banksia, brindabella, wattle],
+        "notes": [_abolished_note("Molonglo", "2620", "ACT / NSW")],
+    }
+    assert changed.lookup("2620", "ACT").to_json() == {
+        "postcode": "2620",
+        "divisions": [brindabella],
+        "notes": [_abolished_note("Molonglo", "2620", "ACT")],
+    }
+
+
+def test_lookup_of_an_abolished_division_no_data_can_place_offers_none(
+    directory: Directory,
+) -> None:
+    """Outside every Australia Post range an unplaced old division leaves nothing to offer,
+    even when a state is given."""
+    changed = replace(directory, postcodes={**directory.postcodes, "0100": ("Nowhere",)})
+    expected = {
+        "postcode": "0100",
+        "divisions": [],
+        "notes": [_abolished_note("Nowhere", "0100", "your state")],
+    }
+    assert changed.lookup("0100").to_json() == expected
+    with_state = changed.lookup("0100", "NT")
+    assert with_state.to_json() == expected
+    assert with_state.state == "NT"
 
 
 def test_lookup_warns_about_divisions_missing_from_postcode_data(directory: Directory) -> None:
