@@ -369,12 +369,13 @@ def test_lookup_abolished_plus_current_puts_postcode_division_first(directory: D
     assert "Ghost Gum no longer exists" in payload["notes"][0]
 
 
-def _abolished_note(name: str, code: str, states: str) -> str:
+def _abolished_note(name: str, code: str, states: str | None) -> str:
     """The note a lookup adds for an abolished division, word for word."""
+    where = f"the current {states}" if states else "your state's current"
     return (
         f"Our postcode data lists {name} for {code}, but {name} no longer exists as a federal "
         "division (it has no current member): boundaries changed in the 2024 redistribution. "
-        f"Choose yours from the current {states} divisions (the likely ones come first), "
+        f"Choose yours from {where} divisions (the likely ones come first), "
         f"or check {AEC_FINDER_URL}"
     )
 
@@ -428,21 +429,32 @@ def test_lookup_places_an_abolished_division_by_its_own_state_before_the_postcod
     }
 
 
-def test_lookup_of_an_abolished_division_no_data_can_place_offers_none(
+def test_lookup_of_an_abolished_division_no_data_can_place_offers_the_state_given(
     directory: Directory,
 ) -> None:
     """Outside every Australia Post range an unplaced old division leaves nothing to offer,
-    even when a state is given."""
+    until the supporter says which state they live in: then that state's divisions."""
     changed = replace(directory, postcodes={**directory.postcodes, "0100": ("Nowhere",)})
-    expected = {
+    assert changed.lookup("0100").to_json() == {
         "postcode": "0100",
         "divisions": [],
-        "notes": [_abolished_note("Nowhere", "0100", "your state")],
+        "notes": [_abolished_note("Nowhere", "0100", None)],
     }
-    assert changed.lookup("0100").to_json() == expected
     with_state = changed.lookup("0100", "NT")
-    assert with_state.to_json() == expected
     assert with_state.state == "NT"
+    assert with_state.to_json() == {
+        "postcode": "0100",
+        # The fixture's one NT division; not "likely", since nothing ties it to 0100.
+        "divisions": [
+            {
+                "name": "Spinifex",
+                "state": "NT",
+                "likely": False,
+                "member": {"name": "Jarrah Wilson", "party": "CLP"},
+            }
+        ],
+        "notes": [_abolished_note("Nowhere", "0100", "NT")],
+    }
 
 
 def test_lookup_warns_about_divisions_missing_from_postcode_data(directory: Directory) -> None:

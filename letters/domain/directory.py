@@ -303,7 +303,10 @@ class Directory:
             else:
                 states.update(states_for_postcode_range(code))
         if wanted is not None:
-            states &= {wanted}
+            # lookup() has refused a state the postcode is not in and dropped old divisions
+            # placed in other states, so the supporter's state is the one; outside every
+            # postcode range it is also the only clue there is.
+            states = {wanted}
         states.update(self.divisions[n].state for n in current)
 
         # Likely: current divisions sharing this postcode, then those sharing the old
@@ -318,12 +321,12 @@ class Directory:
         )
         divisions = [replace(d, likely=d.name in likely_rank) for d in ranked]
 
-        state_list = " / ".join(sorted(states)) or "your state"
+        where = f"the current {' / '.join(sorted(states))}" if states else "your state's current"
         for name in defunct:
             notes.append(
                 f"Our postcode data lists {name} for {code}, but {name} no longer exists as a "
                 "federal division (it has no current member): boundaries changed in the 2024 "
-                f"redistribution. Choose yours from the current {state_list} divisions "
+                f"redistribution. Choose yours from {where} divisions "
                 f"(the likely ones come first), or check {AEC_FINDER_URL}"
             )
         return divisions
