@@ -11,6 +11,7 @@ import pytest
 from letters.domain.attendees import (
     COLUMNS,
     AttendeeRow,
+    Problem,
     attendee_csv_rows,
     letter_for_attendee,
     print_order,
@@ -95,6 +96,75 @@ def test_every_bad_row_is_reported_by_row_and_column_and_good_rows_kept(director
     assert "'Narnia' is not a state" in places[(9, "state")][0]
     assert "stray separator" in places[(10, None)][0]
     assert report.summary() == "10 rows read, 2 imported, 8 left out because of errors."
+
+
+def test_each_rows_problems_are_listed_word_for_word_whole_row_first_then_by_column(directory):
+    # A row's problems are found cell by cell (the postcode's lookup last) but listed in our
+    # column order, a problem with the whole row first.
+    data = (
+        b"name,email,postcode,statistics,division,personal_note\n"
+        b",,2001,,,,surplus\n"
+        b"Two Extra,,2001,,,,a,b\n"
+        b"No Postcode,,,,,\n"
+        b"Many Problems,,9999,no-such-fact,Wattle=?,bell\x07\n"
+        b"Nt Zero,,801,,,\n"
+    )
+    report = read_attendees(data, CAMPAIGN, directory)
+    stray = "than the header has columns: a stray separator has probably shifted it."
+    assert report.problems == [
+        Problem(2, None, f"This row has 1 more value {stray}"),
+        Problem(2, "name", "The name is empty."),
+        Problem(3, None, f"This row has 2 more values {stray}"),
+        Problem(4, "postcode", "The postcode is empty."),
+        Problem(5, "postcode", directory.lookup("9999", None).error),
+        Problem(
+            5,
+            "division",
+            "Remove \u201c=?\u201d: it is email coding, not part of a name or address.",
+        ),
+        Problem(
+            5,
+            "statistics",
+            f"Unknown statistics key: no-such-fact. This campaign's are: "
+            f"{', '.join(CAMPAIGN.statistic_keys)} (leave it empty for the defaults).",
+        ),
+        Problem(5, "personal_note", "Remove the invisible control characters from the text."),
+        Problem(6, "postcode", "Read 801 as 0801.", error=False),
+    ]
+    assert [(r.row, r.name, r.postcode, r.division) for r in report.rows] == [
+        (6, "Nt Zero", "0801", "Spinifex")
+    ]
+
+
+def test_short_rows_blank_trailing_cells_and_spaced_postcodes_still_import(directory):
+    # Spreadsheets leave off a row's empty last cells, or add empty ones after the header's
+    # last column; a postcode may be typed with spaces in it.
+    data = (
+        b"name,email,postcode,statistics,division\n"
+        b"Short Row,,2001\n"
+        b"Blank Extras,,2001,,,, \n"
+        b"Spaced Postcode,,2 0 0 3,,\n"
+    )
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert report.problems == []
+    assert [(r.row, r.name, r.postcode, r.division) for r in report.rows] == [
+        (2, "Short Row", "2001", "Banksia"),
+        (3, "Blank Extras", "2001", "Banksia"),
+        (4, "Spaced Postcode", "2003", "Wattle"),
+    ]
+
+
+def test_a_settled_row_offers_no_divisions_to_choose_from(directory):
+    report = read("good.csv", directory)
+    # Lee Chosen's 2002 is split, but the division column settled it: nothing left to choose.
+    assert [(r.name, r.division, r.candidates) for r in report.rows] == [
+        ("Jane Citizen", "Banksia", ()),
+        ('=HYPERLINK("http://evil.example/","click")', "Wattle", ()),
+        ("Kim Split", "", ("Banksia", "Wattle")),
+        ("Lee Chosen", "Wattle", ()),
+        # 3002's only division was abolished: Victoria's current ones are offered.
+        ("Gus Ghost", "", ("Ironbark", "Saltbush", "Lyrebird")),
+    ]
 
 
 def test_missing_columns_import_nothing_and_say_which(directory):
