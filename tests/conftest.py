@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 
 from letters import clock, create_app, migrations
 from letters.extensions import db
+from letters.organiser import auth
 from letters.refresh import Plausibility, refresh
 from tests.fakes.sendgrid import WebhookSigner, running
 from tests.services import create_worker_database, drop_worker_database, for_this_worker
@@ -190,6 +191,17 @@ def _run_clock() -> Iterator[None]:
     yield
     clock.unfreeze()
     clock.set_offset(RUN_CLOCK_OFFSET)
+
+
+# scrypt at N=2**15 costs ~0.1 s a hash and again a check, and the tests make and log in
+# organisers hundreds of times; N=2**8 (about the least OpenSSL accepts at r=8) runs the same
+# code in ~1 ms. test_organiser_auth.py checks the real cost on its own.
+FULL_PASSWORD_HASH_METHOD = auth.PASSWORD_HASH_METHOD
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "PASSWORD_HASH_METHOD", "scrypt:256:8:1")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ that never keeps the owner out of a browser they logged in from before.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from urllib.parse import urlsplit
@@ -43,9 +44,11 @@ SEEN_WRITE_INTERVAL = dt.timedelta(minutes=1)
 # A path, its query and fragment: printable ASCII, no space, no backslash.
 _SAFE_PATH = re.compile(r"/[!-\[\]-~]*")
 PUBLIC_ENDPOINTS = frozenset({"organiser.login", "organiser.static"})
-# A password check against this hash takes as long as a real one, so a login for an unknown
-# email cannot be told apart by its timing.
-_UNKNOWN_USER_HASH = generate_password_hash("no such organiser, never matches")
+# werkzeug's scrypt at its default cost (N=2**15, r=8, p=1): about 0.1 s and 32 MB for each
+# hash and each check, which is what makes a stolen hash slow to guess. A check takes its cost
+# from the stored hash, so this applies to new passwords. The tests lower it (tests/conftest.py)
+# because they log in hundreds of times.
+PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a method, not a password
 
 
 def init_login(app: Flask) -> None:
@@ -113,7 +116,8 @@ def normalise_email(email: str) -> str:
 def create_organiser(email: str, password: str) -> Organiser:
     """A new organiser account; the password is stored only as a salted scrypt hash."""
     organiser = Organiser(
-        email=normalise_email(email), password_hash=generate_password_hash(password)
+        email=normalise_email(email),
+        password_hash=generate_password_hash(password, PASSWORD_HASH_METHOD),
     )
     db.session.add(organiser)
     db.session.commit()
@@ -124,7 +128,7 @@ def set_password(organiser: Organiser, password: str) -> None:
     """Change the password and end every session the organiser has."""
     from letters.models import new_session_token
 
-    organiser.password_hash = generate_password_hash(password)
+    organiser.password_hash = generate_password_hash(password, PASSWORD_HASH_METHOD)
     organiser.session_token = new_session_token()
     organiser.failed_logins = 0
     organiser.login_wait_until = None
@@ -141,9 +145,18 @@ def find_account(email: str) -> Organiser | None:
 def check_password(account: Organiser | None, password: str) -> bool:
     """Whether this is the account's password (in the same time for no account)."""
     if account is None:
-        check_password_hash(_UNKNOWN_USER_HASH, password)
+        # As long as checking a real account's, so an unknown email cannot be told by timing.
+        check_password_hash(_unknown_user_hash(PASSWORD_HASH_METHOD), password)
         return False
     return check_password_hash(account.password_hash, password)
+
+
+@functools.cache
+def _unknown_user_hash(method: str) -> str:
+    return generate_password_hash("no such organiser, never matches", method)
+
+
+_unknown_user_hash(PASSWORD_HASH_METHOD)  # made at start-up, not during someone's login
 
 
 def _wait_text(wait: dt.timedelta) -> str:
