@@ -339,6 +339,44 @@ def test_a_renewed_confirmation_whose_worker_died_is_sent_again_not_settled_by_t
         assert _refresh(message).confirmation_sent_at is not None
 
 
+def test_a_renewed_confirmation_is_not_settled_by_another_letters_event_during_its_claim(
+    app, fake, signer, monkeypatch
+):
+    """The other letter's email was taken while this one's claim ran; this one's only event
+    came before its claim began: only the other is settled."""
+    client = app.test_client()
+    with app.app_context():
+        renewed = _renewed_confirmation(client, signer, after=dt.timedelta(minutes=5))
+        _dies_during(monkeypatch, "before the send", lambda: notices.send_confirmation(renewed.id))
+        other, work = _due_confirmation(app, client, fake, email="someone.else@example.org")
+        _dies_during(monkeypatch, "after the 202", work)
+        _report_taken(client, signer, other, "confirmation")
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 1
+        assert _refresh(renewed).confirmation_sent_at is None
+        assert _refresh(other).confirmation_sent_at is not None
+
+
+def test_a_complaint_about_the_confirmation_before_does_not_settle_the_renewed_one(
+    app, fake, signer, monkeypatch
+):
+    """A spam report comes whenever its reader presses the button, long after SendGrid took
+    that email: it says nothing of the renewed confirmation, claimed since and never sent."""
+    client = app.test_client()
+    with app.app_context():
+        renewed = _renewed_confirmation(client, signer, after=dt.timedelta(minutes=5))
+        _dies_during(monkeypatch, "before the send", lambda: notices.send_confirmation(renewed.id))
+        body = json.dumps([event(str(renewed.id), "spamreport", kind="confirmation")]).encode()
+        assert (
+            client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body)).status_code
+            == 200
+        )
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 0
+        _sweep_and_work()
+        assert _received(fake, "confirmation") == 2  # the new link reached the supporter
+
+
 def test_a_lost_receipt_is_sent_again_though_the_letters_confirmation_was_reported(
     app, fake, signer, monkeypatch
 ):
