@@ -357,16 +357,17 @@ def test_a_renewed_confirmation_is_not_settled_by_another_letters_event_during_i
         assert _refresh(other).confirmation_sent_at is not None
 
 
-def test_a_complaint_about_the_confirmation_before_does_not_settle_the_renewed_one(
-    app, fake, signer, monkeypatch
+@pytest.mark.parametrize("reaction", ["spamreport", "open", "click"])
+def test_a_reaction_to_the_confirmation_before_does_not_settle_the_renewed_one(
+    app, fake, signer, monkeypatch, reaction
 ):
-    """A spam report comes whenever its reader presses the button, long after SendGrid took
-    that email: it says nothing of the renewed confirmation, claimed since and never sent."""
+    """An open, a click or a spam report comes whenever its reader acts, long after SendGrid
+    took that email: it says nothing of the renewed confirmation, claimed since and never sent."""
     client = app.test_client()
     with app.app_context():
         renewed = _renewed_confirmation(client, signer, after=dt.timedelta(minutes=5))
         _dies_during(monkeypatch, "before the send", lambda: notices.send_confirmation(renewed.id))
-        body = json.dumps([event(str(renewed.id), "spamreport", kind="confirmation")]).encode()
+        body = json.dumps([event(str(renewed.id), reaction, kind="confirmation")]).encode()
         assert (
             client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body)).status_code
             == 200
