@@ -683,6 +683,104 @@ def test_a_worker_that_outlived_its_lease_does_not_fail_the_letter_it_lost(app, 
         assert _refresh(letter).state == "queued"
 
 
+def _queued_retry(**fields) -> Message:
+    """An email letter whose first attempt went to SendGrid, due for its second."""
+    return factories.message(
+        delivery="email", state="queued", queued_at=clock.now(), attempts=1, **fields
+    )
+
+
+def test_a_retry_sendgrid_took_before_is_recorded_sent_then_and_gets_its_receipt(app, fake):
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = _queued_retry()
+        record_events([event(str(letter.id), "deferred")])  # the first attempt's answer was lost
+        clock.advance(dt.timedelta(minutes=5))
+        outcome = sending.deliver(letter.id)
+        assert outcome == sending.DeliveryOutcome(state="sent", send_receipt=True)
+        row = _refresh(letter)
+        assert (row.state, row.sent_at, row.attempts) == ("sent", clock.now(), 2)
+    assert fake.letters() == []
+
+
+def test_a_retry_whose_claim_the_sweep_took_back_is_left_to_the_next_claim(app, fake, monkeypatch):
+    """Its worker stalled past the lease, the sweep put the letter back, and only then did
+    SendGrid's event for the first attempt come: the stalled worker no longer holds the letter,
+    so it records nothing; whoever claims it next finds the event and records it sent."""
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = _queued_retry()
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        accepted = sending.already_accepted
+
+        def stalled(message_id):
+            clock.advance(lease + dt.timedelta(minutes=1))
+            assert sweeper.sweep().to_send == [letter.id]  # back in the queue for another
+            record_events([event(str(letter.id), "deferred")])
+            return accepted(message_id)
+
+        monkeypatch.setattr(sending, "already_accepted", stalled)
+        sending.deliver(letter.id)
+        row = _refresh(letter)
+        assert (row.state, row.sent_at) == ("queued", None)
+        monkeypatch.undo()
+        assert sending.deliver(letter.id).state == "sent"
+        assert _refresh(letter).sent_at == clock.now()
+    assert fake.letters() == []
+
+
+def test_a_letter_with_no_address_for_its_member_fails_at_once_and_says_why(app, fake):
+    with app.app_context():
+        letter = factories.message(
+            delivery="email", state="queued", queued_at=clock.now(), recipient_email=""
+        )
+        outcome = sending.deliver(letter.id)
+        assert outcome == sending.DeliveryOutcome(state="failed", notify_failure=True)
+        row = _refresh(letter)
+        assert (row.state, row.failure_reason, row.lease_expires_at) == (
+            "failed",
+            "no email address is known for this member",
+            None,
+        )
+    assert fake.letters() == []
+
+
+def test_a_letter_whose_email_cannot_be_made_fails_and_the_log_names_it(app, fake, caplog):
+    import logging
+
+    with app.app_context():
+        letter = factories.message(
+            delivery="email", state="queued", queued_at=clock.now(), campaign_key="since-removed"
+        )
+        with caplog.at_level(logging.ERROR, logger=sending.log.name):
+            outcome = sending.deliver(letter.id)
+        assert outcome == sending.DeliveryOutcome(state="failed", notify_failure=True)
+        row = _refresh(letter)
+        assert (row.state, row.failure_reason) == (
+            "failed",
+            "the letter could not be prepared for email",
+        )
+        (logged,) = [r for r in caplog.records if r.name == sending.log.name]
+        assert logged.getMessage() == f"could not build the email for {letter.id}"
+    assert fake.letters() == []
+
+
+def test_a_letter_not_due_is_reported_where_it_stands_and_one_gone_as_nowhere(app, fake):
+    with app.app_context():
+        held = factories.message(
+            delivery="email",
+            state="sending",
+            lease_expires_at=clock.now() + dt.timedelta(minutes=1),
+        )
+        assert sending.deliver(held.id) == sending.DeliveryOutcome(state="sending")
+        assert sending.deliver(uuid.uuid4()) == sending.DeliveryOutcome(state="")
+    assert fake.letters() == []
+
+
 # --- confirmations renewed, and letters held for an edit -----------------------------------
 
 
@@ -822,6 +920,16 @@ def test_a_workers_lease_holds_to_its_last_instant(app):
             assert found.to_send == [] and _refresh(letter).state == "sending"
         found = sweeper.sweep(now=held_until + dt.timedelta(microseconds=1))
         assert found.to_send == [letter.id] and _refresh(letter).state == "queued"
+
+
+def test_a_reminder_is_due_only_once_its_whole_wait_is_over(app):
+    with app.app_context():
+        linked = clock.now()  # the confirmation went then
+        letter = factories.message(delivery="email", created_at=linked, confirmation_sent_at=linked)
+        wait = dt.timedelta(hours=app.config["CONFIRM_REMIND_AFTER_HOURS"])
+        assert sweeper.sweep(now=linked + wait).to_remind == []
+        later = linked + wait + dt.timedelta(microseconds=1)
+        assert sweeper.sweep(now=later).to_remind == [letter.id]
 
 
 def test_a_queued_letter_is_woken_once_the_sweeps_wait_is_over(app):

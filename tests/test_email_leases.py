@@ -146,9 +146,9 @@ def _dies_during(monkeypatch, where: str, work: Callable[[], object]) -> None:
             work()
 
 
-def _report_taken(client, signer, message: Message, kind: str) -> None:
-    """SendGrid's `processed` event for the email, posted to the webhook."""
-    body = json.dumps([event(str(message.id), "processed", kind=kind)]).encode()
+def _report_taken(client, signer, message: Message, kind: str, name: str = "processed") -> None:
+    """SendGrid's `processed` event (or another) for the email, posted to the webhook."""
+    body = json.dumps([event(str(message.id), name, kind=kind)]).encode()
     response = client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body))
     assert response.status_code == 200
 
@@ -337,6 +337,41 @@ def test_a_renewed_confirmation_whose_worker_died_is_sent_again_not_settled_by_t
         _sweep_and_work()
         assert _received(fake, "confirmation") == 2  # the new link reached the supporter
         assert _refresh(message).confirmation_sent_at is not None
+
+
+def test_a_renewed_confirmation_is_not_settled_by_another_letters_event_during_its_claim(
+    app, fake, signer, monkeypatch
+):
+    """The other letter's email was taken while this one's claim ran; this one's only event
+    came before its claim began: only the other is settled."""
+    client = app.test_client()
+    with app.app_context():
+        renewed = _renewed_confirmation(client, signer, after=dt.timedelta(minutes=5))
+        _dies_during(monkeypatch, "before the send", lambda: notices.send_confirmation(renewed.id))
+        other, work = _due_confirmation(app, client, fake, email="someone.else@example.org")
+        _dies_during(monkeypatch, "after the 202", work)
+        _report_taken(client, signer, other, "confirmation")
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 1
+        assert _refresh(renewed).confirmation_sent_at is None
+        assert _refresh(other).confirmation_sent_at is not None
+
+
+@pytest.mark.parametrize("reaction", ["spamreport", "open", "click"])
+def test_a_reaction_to_the_confirmation_before_does_not_settle_the_renewed_one(
+    app, fake, signer, monkeypatch, reaction
+):
+    """An open, a click or a spam report comes whenever its reader acts, long after SendGrid
+    took that email: it says nothing of the renewed confirmation, claimed since and never sent."""
+    client = app.test_client()
+    with app.app_context():
+        renewed = _renewed_confirmation(client, signer, after=dt.timedelta(minutes=5))
+        _dies_during(monkeypatch, "before the send", lambda: notices.send_confirmation(renewed.id))
+        _report_taken(client, signer, renewed, "confirmation", name=reaction)
+        clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))
+        assert sweeper.sweep().emails_recovered_as_sent == 0
+        _sweep_and_work()
+        assert _received(fake, "confirmation") == 2  # the new link reached the supporter
 
 
 def test_a_lost_receipt_is_sent_again_though_the_letters_confirmation_was_reported(

@@ -124,6 +124,22 @@ def test_no_reply_yet_asks_once_more_21_days_later(ctx, fake):
     assert len(followup_emails(fake)) == 2
 
 
+def test_no_second_question_after_dont_ask_again_or_once_the_letters_details_went(ctx, fake):
+    stopped, removed, asked = sent_letter(), sent_letter(), sent_letter()
+    run_at(14)
+    clock.freeze(SENT + 15 * DAY)
+    for letter in (stopped, removed, asked):
+        assert followups.record_answer(letter.id, Answer.NO_REPLY)
+    followups.stop_asking(stopped.id)
+    gone = db.session.get(Message, removed.id)
+    gone.scrubbed_at, gone.sender_email = clock.now(), ""
+    db.session.commit()
+    clock.freeze(SENT + 36 * DAY)
+    assert followups.due() == [(asked.id, Ask.AGAIN)]
+    assert run_at(36) == followups.Run(again=1)
+    assert followup_emails(fake)[-1].message_id == str(asked.id)
+
+
 def test_nothing_after_an_answer_or_dont_ask_again(ctx, fake):
     answered, stopped = sent_letter(), sent_letter()
     run_at(14)

@@ -33,8 +33,10 @@ from letters.models import DeliveryEvent, Message
 
 log = logging.getLogger(__name__)
 
-# SendGrid's events that mean it took an email (a bounce, too, means it was sent).
-TAKEN_EVENTS = ("processed", "delivered", "deferred", "bounce", "dropped", "open", "click")
+# SendGrid's events that mean it took an email (a bounce, too, means it was sent). Not opens
+# and clicks: they come whenever the reader acts, so one received during a claim may be of an
+# earlier email of the job (a confirmation renewed by an edit), not of the claim's own.
+TAKEN_EVENTS = ("processed", "delivered", "deferred", "bounce", "dropped")
 
 
 @dataclass(frozen=True)
