@@ -167,6 +167,46 @@ def test_a_settled_row_offers_no_divisions_to_choose_from(directory):
     ]
 
 
+def test_a_named_division_is_kept_when_in_the_postcodes_state_and_questioned_otherwise(directory):
+    # 2001's data lists only Banksia. Wattle is in NSW too: the file is trusted over older
+    # data, with a warning. Saltbush is in Victoria and Atlantis is no division: the row
+    # imports unsettled, to choose from 2001's own divisions.
+    data = (
+        b"name,postcode,division\n"
+        b"Listed Here,2002,Wattle\n"
+        b"Unlisted Here,2001,Wattle\n"
+        b"Other State,2001,Saltbush\n"
+        b"No Such,2001,Atlantis\n"
+    )
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert report.problems == [
+        Problem(
+            3,
+            "division",
+            "Our postcode data does not list Wattle for 2001; kept Wattle as the file says.",
+            error=False,
+        ),
+        Problem(
+            4,
+            "division",
+            "Saltbush is in VIC, but postcode 2001 is not: choose the division below.",
+            error=False,
+        ),
+        Problem(
+            5,
+            "division",
+            "'Atlantis' is not a current federal division: choose one below.",
+            error=False,
+        ),
+    ]
+    assert [(r.name, r.division, r.candidates) for r in report.rows] == [
+        ("Listed Here", "Wattle", ()),
+        ("Unlisted Here", "Wattle", ()),
+        ("Other State", "", ("Banksia",)),
+        ("No Such", "", ("Banksia",)),
+    ]
+
+
 def test_missing_columns_import_nothing_and_say_which(directory):
     report = read("missing-columns.csv", directory)
     assert report.rows == []
