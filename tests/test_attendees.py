@@ -496,6 +496,45 @@ def test_excels_sep_line_sets_the_separator_and_is_not_the_header(directory):
     )
 
 
+def test_excels_sep_line_wins_over_the_header_and_any_header_is_read_by_it(directory):
+    # Split by commas this header names as many of our columns as by semicolons: only the
+    # hint can tell, and it does whatever the header's first word.
+    report = read_attendees(b"sep=;\r\npostcode;name,email\r\n", CAMPAIGN, directory)
+    assert report.delimiter == ";"
+    assert report.columns == ("postcode",)
+    data = b"sep=;\r\nPostcode;Name\r\n2001;Jo Bloggs, Jr\r\n"
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert report.delimiter == ";" and report.errors == []
+    assert [(r.name, r.postcode) for r in report.rows] == [("Jo Bloggs, Jr", "2001")]
+
+
+def test_a_workbook_or_a_binary_file_is_refused_whole_saying_what_it_is(directory):
+    workbook = read_attendees(b"PK\x03\x04 the rest of a zip", CAMPAIGN, directory)
+    assert workbook.problems == [
+        Problem(None, None, "This is an Excel workbook (.xlsx), not CSV: save it as CSV first.")
+    ]
+    binary = read_attendees(b"name,postcode\nJo\x00,2001\n", CAMPAIGN, directory)
+    assert binary.problems == [Problem(None, None, "This is not a text file (it holds NUL bytes).")]
+    assert workbook.rows == binary.rows == []
+
+
+def test_unused_columns_are_named_by_their_spreadsheet_letters(directory):
+    # A, B... Z, AA...: blank headings count as columns too.
+    header = ["name", "postcode", *[""] * 25, "extra", *[""] * 24, "more", *[""] * 649, "last"]
+    assert (header.index("extra"), header.index("more"), header.index("last")) == (27, 52, 702)
+    report = read_attendees((",".join(header) + "\n").encode(), CAMPAIGN, directory)
+    assert [p.where for p in report.problems] == [
+        "column AB ('extra')",
+        "column BA ('more')",
+        "column AAA ('last')",
+    ]
+
+
+def test_headings_are_matched_whatever_their_case_spacing_and_punctuation(directory):
+    report = read_attendees(b"(Name):,  POST CODE ,Personal note\n", CAMPAIGN, directory)
+    assert report.columns == ("name", "postcode", "personal_note")
+
+
 def test_the_may_follow_up_column_says_yes_only_plainly_and_with_an_email(directory):
     cells = ["yes", "Y", "TRUE", "1", "no", "n", "false", "0", "", "maybe", "yes"]
     lines = ["name,email,postcode,may_follow_up"]
