@@ -46,3 +46,12 @@ def test_different_mailboxes_keep_different_keys(one, other):
 def test_something_that_is_not_an_address_is_only_trimmed_and_lowered():
     assert address_key("  Not An Address ") == "not an address"
     assert address_key("@gmail.com") == "@gmail.com"
+
+
+def test_an_address_with_no_mailbox_is_not_given_its_providers_other_name():
+    assert address_key(" @GoogleMail.com. ") == "@googlemail.com."
+
+
+def test_the_domain_is_what_follows_the_last_at_sign():
+    # A quoted mailbox may hold an @ of its own.
+    assert address_key('"Jane@Home"+x@gmail.com') == '"jane@home"@gmail.com'

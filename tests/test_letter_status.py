@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from letters import clock
 from letters.campaigns import get_campaign
+from letters.domain.compose import Recipient, Sender
 from letters.domain.lifecycle import State
 from letters.extensions import db
 from letters.mail.content import notice_mark
@@ -370,3 +371,37 @@ def test_an_email_letter_is_shown_as_emailed_without_the_postal_address(app_with
         last_line = recipient.address_lines[-1]
     assert last_line in pages["pdf"]
     assert last_line not in pages["email"]
+
+
+def test_a_stored_letter_is_from_its_sender_as_they_typed_themselves_in(app):
+    typed = {
+        "name": "Jane Citizen",
+        "street": "4 Wattle Lane",
+        "suburb": "Braddon",
+        "state": "ACT",
+        "postcode": "2612",
+        "email": "jane@example.org",
+    }
+    with app.app_context():
+        message = factories.message(**{f"sender_{key}": value for key, value in typed.items()})
+        sender = letter_for(message, get_campaign(message.campaign_key)).sender
+    assert sender == Sender(**typed)
+
+
+def test_a_stored_letter_is_to_the_member_it_was_settled_on(app):
+    with app.app_context():
+        message = factories.message(
+            division="Banksia",
+            division_state="NSW",
+            member_name="Priya Nandakumar",
+            member_party="IND",
+            member_salutation="Dr Nandakumar",
+        )
+        recipient = letter_for(message, get_campaign(message.campaign_key)).recipient
+    assert recipient == Recipient(
+        name="Priya Nandakumar",
+        division="Banksia",
+        state="NSW",
+        party="IND",
+        salutation="Dr Nandakumar",
+    )

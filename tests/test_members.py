@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from letters.domain.directory import Directory, load_directory
-from letters.domain.members import Named, resolve_member
+from letters.domain.members import MemberChoice, Named, resolve_member
 from letters.refresh import refresh
 from tests.conftest import FIXTURE_PLAUSIBILITY, OPENAUSTRALIA_FIXTURE
 
@@ -28,6 +29,20 @@ def test_a_postcode_with_one_division_chooses_it(directory: Directory) -> None:
     assert choice.chosen is not None and choice.chosen.name == "Wattle"
     assert [d.name for d in choice.candidates] == ["Wattle"]
     assert choice.named is Named.NOTHING and choice.error is None
+
+
+def test_a_vacant_seat_is_never_chosen_though_it_is_the_postcodes_only_one_or_named(
+    directory: Directory,
+) -> None:
+    vacant = replace(directory.divisions["Wattle"], member=None)
+    emptied = replace(directory, divisions={**directory.divisions, "Wattle": vacant})
+    assert resolve_member(emptied, "2003") == MemberChoice(lookup=emptied.lookup("2003"))
+    assert resolve_member(emptied, "2002", named="Wattle") == MemberChoice(
+        lookup=emptied.lookup("2002"),
+        candidates=(directory.divisions["Banksia"],),
+        named=Named.UNKNOWN,
+        named_division=vacant,
+    )
 
 
 def test_a_split_postcode_chooses_nothing_until_one_is_named(directory: Directory) -> None:
@@ -57,6 +72,33 @@ def test_a_division_in_another_state_or_none_at_all_is_never_chosen(directory: D
     unknown = resolve_member(directory, "2001", named="Atlantis", trust_named_in_state=True)
     assert unknown.named is Named.UNKNOWN and unknown.chosen is None
     assert [d.name for d in unknown.candidates] == ["Banksia"]
+
+
+def test_every_named_division_gives_the_whole_choice_with_the_lookup_and_its_candidates(
+    directory: Directory,
+) -> None:
+    banksia, wattle, saltbush = (directory.divisions[n] for n in ("Banksia", "Wattle", "Saltbush"))
+    split, nsw = directory.lookup("2002"), directory.lookup("2001")
+    assert resolve_member(directory, "2002", named=" wattle ") == MemberChoice(
+        lookup=split,
+        candidates=(banksia, wattle),
+        chosen=wattle,
+        named=Named.LISTED,
+        named_division=wattle,
+    )
+    unlisted = MemberChoice(
+        lookup=nsw, candidates=(banksia,), named=Named.UNLISTED_IN_STATE, named_division=wattle
+    )
+    assert resolve_member(directory, "2001", named="Wattle") == unlisted
+    assert resolve_member(directory, "2001", named="Wattle", trust_named_in_state=True) == replace(
+        unlisted, chosen=wattle
+    )
+    assert resolve_member(directory, "2001", named="Saltbush") == MemberChoice(
+        lookup=nsw, candidates=(banksia,), named=Named.OTHER_STATE, named_division=saltbush
+    )
+    assert resolve_member(directory, "2001", named="Atlantis") == MemberChoice(
+        lookup=nsw, candidates=(banksia,), named=Named.UNKNOWN
+    )
 
 
 def test_a_bad_postcode_or_state_is_the_lookups_error(directory: Directory) -> None:

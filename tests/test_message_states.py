@@ -95,6 +95,18 @@ def test_a_caller_may_narrow_the_sources_but_never_widen_them():
         move(None, State.SENT, state="sent")  # type: ignore[arg-type]
 
 
+def test_a_refusal_names_each_state_refused_and_the_target_word_for_word():
+    with pytest.raises(RefusedTransition) as widened:
+        transition(State.SENT, sources={State.SENDING, State.EXPIRED, State.DRAFT})
+    assert str(widened.value) == "a message in draft, expired may not move to sent"
+    with pytest.raises(RefusedTransition) as own:
+        move(None, State.SENT, state="sent")  # type: ignore[arg-type]
+    assert str(own.value) == "the target state is the gate's to set"
+    with pytest.raises(RefusedTransition) as late:
+        start(Message(), State.QUEUED)
+    assert str(late.value) == "a letter cannot start as queued"
+
+
 def test_a_letter_starts_as_a_draft_or_waiting_for_its_confirmation():
     for state in State:
         letter = Message()

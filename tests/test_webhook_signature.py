@@ -57,6 +57,18 @@ def test_a_signature_must_be_short_base64(signer):
         assert check(signer.public_key, signature, stamp, BODY, now=NOW) == "malformed signature"
 
 
+def test_a_genuine_signature_with_anything_but_base64_in_it_is_malformed(signer):
+    signature, stamp = _signed(signer)
+    for marred in (signature[:8] + "!" + signature[8:], signature + "\n", " " + signature):
+        assert check(signer.public_key, marred, stamp, BODY, now=NOW) == "malformed signature"
+
+
+def test_base64_of_the_longest_length_allowed_reaches_the_key(signer):
+    _, stamp = _signed(signer)
+    longest = "A" * MAX_SIGNATURE_CHARS
+    assert check(signer.public_key, longest, stamp, BODY, now=NOW) == "bad signature"
+
+
 def test_any_other_body_timestamp_or_key_is_a_bad_signature(signer):
     signature, stamp = _signed(signer)
     assert check(signer.public_key, signature, stamp, BODY + b" ", now=NOW) == "bad signature"
