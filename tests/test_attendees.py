@@ -216,6 +216,26 @@ def test_missing_columns_import_nothing_and_say_which(directory):
     assert report.columns == ("name", "email", "suburb")
 
 
+def test_with_both_required_columns_missing_both_are_named(directory):
+    report = read_attendees(b"email,suburb\njo@example.org,Braddon\n", CAMPAIGN, directory)
+    assert report.rows == [] and report.columns == ("email", "suburb")
+    assert [p.message for p in report.problems] == [
+        "Missing columns: name, postcode. The first row must name the columns; ours are "
+        + ", ".join(COLUMNS)
+        + " (only name and postcode are required)."
+    ]
+
+
+def test_an_unused_columns_heading_is_quoted_up_to_forty_characters(directory):
+    forty, longer = "x" * 40, "y" * 41
+    data = f"name,postcode,{forty},{longer}\n".encode()
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert [p.where for p in report.problems] == [
+        f"column C ('{forty}')",
+        f"column D ('{'y' * 40}…')",
+    ]
+
+
 def test_unknown_and_repeated_columns(directory):
     data = b"name,postcode,Phone,Name\nJane,2001,555,Jane again\n"
     report = read_attendees(data, CAMPAIGN, directory)
@@ -235,6 +255,14 @@ def test_an_empty_file_says_so(directory):
     assert header_only.rows == [] and header_only.data_rows == 0
     assert header_only.blank_rows == 1
     assert header_only.summary() == "0 rows read, 0 imported, 1 blank rows skipped."
+
+
+def test_blank_lines_before_the_header_and_between_rows_are_skipped(directory):
+    data = b" \r\nname,postcode\r\nJo Bloggs,2001\r\n,\r\n\r\nAnn Lee,2001\r\n"
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert report.errors == [] and report.columns == ("name", "postcode")
+    assert [r.name for r in report.rows] == ["Jo Bloggs", "Ann Lee"]
+    assert (report.data_rows, report.blank_rows) == (2, 2)
 
 
 def test_latin1_excel_file_with_semicolons(directory):
@@ -276,6 +304,27 @@ def test_workbooks_binary_files_and_broken_quotes(directory):
     assert problem.row == 3 and "quoting breaks" in problem.message
 
 
+def test_broken_quoting_is_reported_word_for_word_in_the_header_or_at_its_row(directory):
+    header = read_attendees(b'"name,postcode\nJo,2001\n', CAMPAIGN, directory)
+    assert header.problems == [
+        Problem(
+            None,
+            None,
+            "The header row's quoting is broken (unexpected end of data), so no row could be "
+            'read. Look for a quote mark (") in the first row that is never closed.',
+        )
+    ]
+    row = read_attendees(b'name,postcode\nJo,2001\n"Unclosed,2001\n', CAMPAIGN, directory)
+    assert row.problems == [
+        Problem(
+            3,
+            None,
+            "The file's quoting breaks here (unexpected end of data); this row and the ones after "
+            'it were not read. Look for a quote mark (") that is never closed.',
+        )
+    ]
+
+
 def test_fifty_thousand_rows_are_all_read_and_their_problems_counted(directory):
     # How fast a file this size is read is measured by benchmarks/attendee_import.py.
     lines = ["name,email,postcode,statistics"]
@@ -298,6 +347,15 @@ def test_row_limit_is_reported_not_silent(directory):
     report = read_attendees(data, CAMPAIGN, directory, max_rows=10)
     assert len(report.rows) == 10
     assert report.errors[-1].row == 12 and "Only 10 rows" in report.errors[-1].message
+    assert report.data_rows == 10
+    assert report.problems == [
+        Problem(
+            12,
+            None,
+            "Only 10 rows can be imported at once; this row and the ones after it were not "
+            "read. Split the file.",
+        )
+    ]
 
 
 def test_formulas_come_out_as_text_in_every_csv_we_write(directory):
