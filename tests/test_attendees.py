@@ -261,7 +261,8 @@ def test_blank_lines_before_the_header_and_between_rows_are_skipped(directory):
     data = b" \r\nname,postcode\r\nJo Bloggs,2001\r\n,\r\n\r\nAnn Lee,2001\r\n"
     report = read_attendees(data, CAMPAIGN, directory)
     assert report.errors == [] and report.columns == ("name", "postcode")
-    assert [r.name for r in report.rows] == ["Jo Bloggs", "Ann Lee"]
+    # Numbered as the spreadsheet shows them: the blank line above the header is its row 1.
+    assert [(r.row, r.name) for r in report.rows] == [(3, "Jo Bloggs"), (6, "Ann Lee")]
     assert (report.data_rows, report.blank_rows) == (2, 2)
 
 

@@ -348,8 +348,12 @@ def read_attendees(
     if lines and re.fullmatch(r"sep=(.)\r?\n?", lines[0]):
         report.delimiter = lines[0][4]
         lines = lines[1:]
+    # Blank lines above the header are rows of the organiser's spreadsheet all the same: rows
+    # are numbered as it shows them.
+    header_row = 1
     while lines and not lines[0].strip():
         lines = lines[1:]
+        header_row += 1
     if not lines:
         report.problems.append(
             Problem(None, None, "The file is empty: it needs a header row and a row per person.")
@@ -373,7 +377,7 @@ def read_attendees(
     if report.file_errors:
         return report
     checker = _RowChecker(campaign, directory, columns, len(header))
-    row_number = 1
+    row_number = header_row
     try:
         for cells in reader:
             row_number += 1
