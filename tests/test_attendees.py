@@ -297,6 +297,9 @@ def test_each_encoding_is_named_and_a_byte_order_mark_that_lies_is_an_error():
             )
         ],
     )
+    # The import stops there, rather than also calling the file empty.
+    lying = codecs.BOM_UTF8 + b"name,postcode\n\xff,2001\n"
+    assert read_attendees(lying, CAMPAIGN, None).problems == decode(lying)[2]
 
 
 def test_workbooks_binary_files_and_broken_quotes(directory):
