@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -13,11 +14,13 @@ from letters.domain.attendees import (
     AttendeeRow,
     Problem,
     attendee_csv_rows,
+    decode,
     letter_for_attendee,
     print_order,
     problems_csv,
     read_attendees,
     sample_attendees,
+    sniff_delimiter,
     spreadsheet_safe,
     surname_key,
     write_csv,
@@ -133,6 +136,34 @@ def test_each_rows_problems_are_listed_word_for_word_whole_row_first_then_by_col
     ]
     assert [(r.row, r.name, r.postcode, r.division) for r in report.rows] == [
         (6, "Nt Zero", "0801", "Spinifex")
+    ]
+
+
+def test_a_rows_other_problems_are_said_word_for_word_and_a_bad_state_looks_up_no_postcode(
+    directory,
+):
+    data = (
+        b"name,street,state,postcode,statistics,division\n"
+        b"Coded Street,1 Main St=?,,2001,,\n"
+        b"Coded Division,,,2001,,Wattle=?\n"
+        b"Narnia Row,,Narnia,9999,,\n"
+        b"Two Unknown,,,2001,no-such-fact;made-up,\n"
+        b"One Unknown,,,2001,made-up,\n"
+    )
+    report = read_attendees(data, CAMPAIGN, directory)
+    coding = "Remove \u201c=?\u201d: it is email coding, not part of a name or address."
+    keys = (
+        f"This campaign's are: {', '.join(CAMPAIGN.statistic_keys)} "
+        "(leave it empty for the defaults)."
+    )
+    assert report.problems == [
+        Problem(2, "street", coding),
+        # The division that was coding is dropped, not looked up as a division.
+        Problem(3, "division", coding),
+        # A state we cannot read is the row's one problem: its postcode is not looked up in it.
+        Problem(4, "state", "'Narnia' is not a state or territory (e.g. NSW, Vic)."),
+        Problem(5, "statistics", f"Unknown statistics keys: no-such-fact, made-up. {keys}"),
+        Problem(6, "statistics", f"Unknown statistics key: made-up. {keys}"),
     ]
 
 
@@ -292,6 +323,54 @@ def test_excel_utf8_with_bom_and_quoted_semicolons(directory):
     assert mei.division == "Ironbark" and ruby.division == "Cassowary"
 
 
+def test_each_encoding_is_named_and_a_byte_order_mark_that_lies_is_an_error():
+    assert decode(codecs.BOM_UTF8 + "Zoë".encode()) == ("Zoë", "UTF-8 (with BOM)", [])
+    assert decode("Zoë".encode("utf-16")) == ("Zoë", "UTF-16", [])
+    assert decode("Zoë".encode()) == ("Zoë", "UTF-8", [])
+    assert decode(codecs.BOM_UTF8 + b"\xff") == (
+        "",
+        "",
+        [
+            Problem(
+                None,
+                None,
+                "The file says it is UTF-8 but is not: 'utf-8' codec can't decode byte 0xff "
+                "in position 0: invalid start byte.",
+            )
+        ],
+    )
+    assert decode(codecs.BOM_UTF16_LE + b"A") == (
+        "",
+        "",
+        [
+            Problem(
+                None,
+                None,
+                "The file says it is UTF-16 but is not: 'utf-16-le' codec can't decode byte "
+                "0x41 in position 2: truncated data.",
+            )
+        ],
+    )
+    # Windows-1252 leaves five bytes (0x81 among them) undefined; Latin-1 reads any byte.
+    assert decode(b"Zo\xeb \x81") == (
+        "Zo\u00eb \x81",
+        "Latin-1",
+        [
+            Problem(
+                None,
+                None,
+                "The file is not UTF-8, so it was read as Latin-1 (what Excel uses for "
+                "'CSV (Comma delimited)'). Check that accented names look right below; if not, "
+                "save it again as 'CSV UTF-8'.",
+                error=False,
+            )
+        ],
+    )
+    # The import stops there, rather than also calling the file empty.
+    lying = codecs.BOM_UTF8 + b"name,postcode\n\xff,2001\n"
+    assert read_attendees(lying, CAMPAIGN, None).problems == decode(lying)[2]
+
+
 def test_workbooks_binary_files_and_broken_quotes(directory):
     workbook = read_attendees(b"PK\x03\x04rest-of-a-zip", CAMPAIGN, directory)
     assert "Excel workbook" in workbook.file_errors[0].message
@@ -341,6 +420,17 @@ def test_fifty_thousand_rows_are_all_read_and_their_problems_counted(directory):
     assert len(report.problems) == 1_000  # the first ones kept; the rest only counted
     assert len(report.to_settle) == 10_000  # the 2002 rows: Banksia or Wattle
     assert report.rows[-1].row == 50_000  # Person 49998, on line 50,000 (the last is a 9999)
+
+
+def test_problems_beyond_those_kept_are_counted_as_errors_or_warnings(directory):
+    lines = ["name,postcode"]
+    lines += [f"Unknown {n},9999" for n in range(1_000)]  # rows 2 to 1,001: errors, all kept
+    lines += [f"Dropped Zero {n},801" for n in range(3)]  # rows 1,002 to 1,004: warnings
+    lines += [f"Unknown again {n},9999" for n in range(2)]  # rows 1,005 and 1,006: errors
+    report = read_attendees("\n".join(lines).encode(), CAMPAIGN, directory)
+    assert len(report.problems) == 1_000 and len(report.rows) == 3
+    assert (report.error_count, report.warning_count, report.problems_not_kept) == (1_002, 3, 5)
+    assert report.rejected_rows == [*range(2, 1_002), 1_005, 1_006]
 
 
 def test_row_limit_is_reported_not_silent(directory):
@@ -407,6 +497,23 @@ def test_people_already_in_the_event_or_the_file_are_left_out_saying_whom_they_r
         6: "Ann Other (2001) has the same name and postcode as this event already: "
         "not imported again.",
     }
+
+
+def test_a_skipped_row_is_a_problem_that_is_neither_an_error_nor_imported(directory):
+    data = b"name,email,postcode\nJo Bloggs,,2001\nJo  bloggs,,2001\n"
+    report = read_attendees(data, CAMPAIGN, directory)
+    report.skip_duplicates([])
+    assert [row.row for row in report.rows] == [2]
+    assert report.problems == [
+        Problem(
+            3,
+            None,
+            "Jo  bloggs (2001) has the same name and postcode as row 2 of this file: "
+            "not imported again.",
+            error=False,
+            skipped=True,
+        )
+    ]
 
 
 def test_the_problems_file_says_what_each_problem_did_to_its_row():
@@ -594,6 +701,11 @@ def test_headings_are_matched_whatever_their_case_spacing_and_punctuation(direct
     assert report.columns == ("name", "postcode", "personal_note")
 
 
+def test_the_separator_is_the_one_that_finds_our_column_names_not_the_most_cells():
+    assert sniff_delimiter("name;postcode;heard of it from (poster, email, friend, other)") == ";"
+    assert sniff_delimiter("name\tpostcode\tnote (a; b; c)") == "\t"
+
+
 def test_the_may_follow_up_column_says_yes_only_plainly_and_with_an_email(directory):
     cells = ["yes", "Y", "TRUE", "1", "no", "n", "false", "0", "", "maybe", "yes"]
     lines = ["name,email,postcode,may_follow_up"]
@@ -608,6 +720,28 @@ def test_the_may_follow_up_column_says_yes_only_plainly_and_with_an_email(direct
     assert "'maybe' is not yes or no" in warnings[(maybe_row, "may_follow_up")][0]
     assert "no email address" in warnings[(no_email_row, "may_follow_up")][0]
     assert set(warnings) == {(maybe_row, "may_follow_up"), (no_email_row, "may_follow_up")}
+
+
+def test_the_may_follow_up_warnings_say_word_for_word_why_nobody_will_be_asked(directory):
+    data = b"name,email,postcode,may_follow_up\nAl,al@example.org,2003,maybe\nBo,,2003,yes\n"
+    report = read_attendees(data, CAMPAIGN, directory)
+    assert [(r.name, r.may_follow_up) for r in report.rows] == [("Al", False), ("Bo", False)]
+    assert report.problems == [
+        Problem(
+            2,
+            "may_follow_up",
+            "'maybe' is not yes or no, so this attendee will not be asked whether their MP "
+            "replied (write yes, no, true, false, 1, 0, y or n).",
+            error=False,
+        ),
+        Problem(
+            3,
+            "may_follow_up",
+            "Yes, but there is no email address to ask at, so this attendee will not be asked "
+            "whether their MP replied: add their email to ask them.",
+            error=False,
+        ),
+    ]
 
 
 def test_without_the_column_nobody_is_asked_and_the_export_carries_it(directory):

@@ -340,6 +340,8 @@ def read_attendees(
         return report
     text, report.encoding, problems = decode(data)
     report.problems += problems
+    if report.file_errors:  # a byte order mark the bytes do not match: there is no text
+        return report
     if "\x00" in text:
         report.problems.append(Problem(None, None, "This is not a text file (it holds NUL bytes)."))
         return report
