@@ -501,6 +501,7 @@ def _loads_weasyprint(code: str, tmp_path: Path) -> bool:
     return done.stdout.split()[-1] == "True"
 
 
+@pytest.mark.processes  # new interpreters, to see what each one imports
 def test_only_processes_that_render_load_weasyprint(tmp_path: Path) -> None:
     # The app and every task module, as an email worker or `letters batch-pdf` loads them,
     # leave WeasyPrint (about 20 MB) to the processes that render.
