@@ -454,6 +454,26 @@ def test_every_leftover_print_folder_goes_and_is_counted(app):
         assert [folder.exists() for folder in leftovers] == [False, False]
 
 
+def test_a_print_folder_that_cannot_be_removed_does_not_stop_the_others(app, monkeypatch):
+    import os
+
+    with app.app_context():
+        root = app.config["INSTANCE_DIR"] / "batches"
+        stuck, other = root / str(uuid.uuid4()), root / str(uuid.uuid4())
+        stuck.mkdir(parents=True)
+        other.mkdir()
+        rmdir = os.rmdir
+
+        def refuse_stuck(path, *args, **kwargs):
+            if os.fspath(path) in (os.fspath(stuck), stuck.name):
+                raise PermissionError(path)
+            return rmdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "rmdir", refuse_stuck)
+        remove_unneeded_print_folders()  # no exception: the hourly task goes on
+        assert (stuck.exists(), other.exists()) == (True, False)
+
+
 def test_the_preview_counts_what_the_removal_then_changes(app):
     from letters.retention import EventScrub, preview_events
 
