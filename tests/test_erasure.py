@@ -261,6 +261,20 @@ def test_confirming_removes_the_details_and_keeps_the_dashboard_true(scene, capl
     assert 'id="erase-nothing"' in _lookup(client, ADDRESS).get_data(as_text=True)
 
 
+def test_an_erased_attendee_loses_the_address_their_follow_up_would_have_used(scene):
+    app, _client, ids, _folder = scene
+    with app.app_context():
+        attendee = db.session.scalars(
+            select(Attendee).where(Attendee.email == "A.B+events@Gmail.com")
+        ).first()
+        # Consenting and printed just now: the hourly removal would keep this address.
+        attendee.may_follow_up, attendee.printed_at = True, clock.now()
+        db.session.commit()
+        assert erase(ADDRESS, ids["organiser"]).attendees == 1
+        db.session.expire_all()
+        assert db.session.get(Attendee, attendee.id).email == ""
+
+
 def test_letters_on_their_way_are_stopped_and_one_being_sent_waits(scene):
     app, client, ids, _folder = scene
     with app.app_context():

@@ -369,6 +369,19 @@ def test_retention_keeps_a_consenting_attendees_email_until_the_follow_up_ends(a
     assert run_at(300) == followups.Run()
 
 
+def test_a_removal_keeps_the_reply_of_an_attendee_whose_details_stay(app, event, fake):
+    ada = attendee(event)
+    run_at(14)
+    clock.freeze(PRINTED + 16 * DAY)
+    followups.record_answer(row_of(ada).id, Answer.REAL, reply_text="Dear Ada")
+    db.session.get(Attendee, ada.id).email = ""  # as the organiser's edit page allows
+    db.session.commit()
+    scrub_events(clock.now())  # before the event's details are due to go
+    db.session.expire_all()
+    assert db.session.get(Attendee, ada.id).name != REMOVED
+    assert row_of(ada).reply_text == "Dear Ada"
+
+
 def test_retention_keeps_the_email_of_one_printed_late_until_it_is_asked(app, event, fake):
     keep = app.config["KEEP_EVENT_DATA_DAYS"]
     removal = event_data_removal_at(EVENT_DAY)

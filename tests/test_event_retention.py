@@ -443,6 +443,37 @@ def test_print_folders_of_other_things_and_no_folder_at_all_are_left_alone(app):
         assert stray.exists() and (root / "notes").is_dir()
 
 
+def test_every_leftover_print_folder_goes_and_is_counted(app):
+    with app.app_context():
+        root = app.config["INSTANCE_DIR"] / "batches"
+        leftovers = [root / str(uuid.uuid4()) for _ in range(2)]  # of deleted events
+        for folder in leftovers:
+            folder.mkdir(parents=True)
+            (folder / "letters.pdf").write_bytes(b"%PDF-")
+        assert remove_unneeded_print_folders() == 2
+        assert [folder.exists() for folder in leftovers] == [False, False]
+
+
+def test_a_print_folder_that_cannot_be_removed_does_not_stop_the_others(app, monkeypatch):
+    import os
+
+    with app.app_context():
+        root = app.config["INSTANCE_DIR"] / "batches"
+        stuck, other = root / str(uuid.uuid4()), root / str(uuid.uuid4())
+        stuck.mkdir(parents=True)
+        other.mkdir()
+        rmdir = os.rmdir
+
+        def refuse_stuck(path, *args, **kwargs):
+            if os.fspath(path) in (os.fspath(stuck), stuck.name):
+                raise PermissionError(path)
+            return rmdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "rmdir", refuse_stuck)
+        remove_unneeded_print_folders()  # no exception: the hourly task goes on
+        assert (stuck.exists(), other.exists()) == (True, False)
+
+
 def test_the_preview_counts_what_the_removal_then_changes(app):
     from letters.retention import EventScrub, preview_events
 
