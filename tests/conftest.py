@@ -193,9 +193,10 @@ def _run_clock() -> Iterator[None]:
     clock.set_offset(RUN_CLOCK_OFFSET)
 
 
-# scrypt at N=2**15 costs ~0.1 s a hash and again a check, and the tests make and log in
-# organisers hundreds of times; N=2**8 (about the least OpenSSL accepts at r=8) runs the same
-# code in ~1 ms. test_organiser_auth.py checks the real cost on its own.
+# scrypt's work grows with N: the product's N=2**15 makes every hash and every check slow on
+# purpose, and the tests make and log in organisers hundreds of times. N=2**8 (about the least
+# OpenSSL accepts at r=8) runs the same code at 1/128 of the work. test_organiser_auth.py
+# checks the real cost on its own.
 FULL_PASSWORD_HASH_METHOD = auth.PASSWORD_HASH_METHOD
 
 

@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 try:
-    # libyaml's loader, where PyYAML was built with it, reads the campaign file in ~2 ms instead
-    # of ~26: every process that builds the app (and every test) loads it.
+    # libyaml's loader, where PyYAML was built with it, is C rather than Python: every process
+    # that builds the app (and every test) reads the campaign file.
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - PyYAML's wheels include libyaml
     from yaml import SafeLoader  # type: ignore[assignment]
