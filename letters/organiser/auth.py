@@ -45,9 +45,9 @@ SEEN_WRITE_INTERVAL = dt.timedelta(minutes=1)
 _SAFE_PATH = re.compile(r"/[!-\[\]-~]*")
 PUBLIC_ENDPOINTS = frozenset({"organiser.login", "organiser.static"})
 # werkzeug's scrypt at its default cost (N=2**15, r=8, p=1): 32 MB of memory and a noticeable
-# fraction of a second for each hash and each check, which makes a stolen hash slow to guess. A check takes its cost
-# from the stored hash, so this applies to new passwords. The tests lower it (tests/conftest.py)
-# because they log in hundreds of times.
+# fraction of a second for each hash and each check, which makes a stolen hash slow to guess.
+# A check takes its cost from the stored hash, so this applies to new passwords. The tests
+# lower it (tests/conftest.py) because they log in hundreds of times.
 PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a method, not a password
 
 
