@@ -11,6 +11,8 @@ from flask import Flask
 
 from letters import housekeeping
 
+EMBEDDED_POLLING_SECONDS = 0.1
+
 
 def broker_settings(broker_url: str, instance_dir: Path) -> dict[str, Any]:
     """Celery settings for the broker; "filesystem://" is the embedded, server-free default."""
@@ -26,6 +28,10 @@ def broker_settings(broker_url: str, instance_dir: Path) -> dict[str, Any]:
             "data_folder_out": str(folder / "messages"),
             "control_folder": str(folder / "control"),
             "store_processed": False,
+            # Kombu lists the folder once a second by default, which adds up to a second to
+            # every hop of a letter (write, confirmation email, confirm, send). A listing of a
+            # small folder is cheap, so look ten times a second.
+            "polling_interval": EMBEDDED_POLLING_SECONDS,
         }
     return settings
 
