@@ -152,13 +152,18 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     create_worker_database()
-    if os.environ.get("MUTANT_UNDER_TEST"):
-        _forget_built_statements()
 
 
+@pytest.fixture(autouse=True)
 def _forget_built_statements() -> None:
-    """mutmut forks each mutant's run from a process that already ran the tests once, so a
-    statement built once and cached there would be the unmutated one: build them again."""
+    """Under mutmut, a statement the code builds once and caches is built again for each test.
+
+    mutmut first runs every test once ("stats") to learn which tests call each function, then
+    runs only those tests against that function's mutants. A cached builder is called by the
+    first test alone, so without this its mutants would be tried against that one test. And
+    each mutant's run is forked from a process that already built the unmutated statement."""
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
     from letters.messages import confirmation, own_words
     from letters.webhooks import signature
 
