@@ -12,6 +12,7 @@ from letters.domain.people import (
     SUBURB,
     Detail,
     check_email,
+    line_characters_problem,
     line_problem,
     text_problem,
 )
@@ -70,3 +71,18 @@ def test_an_address_with_accents_but_another_fault_is_told_it_is_not_an_address(
     value: str,
 ) -> None:
     assert check_email(value) == (value, "Enter an email address like name@example.com.")
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r", "\u2028"], ids=["LF", "CR", "LS"])
+def test_a_line_break_in_a_line_is_named_as_one(line_break: str) -> None:
+    assert line_characters_problem(f"12 Example St{line_break}Braddon") == (
+        "Use letters, numbers and punctuation only, on one line: remove the line break."
+    )
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x7f", "\x9b", "\u202e"], ids=ascii)
+def test_an_invisible_control_character_in_a_line_is_named_as_one(control: str) -> None:
+    assert line_characters_problem(f"Jo Smith{control}") == (
+        "Use letters, numbers and punctuation only: remove the invisible control characters "
+        "(they can disguise text)."
+    )
