@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +146,131 @@ def test_the_error_of_a_file_with_several_problems_lists_each_after_the_file(tmp
     assert first.startswith("statistics.0.text") or second.startswith("statistics.0.text")
     assert "minister.as_of" in first + second
     assert str(caught.value) == f"{path}: {first}; {second}"
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r", "\r\n"], ids=["LF", "CR", "CRLF"])
+def test_a_subject_is_one_line_whatever_character_breaks_it(
+    tmp_path: Path, raw: dict, line_break: str
+) -> None:
+    raw["subject"] = f"Protect children{line_break}online"
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert caught.value.problems == ["subject: Value error, must be one line"]
+
+
+def test_a_missing_file_is_named_with_the_systems_reason(tmp_path: Path) -> None:
+    path = tmp_path / "tougher-on-tech.yaml"
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value) == f"{path}: cannot read: {os.strerror(errno.ENOENT)}"
+
+
+def test_a_file_in_another_encoding_is_named_as_not_utf8(tmp_path: Path, raw: dict) -> None:
+    raw["title"] = "Tougher on tech, café by café"
+    path = tmp_path / "tougher-on-tech.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="latin-1")
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value) == f"{path}: not UTF-8 text"
+
+
+# A process whose locale is plain ASCII: no UTF-8 mode, and no coercing of the C locale to one.
+ASCII_LOCALE = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+READ_TITLE = (
+    "import locale, sys; from letters.domain.campaign import load_campaign; "
+    "print(locale.getpreferredencoding(False)); print(load_campaign(sys.argv[1]).title)"
+)
+
+
+@pytest.mark.processes  # a process's locale is set as it starts
+def test_a_file_is_read_as_utf8_whatever_the_machines_locale(tmp_path: Path, raw: dict) -> None:
+    raw["title"] = "Tougher on tech, café by café"
+    path = tmp_path / "tougher-on-tech.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", READ_TITLE, str(path)],
+        env={**os.environ, **ASCII_LOCALE, "PYTHONIOENCODING": "utf-8"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    locale_encoding, title = result.stdout.splitlines()
+    assert locale_encoding.lower().replace("-", "") != "utf8"  # the locale is not UTF-8
+    assert title == raw["title"]
+
+
+ALLOWED = "allowed: {division}, {member}, {minister}, {minister_title}"
+
+
+def test_an_unknown_placeholder_is_refused_with_the_ones_allowed(tmp_path: Path, raw: dict) -> None:
+    raw["letter"]["ask"] = "Please tell {premier} too."
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert caught.value.problems == [
+        f"letter.ask: Value error, unknown placeholder {{premier}}; {ALLOWED}"
+    ]
+
+
+@pytest.mark.parametrize("placeholder", ["{member:>20}", "{member!r}"])
+def test_a_placeholder_takes_no_format_and_no_conversion(
+    tmp_path: Path, raw: dict, placeholder: str
+) -> None:
+    raw["letter"]["ask"] = f"Please, {placeholder}, act."
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert caught.value.problems == [
+        f"letter.ask: Value error, unknown placeholder {{member}}; {ALLOWED}"
+    ]
+
+
+def test_a_placeholder_after_a_literal_brace_is_still_checked(tmp_path: Path, raw: dict) -> None:
+    raw["letter"]["ask"] = "Write to {{your MP}} and to {premier}."
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert caught.value.problems == [
+        f"letter.ask: Value error, unknown placeholder {{premier}}; {ALLOWED}"
+    ]
+
+
+def test_a_file_that_is_not_yaml_is_named_with_the_parsers_reason(tmp_path: Path) -> None:
+    path = tmp_path / "tougher-on-tech.yaml"
+    path.write_text("key: [unclosed", encoding="utf-8")
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value).startswith(f"{path}: not valid YAML: ")
+
+
+@pytest.mark.parametrize("text", ["- a list\n- of fields\n", "just words\n", ""])
+def test_a_file_that_is_not_a_mapping_of_fields_says_so_at_the_top_level(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "tougher-on-tech.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value) == f"{path}: (top level): expected a mapping of fields"
+
+
+def test_a_file_whose_key_is_not_its_name_names_both(tmp_path: Path, raw: dict) -> None:
+    path = _write(tmp_path, raw, name="other")
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value) == (f"{path}: key: 'tougher-on-tech' must match the file name 'other'")
+
+
+def test_a_branding_file_missing_from_the_campaigns_folder_is_named(
+    tmp_path: Path, raw: dict
+) -> None:
+    raw["branding"] = {"logo": "logo.svg", "share_image": "share.png"}
+    (tmp_path / "share.png").write_bytes(b"")
+    path = _write(tmp_path, raw)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value) == f"{path}: branding: 'logo.svg' is not in {tmp_path}"
