@@ -225,7 +225,7 @@ def test_a_placeholder_takes_no_format_and_no_conversion(
     with pytest.raises(CampaignError) as caught:
         load_campaign(path)
     assert caught.value.problems == [
-        f"letter.ask: Value error, unknown placeholder {{member}}; {ALLOWED}"
+        f"letter.ask: Value error, placeholder {placeholder} takes no format; write {{member}}"
     ]
 
 

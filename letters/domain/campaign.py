@@ -41,9 +41,14 @@ def _check_placeholders(text: str) -> str:
     for _, name, spec, conversion in string.Formatter().parse(text):
         if name is None:
             continue
-        if name not in PLACEHOLDERS or spec or conversion:
-            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+        allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+        if name not in PLACEHOLDERS:
             raise ValueError(f"unknown placeholder {{{name}}}; allowed: {allowed}")
+        if spec or conversion:
+            # {member:>20} or {member!r}: a known name, written as it may not be.
+            written = "{" + name + (f"!{conversion}" if conversion else "")
+            written += (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"placeholder {written} takes no format; write {{{name}}}")
     return text
 
 
