@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +22,7 @@ from letters.domain.directory import (
     Directory,
     DirectoryError,
     Division,
+    Lookup,
     Member,
     display_name,
     load_directory,
@@ -145,6 +150,53 @@ def test_load_directory_rejects_garbage(tmp_path: Path) -> None:
         load_directory(tmp_path)
 
 
+def test_load_directory_says_which_file_it_cannot_use_and_why(tmp_path: Path) -> None:
+    """A file that is not JSON, or JSON that is not a directory, is named in the error."""
+    path = (tmp_path / DIRECTORY_FILENAME).resolve()
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError) as parse_error:
+        json.loads("{not json")
+    with pytest.raises(DirectoryError) as unreadable:
+        load_directory(tmp_path)
+    assert str(unreadable.value) == f"cannot read {path}: {parse_error.value}"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(DirectoryError) as not_an_object:
+        load_directory(tmp_path)
+    assert str(not_an_object.value) == f"{path} does not hold a directory object"
+
+
+@pytest.mark.processes  # a Python of its own, started under a locale that is not UTF-8
+def test_a_directory_with_accented_names_loads_the_same_under_any_locale(tmp_path: Path) -> None:
+    """The stored file is UTF-8 whatever the machine's locale, so names keep their accents."""
+    source = tmp_path / "source"
+    shutil.copytree(OPENAUSTRALIA_FIXTURE, source)
+    for name in ("people.csv", "representatives.csv"):
+        text = (source / name).read_text(encoding="utf-8")
+        (source / name).write_text(text.replace("Chow", "Chöw"), encoding="utf-8")
+    refresh(str(source), tmp_path, now=NOW, plausibility=SMALL)
+    here = load_directory(tmp_path)
+    assert here is not None
+    answer = json.dumps(here.lookup("3005").to_json())
+    assert "Mei Ch\\u00f6w" in answer
+    script = (
+        "import json, sys\n"
+        "from letters.domain.directory import load_directory\n"
+        "print(json.dumps(load_directory(sys.argv[1]).lookup('3005').to_json()))\n"
+    )
+    ascii_locale = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env={**os.environ, **ascii_locale},
+        cwd=Path(__file__).resolve().parents[1],  # this checkout's letters
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert elsewhere.stdout == f"{answer}\n"
+
+
 def test_directory_round_trips(directory: Directory) -> None:
     """to_dict/from_dict preserve everything lookups need."""
     again = Directory.from_dict(json.loads(json.dumps(directory.to_dict())))
@@ -243,6 +295,38 @@ def test_lookup_needs_four_digits(directory: Directory, bad: str) -> None:
 def test_lookup_hints_at_leading_zero(directory: Directory) -> None:
     """NT and ACT postcodes start with 0, which people drop."""
     assert "0801 rather than 801" in (directory.lookup("801").error or "")
+
+
+def test_lookup_asks_for_four_digits_and_hints_only_at_a_dropped_leading_zero(
+    directory: Directory,
+) -> None:
+    """Three digits suggest the zero people drop; any other wrong postcode just asks for four."""
+    assert directory.lookup(" 80 1 ") == Lookup(
+        postcode="801", error="Enter a 4-digit postcode (for example 0801 rather than 801)."
+    )
+    assert directory.lookup("2001 1") == Lookup(postcode="20011", error="Enter a 4-digit postcode.")
+    assert directory.lookup("") == Lookup(postcode="", error="Enter a 4-digit postcode.")
+
+
+def test_lookup_refusals_keep_the_postcode_and_state_and_say_why_in_full(
+    directory: Directory,
+) -> None:
+    """An unknown state, a postcode in other states, or one we have no data for: each answer
+    keeps the postcode and the state understood, and gives its reason word for word."""
+    assert directory.lookup("3001", " Gondwana ") == Lookup(
+        postcode="3001",
+        error="Unknown state 'Gondwana': use one of NSW, VIC, QLD, SA, WA, TAS, ACT, NT.",
+    )
+    assert directory.lookup("2620", "Vic.") == Lookup(
+        postcode="2620",
+        state="VIC",
+        error="Postcode 2620 is in ACT / NSW, not VIC. Check the postcode and the state.",
+    )
+    assert directory.lookup("5999", "SA") == Lookup(
+        postcode="5999",
+        state="SA",
+        error=f"We don't know postcode 5999. Check it, or find your electorate at {AEC_FINDER_URL}",
+    )
 
 
 def test_lookup_strips_spaces(directory: Directory) -> None:
@@ -464,6 +548,21 @@ def test_lookup_warns_about_divisions_missing_from_postcode_data(directory: Dire
     assert len(result.notes) == 1
     assert "Coolibah (WA)" in result.notes[0]
     assert directory.lookup("3001").notes == []
+
+
+def test_lookup_names_every_division_the_postcode_data_predates_in_one_note(
+    directory: Directory,
+) -> None:
+    """Two WA divisions without postcodes are both named, in order, in the one WA note."""
+    coolibah = directory.divisions["Coolibah"]
+    assert coolibah.member is not None
+    newer = replace(coolibah, name="Banyalla", member=replace(coolibah.member, division="Banyalla"))
+    changed = replace(directory, divisions={**directory.divisions, "Banyalla": newer})
+    listed = "Banyalla, Coolibah"
+    assert changed.lookup("6001").notes == [
+        f"Our postcode data predates {listed} (WA), created in a later redistribution, "
+        f"so your division could be {listed}: check {AEC_FINDER_URL}"
+    ]
 
 
 # --- the real data -----------------------------------------------------------------------
