@@ -11,19 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Callable
 
 import pytest
-from flask import g, request
+from flask import Flask, g, request
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from letters import clock
+from letters.domain.directory import Directory
 from letters.extensions import db
 from letters.mail.content import confirm_serializer
 from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import AddressEmail, Message
+from letters.supporter.forms import WriteForm
+from letters.supporter.member import Resolution
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY
+from tests.fakes.sendgrid import API_KEY, FakeSendGrid
 from tests.helpers import campaigns_folder, csrf_token, submit
 
 BASE = "https://letters.example.org"
@@ -467,6 +471,37 @@ def test_an_edit_that_loses_the_race_with_its_confirmation_changes_nothing(
         assert row.delivery == "email"
 
 
+def test_a_letter_confirmed_while_saved_unchanged_is_not_its_own_earlier_letter(
+    make: Callable[..., Flask], fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from letters.supporter import views
+
+    app = make(EMAILS_PER_ADDRESS_PER_DAY=1)  # its confirmation was the day's one email
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client, **OWNER)
+        assert notices.send_confirmation(message.id)
+        resolve = views.resolve
+
+        def confirmed_meanwhile(form: WriteForm, directory: Directory | None) -> Resolution:
+            # "Send my letter" is pressed in another tab while this save is being read.
+            if request.method == "POST":
+                with db.engine.begin() as connection:
+                    connection.execute(
+                        update(Message)
+                        .where(Message.id == message.id)
+                        .values(state="queued", confirmed_at=clock.now())
+                    )
+            return resolve(form, directory)
+
+        monkeypatch.setattr(views, "resolve", confirmed_meanwhile)
+        edit = f"/letters/{message.token}/edit"
+        response = submit(client, edit, **OWNER, postcode="2001", delivery="email")
+        # The page says the letter went, not that a notice about a second letter is due.
+        assert response.status_code == 303 and "locked=1" in response.headers["Location"]
+        assert _fresh(message).state == "queued"
+
+
 # --- the confirmation email relays nothing; a few a day per address; the receipt -----------
 
 
@@ -509,6 +544,35 @@ def test_emails_to_one_address_are_limited_per_day(make, fake):
         assert _write(app.test_client(), email=spellings[0])
         # Yesterday's are forgotten: only today's is counted, and kept.
         assert db.session.scalar(select(func.count()).select_from(AddressEmail)) == 1
+
+
+def test_an_email_counts_toward_the_daily_limit_for_a_full_day(
+    make: Callable[..., Flask], fake: FakeSendGrid
+) -> None:
+    app = make(EMAILS_PER_ADDRESS_PER_DAY=2)
+    with app.app_context():
+        _write(app.test_client(), email=OWNER["email"])
+        day_later = clock.now() + dt.timedelta(days=1)
+        clock.freeze(day_later)  # the first is a day old to the instant: it still counts
+        _write(app.test_client(), email=OWNER["email"])
+        refused = submit(app.test_client(), postcode="2001", delivery="email", email=OWNER["email"])
+        assert refused.status_code == 422
+        clock.freeze(day_later + dt.timedelta(microseconds=1))
+        assert _write(app.test_client(), email=OWNER["email"])
+
+
+def test_the_address_is_stored_only_as_a_hash_keyed_with_the_apps_secret(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        for secret in ("one secret", "another secret"):
+            app.config["SECRET_KEY"] = secret
+            message = _write(app.test_client(), email=OWNER["email"])
+        stored = db.session.scalars(select(AddressEmail.address_hash)).all()
+        assert OWNER["email"] not in stored and message.sender_email_key not in stored
+        # The same mailbox under two secrets: without the secret, no list of addresses can
+        # be hashed to find whose a stored hash is.
+        assert len(stored) == 2 and len(set(stored)) == 2
 
 
 def test_notices_count_toward_the_daily_limit(make, fake):
