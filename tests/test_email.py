@@ -10,6 +10,8 @@ import re
 import uuid
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import ContactStatus, DeliveryEvent, Message
 from tests import factories
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY, WebhookSigner, event
+from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event
 from tests.helpers import csrf_token, submit
 
 
@@ -681,6 +683,66 @@ def test_a_worker_that_outlived_its_lease_does_not_fail_the_letter_it_lost(app, 
         monkeypatch.setattr(sending, "get_mailer", lambda: _Refusing(before_answer=slow_answer))
         sending.deliver(letter.id)
         assert _refresh(letter).state == "queued"
+
+
+# SendGrid's id is ~22 characters; the column keeps 100 of a longer one, whatever records it.
+LONG_ID_PREFIX = "x" * 120 + "-"
+
+
+def test_a_letter_sent_on_its_retry_keeps_sendgrids_id_and_neither_lease_nor_retry_reason(
+    app: Flask, client: FlaskClient, fake: FakeSendGrid
+) -> None:
+    message = _confirmed(app, client, fake)
+    fake.answer(429)
+    fake.id_prefix = LONG_ID_PREFIX
+    with app.app_context():
+        assert sending.deliver(message.id).state == "queued"
+        assert _refresh(message).failure_reason.startswith("retrying: HTTP 429")
+        _make_due(message)
+        assert sending.deliver(message.id).state == "sent"
+        row = _refresh(message)
+        assert (row.provider_message_id, row.failure_reason, row.lease_expires_at) == (
+            LONG_ID_PREFIX[:100],
+            "",
+            None,
+        )
+    assert len(fake.letters()) == 1
+
+
+def test_a_worker_late_past_its_lease_leaves_the_letter_it_lost_to_sendgrids_event(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SendGrid took the letter only after the sweep had put it back in the queue: the late
+    worker no longer holds it, so it keeps SendGrid's id and nothing else; SendGrid's event
+    records it sent, and the sweep's wake-up then finds nothing to send."""
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        real_mailer = sending.get_mailer()
+        fake.id_prefix = LONG_ID_PREFIX
+
+        class LateMailer:
+            def send(self, outgoing: OutgoingEmail) -> SendResult:
+                clock.advance(lease + dt.timedelta(minutes=1))
+                assert sweeper.sweep().to_send == [letter.id]  # back in the queue for another
+                return real_mailer.send(outgoing)
+
+        monkeypatch.setattr(sending, "get_mailer", LateMailer)
+        sending.deliver(letter.id)
+        row = _refresh(letter)
+        assert (row.state, row.sent_at, row.provider_message_id) == (
+            "queued",
+            None,
+            LONG_ID_PREFIX[:100],
+        )
+        record_events([event(str(letter.id), "processed")])
+        assert _refresh(letter).state == "sent"
+        monkeypatch.undo()
+        assert sending.deliver(letter.id) == sending.DeliveryOutcome(state="sent")
+    assert len(fake.letters()) == 1
 
 
 def _queued_retry(**fields) -> Message:
