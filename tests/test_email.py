@@ -651,15 +651,16 @@ def test_a_retry_waits_between_half_and_all_of_its_doubling_step(app, monkeypatc
 
 
 class _Refusing:
-    """A mailer that refuses for good, after `before_answer` ran (a slow answer, say)."""
+    """A mailer that refuses (for good, unless `retryable`), after `before_answer` ran (a slow
+    answer, say)."""
 
-    def __init__(self, reason: str = "HTTP 400", before_answer=None) -> None:
-        self.reason, self.before_answer = reason, before_answer
+    def __init__(self, reason: str = "HTTP 400", before_answer=None, retryable=False) -> None:
+        self.reason, self.before_answer, self.retryable = reason, before_answer, retryable
 
     def send(self, email):
         if self.before_answer:
             self.before_answer()
-        return SendResult(accepted=False, retryable=False, reason=self.reason)
+        return SendResult(accepted=False, retryable=self.retryable, reason=self.reason)
 
 
 def test_a_refusal_too_long_to_keep_is_cut_short(app, monkeypatch):
@@ -668,6 +669,18 @@ def test_a_refusal_too_long_to_keep_is_cut_short(app, monkeypatch):
         monkeypatch.setattr(sending, "get_mailer", lambda: _Refusing(reason="x" * 5000))
         assert sending.deliver(letter.id).state == "failed"
         assert _refresh(letter).failure_reason == "x" * 1000
+
+
+def test_a_letter_waiting_for_its_retry_holds_no_lease_and_a_reason_cut_short(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        refusing = _Refusing(reason="x" * 5000, retryable=True)
+        monkeypatch.setattr(sending, "get_mailer", lambda: refusing)
+        assert sending.deliver(letter.id).state == "queued"
+        row = _refresh(letter)
+        assert (row.failure_reason, row.lease_expires_at) == ("retrying: " + "x" * 990, None)
 
 
 def test_a_worker_that_outlived_its_lease_does_not_fail_the_letter_it_lost(app, monkeypatch):
