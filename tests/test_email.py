@@ -856,6 +856,54 @@ def test_a_letter_not_due_is_reported_where_it_stands_and_one_gone_as_nowhere(ap
     assert fake.letters() == []
 
 
+def test_sending_a_letter_claims_that_letter_alone(app: Flask, fake: FakeSendGrid) -> None:
+    with app.app_context():
+        asked, other = (
+            factories.message(delivery="email", state="queued", queued_at=clock.now())
+            for _ in range(2)
+        )
+        assert sending.deliver_many([asked.id]) == {
+            asked.id: sending.DeliveryOutcome(state="sent", send_receipt=True)
+        }
+        assert (_refresh(other).state, _refresh(other).attempts) == ("queued", 0)
+        assert [r.message_id for r in fake.letters()] == [str(asked.id)]
+
+
+def test_a_retry_is_claimed_from_one_second_before_its_time_and_no_sooner(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    """A retry's wake-up may run a moment early on another machine's clock."""
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        second = dt.timedelta(seconds=1)
+        due = _queued_retry(next_attempt_at=clock.now() + second)
+        early = _queued_retry(next_attempt_at=clock.now() + 1.5 * second)
+        assert sending.deliver(due.id).state == "sent"
+        assert sending.deliver(early.id) == sending.DeliveryOutcome(state="queued")
+        assert _refresh(early).attempts == 1
+        assert [r.message_id for r in fake.letters()] == [str(due.id)]
+
+
+def test_a_letter_in_a_workers_hands_is_left_to_it_until_its_lease_runs_out(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        real_mailer = sending.get_mailer()
+
+        class SweptMidSend:
+            def send(self, outgoing: OutgoingEmail) -> SendResult:
+                clock.advance(lease)  # the sweep runs at the lease's last instant
+                assert sweeper.sweep().to_send == []
+                return real_mailer.send(outgoing)
+
+        monkeypatch.setattr(sending, "get_mailer", SweptMidSend)
+        assert sending.deliver(letter.id).state == "sent"
+    assert len(fake.letters()) == 1
+
+
 # --- confirmations renewed, and letters held for an edit -----------------------------------
 
 
