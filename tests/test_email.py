@@ -108,6 +108,27 @@ def test_confirmation_email_has_an_expiring_link_and_not_the_letter(app, client,
         assert "Dear Priya Nandakumar" not in text and "My niece" not in text
 
 
+def test_no_confirmation_goes_for_a_letter_gone_or_no_longer_waiting_for_one(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        expired = factories.message(delivery="email", state="expired")
+        for message_id in (uuid.uuid4(), expired.id):
+            assert notices.send_confirmation(message_id) is False
+            assert notices.send_confirmation(message_id, reminder=True) is False
+    assert fake.received == []
+
+
+def test_no_reminder_goes_before_the_confirmation_it_reminds_of(
+    app: Flask, client: FlaskClient, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert notices.send_confirmation(message.id, reminder=True) is False
+        assert notices.send_confirmation(message.id) is True
+    assert [r.kind for r in fake.received] == ["confirmation"]
+
+
 def test_a_scanner_following_the_link_sends_nothing(app, client, fake):
     with app.app_context():
         message = _write_email_letter(client)
