@@ -470,6 +470,23 @@ def test_a_confirmation_that_cannot_be_built_stays_for_the_sweep(app, client, mo
         assert notices.send_confirmation(message.id)
 
 
+def test_a_confirmation_that_cannot_be_made_is_logged_naming_the_letter(
+    app: Flask, fake: FakeSendGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    with app.app_context():
+        broken = factories.message(delivery="email", campaign_key="since-removed")
+        with caplog.at_level(logging.ERROR, logger=notices.log.name):
+            assert notices.send_confirmation(broken.id) is False
+        # Which email and which letter, for whoever fixes the campaign file.
+        (logged,) = [r for r in caplog.records if r.name == notices.log.name]
+        assert logged.getMessage() == "could not build the confirmation"
+        assert getattr(logged, "message_id", None) == str(broken.id)
+        assert logged.exc_info is not None
+    assert fake.received == []
+
+
 def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypatch):
     with app.app_context():
         message = _write_email_letter(client)

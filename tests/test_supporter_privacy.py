@@ -13,7 +13,7 @@ import io
 import re
 
 import pytest
-from flask import g, request
+from flask import Flask, g, request
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
@@ -23,7 +23,7 @@ from letters.mail.content import confirm_serializer
 from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import AddressEmail, Message
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY
+from tests.fakes.sendgrid import API_KEY, FakeSendGrid
 from tests.helpers import campaigns_folder, csrf_token, submit
 
 BASE = "https://letters.example.org"
@@ -221,6 +221,21 @@ def test_an_unconfirmed_letter_blocks_nobody(app, fake):
         assert late.status_code == 409
         assert "You already wrote to Priya Nandakumar this week" in late.get_data(as_text=True)
         assert _fresh(unconfirmed).state == "awaiting_confirmation"
+
+
+def test_no_reminder_for_a_letter_whose_mailbox_has_since_sent_the_member_another(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        waiting = _write(app.test_client(), **OWNER)
+        assert notices.send_confirmation(waiting.id)
+        _confirmed(app.test_client(), fake, email=OWNER["email"])
+        clock.advance(dt.timedelta(hours=app.config["CONFIRM_REMIND_AFTER_HOURS"] + 1))
+        assert waiting.id in sweeper.sweep().to_remind
+        # It could not go now: no link is sent for it, and its reminder is done.
+        assert notices.send_confirmation(waiting.id, reminder=True) is False
+        assert waiting.id not in sweeper.sweep().to_remind
+    assert not _emails(fake, "reminder")
 
 
 def test_confirming_refuses_only_a_second_letter_from_the_mailbox_to_the_member(app, fake):
@@ -424,6 +439,26 @@ def test_a_letter_that_changed_without_an_edit_is_asked_for_again(app, fake):
         assert _fresh(message).state == "awaiting_confirmation"
         assert notices.send_confirmation(message.id)
         assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+
+
+def test_a_reminder_for_a_letter_that_changed_without_an_edit_confirms_it_as_it_reads_now(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        assert notices.send_confirmation(message.id)
+        # What the letter says changed under the link (as when the campaign's text changes).
+        db.session.execute(
+            update(Message).where(Message.id == message.id).values(personal_note="Other words.")
+        )
+        db.session.commit()
+        assert notices.send_confirmation(message.id, reminder=True)
+        (reminder,) = _emails(fake, "reminder", message)
+        link = re.search(re.escape(BASE) + r"(/confirm/\S+)", _body(reminder)).group(1)
+        assert _press_send(client, link).status_code == 303
+        row = _fresh(message)
+        assert (row.state, row.personal_note) == ("queued", "Other words.")
 
 
 def test_a_link_from_before_links_named_their_content_is_asked_for_again(app, fake):
