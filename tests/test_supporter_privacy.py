@@ -441,6 +441,52 @@ def test_a_letter_that_changed_without_an_edit_is_asked_for_again(app, fake):
         assert _press_send(client, _confirm_path(fake, message)).status_code == 303
 
 
+def test_a_letter_that_changes_while_its_link_is_made_gets_a_link_for_it_as_it_reads_now(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        earlier_letter = notices.earlier_letter
+
+        def changed_meanwhile(letter: Message) -> Message | None:
+            # The letter changes under the link being made (as when the campaign's text does).
+            db.session.execute(
+                update(Message).where(Message.id == message.id).values(personal_note="Other.")
+            )
+            db.session.commit()
+            assert confirmation.renew_confirmation(db.session.get(Message, message.id))
+            return earlier_letter(letter)
+
+        monkeypatch.setattr(notices, "earlier_letter", changed_meanwhile)
+        assert notices.send_confirmation(message.id) is False  # that link was for the old text
+        monkeypatch.undo()
+        assert notices.send_confirmation(message.id) is True
+        assert len(_emails(fake, "confirmation", message)) == 1
+        assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+        row = _fresh(message)
+        assert (row.state, row.personal_note) == ("queued", "Other.")
+
+
+def test_no_reminder_for_a_letter_confirmed_while_the_reminder_was_made(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        message = _write(app.test_client())
+        assert notices.send_confirmation(message.id)
+        digest = _fresh(message).confirmation_digest
+        earlier_letter = notices.earlier_letter
+
+        def confirmed_meanwhile(letter: Message) -> Message | None:
+            assert confirmation.confirm(message.id, digest).confirmed  # "Send my letter"
+            return earlier_letter(letter)
+
+        monkeypatch.setattr(notices, "earlier_letter", confirmed_meanwhile)
+        assert notices.send_confirmation(message.id, reminder=True) is False
+        assert _fresh(message).state == "queued"
+    assert not _emails(fake, "reminder")
+
+
 def test_a_reminder_for_a_letter_that_changed_without_an_edit_confirms_it_as_it_reads_now(
     app: Flask, fake: FakeSendGrid
 ) -> None:
