@@ -235,7 +235,40 @@ def test_no_reminder_for_a_letter_whose_mailbox_has_since_sent_the_member_anothe
         # It could not go now: no link is sent for it, and its reminder is done.
         assert notices.send_confirmation(waiting.id, reminder=True) is False
         assert waiting.id not in sweeper.sweep().to_remind
+        # Its page reads like any letter's a day on: it tells nobody that this one cannot go.
+        page = app.test_client().get(f"/letters/{waiting.token}").get_data(as_text=True)
+        assert f"We emailed the link to {OWNER['email']}, and a reminder." in page
     assert not _emails(fake, "reminder")
+
+
+def test_a_letter_found_over_the_limit_while_its_link_is_made_gets_the_notice_instead(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        client = app.test_client()
+        waiting = _write(client, **OWNER)
+        other = _write(app.test_client(), email=OWNER["email"])
+        assert notices.send_confirmation(other.id)
+        other_digest = _fresh(other).confirmation_digest
+        earlier_letter = notices.earlier_letter
+
+        def other_went_meanwhile(letter: Message) -> Message | None:
+            found = earlier_letter(letter)  # none yet: a link is made
+            # Then the other letter is confirmed, and this one saved again as it was.
+            assert confirmation.confirm(other.id, other_digest).confirmed
+            edit = f"/letters/{waiting.token}/edit"
+            assert (
+                submit(client, edit, postcode="2001", delivery="email", **OWNER).status_code == 303
+            )
+            return found
+
+        monkeypatch.setattr(notices, "earlier_letter", other_went_meanwhile)
+        assert notices.send_confirmation(waiting.id) is False  # that link is not for it now
+        monkeypatch.undo()
+        assert notices.send_confirmation(waiting.id) is True  # the task the edit asked for
+        assert not _emails(fake, "confirmation", waiting)
+        assert len(_emails(fake, "notice", waiting)) == 1
+        assert _fresh(waiting).over_weekly_limit
 
 
 def test_confirming_refuses_only_a_second_letter_from_the_mailbox_to_the_member(app, fake):
