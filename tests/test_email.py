@@ -501,6 +501,52 @@ def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypa
         assert notices.send_confirmation(message.id)
 
 
+def test_an_email_that_could_not_go_is_logged_with_its_kind_reason_and_letter(
+    app: Flask, client: FlaskClient, fake: FakeSendGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from letters.messages import email_jobs
+
+    def logged() -> list[tuple[int, str, str | None, bool]]:
+        records = [r for r in caplog.records if r.name == email_jobs.log.name]
+        caplog.clear()
+        return [
+            (r.levelno, r.getMessage(), getattr(r, "message_id", None), r.exc_info is not None)
+            for r in records
+        ]
+
+    with app.app_context(), caplog.at_level(logging.WARNING, logger=email_jobs.log.name):
+        message = _write_email_letter(client)
+        letter = str(message.id)
+        fake.answer(500)  # SendGrid refuses
+        assert not notices.send_confirmation(message.id)
+        assert logged() == [
+            (
+                logging.WARNING,
+                'confirmation email not sent: HTTP 500: {"errors": [{"message": "scripted 500"}]}',
+                letter,
+                False,
+            )
+        ]
+
+        def raises(outgoing: OutgoingEmail) -> SendResult:
+            raise ConnectionResetError("reset by peer")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(mailer.get_mailer(), "send", raises)
+            assert not notices.send_confirmation(message.id)
+        assert logged() == [
+            (logging.ERROR, "confirmation email could not be sent", letter, True),
+            (
+                logging.WARNING,
+                "confirmation email not sent: the email could not be sent",
+                letter,
+                False,
+            ),
+        ]
+
+
 def test_tampered_confirm_link_is_404(app, client):
     assert client.get("/confirm/not-a-real-token").status_code == 404
 
