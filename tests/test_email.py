@@ -10,6 +10,8 @@ import re
 import uuid
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ from letters.messages import confirmation, notices, sending, sweeper
 from letters.models import ContactStatus, DeliveryEvent, Message
 from tests import factories
 from tests.conftest import load_fixture_members
-from tests.fakes.sendgrid import API_KEY, WebhookSigner, event
+from tests.fakes.sendgrid import API_KEY, FakeSendGrid, WebhookSigner, event
 from tests.helpers import csrf_token, submit
 
 
@@ -104,6 +106,27 @@ def test_confirmation_email_has_an_expiring_link_and_not_the_letter(app, client,
         assert "Nothing is sent until you confirm" in text and "/confirm/" in text
         # The letter is behind the link, on the confirmation page (test_supporter_privacy.py).
         assert "Dear Priya Nandakumar" not in text and "My niece" not in text
+
+
+def test_no_confirmation_goes_for_a_letter_gone_or_no_longer_waiting_for_one(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        expired = factories.message(delivery="email", state="expired")
+        for message_id in (uuid.uuid4(), expired.id):
+            assert notices.send_confirmation(message_id) is False
+            assert notices.send_confirmation(message_id, reminder=True) is False
+    assert fake.received == []
+
+
+def test_no_reminder_goes_before_the_confirmation_it_reminds_of(
+    app: Flask, client: FlaskClient, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        message = _write_email_letter(client)
+        assert notices.send_confirmation(message.id, reminder=True) is False
+        assert notices.send_confirmation(message.id) is True
+    assert [r.kind for r in fake.received] == ["confirmation"]
 
 
 def test_a_scanner_following_the_link_sends_nothing(app, client, fake):
@@ -447,6 +470,23 @@ def test_a_confirmation_that_cannot_be_built_stays_for_the_sweep(app, client, mo
         assert notices.send_confirmation(message.id)
 
 
+def test_a_confirmation_that_cannot_be_made_is_logged_naming_the_letter(
+    app: Flask, fake: FakeSendGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    with app.app_context():
+        broken = factories.message(delivery="email", campaign_key="since-removed")
+        with caplog.at_level(logging.ERROR, logger=notices.log.name):
+            assert notices.send_confirmation(broken.id) is False
+        # Which email and which letter, for whoever fixes the campaign file.
+        (logged,) = [r for r in caplog.records if r.name == notices.log.name]
+        assert logged.getMessage() == "could not build the confirmation"
+        assert getattr(logged, "message_id", None) == str(broken.id)
+        assert logged.exc_info is not None
+    assert fake.received == []
+
+
 def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypatch):
     with app.app_context():
         message = _write_email_letter(client)
@@ -459,6 +499,52 @@ def test_a_confirmation_whose_sending_raises_is_given_back(app, client, monkeypa
         assert _refresh(message).confirmation_sent_at is None
         monkeypatch.undo()
         assert notices.send_confirmation(message.id)
+
+
+def test_an_email_that_could_not_go_is_logged_with_its_kind_reason_and_letter(
+    app: Flask, client: FlaskClient, fake: FakeSendGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from letters.messages import email_jobs
+
+    def logged() -> list[tuple[int, str, str | None, bool]]:
+        records = [r for r in caplog.records if r.name == email_jobs.log.name]
+        caplog.clear()
+        return [
+            (r.levelno, r.getMessage(), getattr(r, "message_id", None), r.exc_info is not None)
+            for r in records
+        ]
+
+    with app.app_context(), caplog.at_level(logging.WARNING, logger=email_jobs.log.name):
+        message = _write_email_letter(client)
+        letter = str(message.id)
+        fake.answer(500)  # SendGrid refuses
+        assert not notices.send_confirmation(message.id)
+        assert logged() == [
+            (
+                logging.WARNING,
+                'confirmation email not sent: HTTP 500: {"errors": [{"message": "scripted 500"}]}',
+                letter,
+                False,
+            )
+        ]
+
+        def raises(outgoing: OutgoingEmail) -> SendResult:
+            raise ConnectionResetError("reset by peer")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(mailer.get_mailer(), "send", raises)
+            assert not notices.send_confirmation(message.id)
+        assert logged() == [
+            (logging.ERROR, "confirmation email could not be sent", letter, True),
+            (
+                logging.WARNING,
+                "confirmation email not sent: the email could not be sent",
+                letter,
+                False,
+            ),
+        ]
 
 
 def test_tampered_confirm_link_is_404(app, client):
@@ -649,15 +735,16 @@ def test_a_retry_waits_between_half_and_all_of_its_doubling_step(app, monkeypatc
 
 
 class _Refusing:
-    """A mailer that refuses for good, after `before_answer` ran (a slow answer, say)."""
+    """A mailer that refuses (for good, unless `retryable`), after `before_answer` ran (a slow
+    answer, say)."""
 
-    def __init__(self, reason: str = "HTTP 400", before_answer=None) -> None:
-        self.reason, self.before_answer = reason, before_answer
+    def __init__(self, reason: str = "HTTP 400", before_answer=None, retryable=False) -> None:
+        self.reason, self.before_answer, self.retryable = reason, before_answer, retryable
 
     def send(self, email):
         if self.before_answer:
             self.before_answer()
-        return SendResult(accepted=False, retryable=False, reason=self.reason)
+        return SendResult(accepted=False, retryable=self.retryable, reason=self.reason)
 
 
 def test_a_refusal_too_long_to_keep_is_cut_short(app, monkeypatch):
@@ -666,6 +753,18 @@ def test_a_refusal_too_long_to_keep_is_cut_short(app, monkeypatch):
         monkeypatch.setattr(sending, "get_mailer", lambda: _Refusing(reason="x" * 5000))
         assert sending.deliver(letter.id).state == "failed"
         assert _refresh(letter).failure_reason == "x" * 1000
+
+
+def test_a_letter_waiting_for_its_retry_holds_no_lease_and_a_reason_cut_short(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        refusing = _Refusing(reason="x" * 5000, retryable=True)
+        monkeypatch.setattr(sending, "get_mailer", lambda: refusing)
+        assert sending.deliver(letter.id).state == "queued"
+        row = _refresh(letter)
+        assert (row.failure_reason, row.lease_expires_at) == ("retrying: " + "x" * 990, None)
 
 
 def test_a_worker_that_outlived_its_lease_does_not_fail_the_letter_it_lost(app, monkeypatch):
@@ -681,6 +780,66 @@ def test_a_worker_that_outlived_its_lease_does_not_fail_the_letter_it_lost(app, 
         monkeypatch.setattr(sending, "get_mailer", lambda: _Refusing(before_answer=slow_answer))
         sending.deliver(letter.id)
         assert _refresh(letter).state == "queued"
+
+
+# SendGrid's id is ~22 characters; the column keeps 100 of a longer one, whatever records it.
+LONG_ID_PREFIX = "x" * 120 + "-"
+
+
+def test_a_letter_sent_on_its_retry_keeps_sendgrids_id_and_neither_lease_nor_retry_reason(
+    app: Flask, client: FlaskClient, fake: FakeSendGrid
+) -> None:
+    message = _confirmed(app, client, fake)
+    fake.answer(429)
+    fake.id_prefix = LONG_ID_PREFIX
+    with app.app_context():
+        assert sending.deliver(message.id).state == "queued"
+        assert _refresh(message).failure_reason.startswith("retrying: HTTP 429")
+        _make_due(message)
+        assert sending.deliver(message.id).state == "sent"
+        row = _refresh(message)
+        assert (row.provider_message_id, row.failure_reason, row.lease_expires_at) == (
+            LONG_ID_PREFIX[:100],
+            "",
+            None,
+        )
+    assert len(fake.letters()) == 1
+
+
+def test_a_worker_late_past_its_lease_leaves_the_letter_it_lost_to_sendgrids_event(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SendGrid took the letter only after the sweep had put it back in the queue: the late
+    worker no longer holds it, so it keeps SendGrid's id and nothing else; SendGrid's event
+    records it sent, and the sweep's wake-up then finds nothing to send."""
+    from letters.messages.events import record_events
+
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        real_mailer = sending.get_mailer()
+        fake.id_prefix = LONG_ID_PREFIX
+
+        class LateMailer:
+            def send(self, outgoing: OutgoingEmail) -> SendResult:
+                clock.advance(lease + dt.timedelta(minutes=1))
+                assert sweeper.sweep().to_send == [letter.id]  # back in the queue for another
+                return real_mailer.send(outgoing)
+
+        monkeypatch.setattr(sending, "get_mailer", LateMailer)
+        sending.deliver(letter.id)
+        row = _refresh(letter)
+        assert (row.state, row.sent_at, row.provider_message_id) == (
+            "queued",
+            None,
+            LONG_ID_PREFIX[:100],
+        )
+        record_events([event(str(letter.id), "processed")])
+        assert _refresh(letter).state == "sent"
+        monkeypatch.undo()
+        assert sending.deliver(letter.id) == sending.DeliveryOutcome(state="sent")
+    assert len(fake.letters()) == 1
 
 
 def _queued_retry(**fields) -> Message:
@@ -779,6 +938,54 @@ def test_a_letter_not_due_is_reported_where_it_stands_and_one_gone_as_nowhere(ap
         assert sending.deliver(held.id) == sending.DeliveryOutcome(state="sending")
         assert sending.deliver(uuid.uuid4()) == sending.DeliveryOutcome(state="")
     assert fake.letters() == []
+
+
+def test_sending_a_letter_claims_that_letter_alone(app: Flask, fake: FakeSendGrid) -> None:
+    with app.app_context():
+        asked, other = (
+            factories.message(delivery="email", state="queued", queued_at=clock.now())
+            for _ in range(2)
+        )
+        assert sending.deliver_many([asked.id]) == {
+            asked.id: sending.DeliveryOutcome(state="sent", send_receipt=True)
+        }
+        assert (_refresh(other).state, _refresh(other).attempts) == ("queued", 0)
+        assert [r.message_id for r in fake.letters()] == [str(asked.id)]
+
+
+def test_a_retry_is_claimed_from_one_second_before_its_time_and_no_sooner(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    """A retry's wake-up may run a moment early on another machine's clock."""
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        second = dt.timedelta(seconds=1)
+        due = _queued_retry(next_attempt_at=clock.now() + second)
+        early = _queued_retry(next_attempt_at=clock.now() + 1.5 * second)
+        assert sending.deliver(due.id).state == "sent"
+        assert sending.deliver(early.id) == sending.DeliveryOutcome(state="queued")
+        assert _refresh(early).attempts == 1
+        assert [r.message_id for r in fake.letters()] == [str(due.id)]
+
+
+def test_a_letter_in_a_workers_hands_is_left_to_it_until_its_lease_runs_out(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        real_mailer = sending.get_mailer()
+
+        class SweptMidSend:
+            def send(self, outgoing: OutgoingEmail) -> SendResult:
+                clock.advance(lease)  # the sweep runs at the lease's last instant
+                assert sweeper.sweep().to_send == []
+                return real_mailer.send(outgoing)
+
+        monkeypatch.setattr(sending, "get_mailer", SweptMidSend)
+        assert sending.deliver(letter.id).state == "sent"
+    assert len(fake.letters()) == 1
 
 
 # --- confirmations renewed, and letters held for an edit -----------------------------------

@@ -8,18 +8,28 @@ anything of another supporter's words.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 import pytest
 import yaml
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from letters import clock
-from letters.domain.own_words import Nudge, NudgeKind, judge, sentences, shingles
+from letters.domain.own_words import (
+    SHINGLE_WORDS,
+    Nudge,
+    NudgeKind,
+    judge,
+    largely_shared,
+    sentences,
+    shingles,
+)
 from letters.extensions import db
-from letters.messages.own_words import nudge_for
+from letters.messages.own_words import SAMPLE, nudge_for
 from letters.models import Message, OwnWordsShingle
 from letters.settings import PROJECT_ROOT
+from tests import factories
 from tests.conftest import load_fixture_members
 from tests.helpers import submit
 
@@ -164,6 +174,45 @@ def test_a_long_letter_is_judged_by_a_sample_of_its_words_and_judged_right(app_w
     assert _nudge(_write(client, long, name="Long Copy")) == "shared-own-words"
     quarter = (long[:500] + ". " + words("b", 45))[:2000]
     assert _nudge(_write(client, quarter, name="Long Quarter")) == "own-words"
+
+
+def test_a_long_letter_is_warned_by_what_its_sample_shares_not_by_the_rest(app_with_data):
+    # Words for about one and a half samples' worth of shingles: every second one is probed.
+    note = " ".join(f"w{n}" for n in range(SAMPLE * 3 // 2 + SHINGLE_WORDS - 1)) + "."
+    mine = sorted(shingles(note))
+    step = math.ceil(len(mine) / SAMPLE)
+    assert step == 2
+    probed = [s for s in mine if s % step == 0]
+    unprobed = [s for s in mine if s % step]
+    # Another letter to the member holds every unprobed shingle and just enough probed ones
+    # to share half of them all: counted in full this letter would be warned, by its sample not.
+    held = unprobed + probed[: max(0, math.ceil(len(mine) / 2) - len(unprobed))]
+    assert largely_shared(len(held), len(mine))
+    assert not largely_shared(len(held) - len(unprobed), len(probed))
+
+    client = app_with_data.test_client()
+    location = submit(client, personal_note=note).headers["Location"]
+    with app_with_data.app_context():
+        letter = db.session.scalar(select(Message).where(Message.token == location.split("/")[-1]))
+        other = factories.message(division=letter.division, personal_note="Other words.")
+
+        def file(filed: list[int]) -> None:
+            rows = [
+                {
+                    "message_id": other.id,
+                    "shingle": s,
+                    "division": letter.division,
+                    "written_at": letter.created_at,
+                }
+                for s in filed
+            ]
+            db.session.execute(insert(OwnWordsShingle), rows)
+            db.session.commit()
+
+        file(held)
+        assert _nudge(client.get(location).get_data(as_text=True)) == "own-words"
+        file(probed[len(held) - len(unprobed) :])  # and now the probed ones too
+        assert _nudge(client.get(location).get_data(as_text=True)) == "shared-own-words"
 
 
 def test_the_check_is_one_statement(app_with_data):

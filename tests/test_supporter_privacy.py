@@ -227,6 +227,54 @@ def test_an_unconfirmed_letter_blocks_nobody(app, fake):
         assert _fresh(unconfirmed).state == "awaiting_confirmation"
 
 
+def test_no_reminder_for_a_letter_whose_mailbox_has_since_sent_the_member_another(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        waiting = _write(app.test_client(), **OWNER)
+        assert notices.send_confirmation(waiting.id)
+        _confirmed(app.test_client(), fake, email=OWNER["email"])
+        clock.advance(dt.timedelta(hours=app.config["CONFIRM_REMIND_AFTER_HOURS"] + 1))
+        assert waiting.id in sweeper.sweep().to_remind
+        # It could not go now: no link is sent for it, and its reminder is done.
+        assert notices.send_confirmation(waiting.id, reminder=True) is False
+        assert waiting.id not in sweeper.sweep().to_remind
+        # Its page reads like any letter's a day on: it tells nobody that this one cannot go.
+        page = app.test_client().get(f"/letters/{waiting.token}").get_data(as_text=True)
+        assert f"We emailed the link to {OWNER['email']}, and a reminder." in page
+    assert not _emails(fake, "reminder")
+
+
+def test_a_letter_found_over_the_limit_while_its_link_is_made_gets_the_notice_instead(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        client = app.test_client()
+        waiting = _write(client, **OWNER)
+        other = _write(app.test_client(), email=OWNER["email"])
+        assert notices.send_confirmation(other.id)
+        other_digest = _fresh(other).confirmation_digest
+        earlier_letter = notices.earlier_letter
+
+        def other_went_meanwhile(letter: Message) -> Message | None:
+            found = earlier_letter(letter)  # none yet: a link is made
+            # Then the other letter is confirmed, and this one saved again as it was.
+            assert confirmation.confirm(other.id, other_digest).confirmed
+            edit = f"/letters/{waiting.token}/edit"
+            assert (
+                submit(client, edit, postcode="2001", delivery="email", **OWNER).status_code == 303
+            )
+            return found
+
+        monkeypatch.setattr(notices, "earlier_letter", other_went_meanwhile)
+        assert notices.send_confirmation(waiting.id) is False  # that link is not for it now
+        monkeypatch.undo()
+        assert notices.send_confirmation(waiting.id) is True  # the task the edit asked for
+        assert not _emails(fake, "confirmation", waiting)
+        assert len(_emails(fake, "notice", waiting)) == 1
+        assert _fresh(waiting).over_weekly_limit
+
+
 def test_confirming_refuses_only_a_second_letter_from_the_mailbox_to_the_member(app, fake):
     # Letters written before any went are each confirmable; the confirmation itself then
     # judges the week again, for the same mailbox and member only.
@@ -428,6 +476,72 @@ def test_a_letter_that_changed_without_an_edit_is_asked_for_again(app, fake):
         assert _fresh(message).state == "awaiting_confirmation"
         assert notices.send_confirmation(message.id)
         assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+
+
+def test_a_letter_that_changes_while_its_link_is_made_gets_a_link_for_it_as_it_reads_now(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        earlier_letter = notices.earlier_letter
+
+        def changed_meanwhile(letter: Message) -> Message | None:
+            # The letter changes under the link being made (as when the campaign's text does).
+            db.session.execute(
+                update(Message).where(Message.id == message.id).values(personal_note="Other.")
+            )
+            db.session.commit()
+            assert confirmation.renew_confirmation(db.session.get(Message, message.id))
+            return earlier_letter(letter)
+
+        monkeypatch.setattr(notices, "earlier_letter", changed_meanwhile)
+        assert notices.send_confirmation(message.id) is False  # that link was for the old text
+        monkeypatch.undo()
+        assert notices.send_confirmation(message.id) is True
+        assert len(_emails(fake, "confirmation", message)) == 1
+        assert _press_send(client, _confirm_path(fake, message)).status_code == 303
+        row = _fresh(message)
+        assert (row.state, row.personal_note) == ("queued", "Other.")
+
+
+def test_no_reminder_for_a_letter_confirmed_while_the_reminder_was_made(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        message = _write(app.test_client())
+        assert notices.send_confirmation(message.id)
+        digest = _fresh(message).confirmation_digest
+        earlier_letter = notices.earlier_letter
+
+        def confirmed_meanwhile(letter: Message) -> Message | None:
+            assert confirmation.confirm(message.id, digest).confirmed  # "Send my letter"
+            return earlier_letter(letter)
+
+        monkeypatch.setattr(notices, "earlier_letter", confirmed_meanwhile)
+        assert notices.send_confirmation(message.id, reminder=True) is False
+        assert _fresh(message).state == "queued"
+    assert not _emails(fake, "reminder")
+
+
+def test_a_reminder_for_a_letter_that_changed_without_an_edit_confirms_it_as_it_reads_now(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        client = app.test_client()
+        message = _write(client)
+        assert notices.send_confirmation(message.id)
+        # What the letter says changed under the link (as when the campaign's text changes).
+        db.session.execute(
+            update(Message).where(Message.id == message.id).values(personal_note="Other words.")
+        )
+        db.session.commit()
+        assert notices.send_confirmation(message.id, reminder=True)
+        (reminder,) = _emails(fake, "reminder", message)
+        link = re.search(re.escape(BASE) + r"(/confirm/\S+)", _body(reminder)).group(1)
+        assert _press_send(client, link).status_code == 303
+        row = _fresh(message)
+        assert (row.state, row.personal_note) == ("queued", "Other words.")
 
 
 def test_a_link_from_before_links_named_their_content_is_asked_for_again(app, fake):

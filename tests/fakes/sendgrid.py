@@ -94,6 +94,7 @@ class FakeSendGrid:
         self.script = Script()
         self.received: list[Received] = []
         self.on_accept: Callable[[Received], None] | None = None
+        self.id_prefix = "fake-"  # X-Message-Id of each email taken: this, then a number
         self.request_started = threading.Event()
         self.released = threading.Event()  # lets held requests go (see Script)
         self._lock = threading.Lock()
@@ -155,7 +156,7 @@ class FakeSendGrid:
                 data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
                 if status == 202:
-                    self.send_header("X-Message-Id", f"fake-{next(fake._ids)}")
+                    self.send_header("X-Message-Id", f"{fake.id_prefix}{next(fake._ids)}")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
