@@ -41,8 +41,8 @@ def _check_placeholders(text: str) -> str:
     for _, name, spec, conversion in string.Formatter().parse(text):
         if name is None:
             continue
-        allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
         if name not in PLACEHOLDERS:
+            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
             raise ValueError(f"unknown placeholder {{{name}}}; allowed: {allowed}")
         if spec or conversion:
             # {member:>20} or {member!r}: a known name, written as it may not be.
