@@ -1,11 +1,14 @@
 """Time event printing: letters/s and peak memory, the batch renderer against the naive way.
 
-Run with `.venv/bin/python benchmarks/batch_pdf.py` (about ten minutes on two cores). Letters are
-written by made-up attendees to the real current divisions and members (from
+Run with `.venv/bin/python benchmarks/batch_pdf.py` (about twenty minutes on two cores). Letters
+are written by made-up attendees to the real current divisions and members (from
 ../shared/reference-data, read in place, never copied), with the campaign's real text. Each way
-runs in a fresh process, and its peak memory is the highest total proportional set size (PSS)
-of that process and its children, sampled every 100 ms: PSS shares a page that several processes
-map between them, so the pool's processes are not counted twice for the libraries they share.
+runs twice, each time in a fresh process: once timed, and once for its peak memory, the highest
+total proportional set size (PSS) of that process and its children, sampled every 100 ms. PSS
+shares a page that several processes map between them, so the pool's processes are not counted
+twice for the libraries they share. The two are measured apart because reading PSS is not
+free: each sample walks every process's page tables in the kernel, on the same two cores the
+letters render on, and timed runs with the sampler on were 10-15% slower.
 
   naive: one WeasyPrint document per letter with a fresh font configuration and stylesheet
          each time (benchmarks/naive.py), each PDF written to its own file.
@@ -206,7 +209,14 @@ def _pss_kb(pid: int) -> int:
 
 
 def measure(way: str, count: int, out: Path | None) -> dict[str, float]:
-    """Run a way in a fresh process; sample its tree's memory while it runs."""
+    """Run a way twice in fresh processes: its time from one run, its peak memory from another."""
+    figures = _run_child(way, count, out, sample=False)
+    figures["peak_mb"] = _run_child(way, count, None, sample=True)["peak_mb"]
+    return figures
+
+
+def _run_child(way: str, count: int, out: Path | None, *, sample: bool) -> dict[str, float]:
+    """Run a way in a fresh process; if asked, sample its tree's memory while it runs."""
     command = [sys.executable, __file__, "--child", way, str(count)]
     if out:
         command += ["--out", str(out / f"{way}-{count}")]
@@ -214,7 +224,7 @@ def measure(way: str, count: int, out: Path | None) -> dict[str, float]:
     peak_kb = 0
     stop = threading.Event()
 
-    def sample() -> None:
+    def sample_memory() -> None:
         nonlocal peak_kb
         while not stop.is_set():
             tree = [process.pid]
@@ -225,11 +235,13 @@ def measure(way: str, count: int, out: Path | None) -> dict[str, float]:
             peak_kb = max(peak_kb, sum(_pss_kb(pid) for pid in tree))
             stop.wait(0.1)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    if sample:
+        sampler.start()
     output, _ = process.communicate()
     stop.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     if process.returncode:
         raise SystemExit(f"{way} {count} failed with exit code {process.returncode}")
     figures = json.loads(output.strip().splitlines()[-1])
