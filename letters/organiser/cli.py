@@ -126,8 +126,12 @@ def batch_pdf(
 ) -> None:
     """Print every letter in an attendee CSV, by state, electorate and surname."""
     from letters.printing.batch import render_batch
+    from letters.printing.pages import start_render_server, usable_cores
     from letters.printing.plan import BatchOptions, Targets, electorates
 
+    if (workers or usable_cores()) > 1:
+        # The render processes' server starts in the background while the file is checked.
+        start_render_server()
     campaigns: dict[str, Campaign] = current_app.extensions[EXTENSION_KEY]
     key = campaign_key or current_app.config["DEFAULT_CAMPAIGN"]
     campaign = campaigns.get(key)

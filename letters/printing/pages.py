@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.forkserver
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -192,10 +193,21 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool whose processes fork from a clean server process that has the libraries loaded."""
+def start_render_server() -> multiprocessing.context.BaseContext:
+    """Start the server process the pool's processes fork from, if it is not running yet.
+
+    It takes most of a second to start (a new interpreter importing WeasyPrint), so a caller
+    with other work to do first (reading an attendee file, say) starts it before that work.
+    """
     # Forking the caller directly would copy a web server's or Celery worker's threads and
     # Pango state; "forkserver" forks from a small process that imported only this module.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(RENDER_MODULES)
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool whose processes fork from a clean server process that has the libraries loaded."""
+    context = start_render_server()
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
