@@ -842,6 +842,41 @@ def test_a_worker_late_past_its_lease_leaves_the_letter_it_lost_to_sendgrids_eve
     assert len(fake.letters()) == 1
 
 
+def test_a_letter_sendgrid_took_from_a_worker_past_its_lease_is_not_sent_again(
+    app: Flask, fake: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the next claim comes before SendGrid's event: the id the late worker kept
+    shows SendGrid has the letter, so it is recorded sent (with its receipt) and not sent again."""
+    with app.app_context():
+        clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+        letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
+        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+        real_mailer = sending.get_mailer()
+
+        class LateMailer:
+            def send(self, outgoing: OutgoingEmail) -> SendResult:
+                clock.advance(lease + dt.timedelta(minutes=1))
+                assert sweeper.sweep().to_send == [letter.id]
+                return real_mailer.send(outgoing)
+
+        monkeypatch.setattr(sending, "get_mailer", LateMailer)
+        sending.deliver(letter.id)
+        provider_id = _refresh(letter).provider_message_id
+        assert provider_id and _refresh(letter).state == "queued"
+        monkeypatch.undo()
+        clock.advance(dt.timedelta(seconds=5))
+        outcome = sending.deliver(letter.id)
+        assert outcome == sending.DeliveryOutcome(state="sent", send_receipt=True)
+        row = _refresh(letter)
+        assert (row.state, row.sent_at, row.provider_message_id, row.lease_expires_at) == (
+            "sent",
+            clock.now(),
+            provider_id,
+            None,
+        )
+    assert len(fake.letters()) == 1
+
+
 def _queued_retry(**fields) -> Message:
     """An email letter whose first attempt went to SendGrid, due for its second."""
     return factories.message(

@@ -98,9 +98,19 @@ def deliver_many(message_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryOutcom
 
 
 def _deliver_claimed(message: Message, mailer: Mailer) -> DeliveryOutcome:
-    if message.attempts > 1 and already_accepted(message.id):
-        # An earlier attempt reached SendGrid but its worker died before recording it.
-        move(message.id, State.SENT, sources={State.SENDING}, sent_at=clock.now())
+    # Only a send SendGrid took stores its id, so a row that has one was sent by an earlier
+    # attempt whose worker outlived its lease: the sweep had put the letter back in the queue
+    # before the 202 came, and that worker could only keep the id (_record).
+    if message.attempts > 1 and (message.provider_message_id or already_accepted(message.id)):
+        # An earlier attempt reached SendGrid but its worker did not record it.
+        move(
+            message.id,
+            State.SENT,
+            sources={State.SENDING},
+            sent_at=clock.now(),
+            lease_expires_at=None,
+            failure_reason="",
+        )
         return DeliveryOutcome(state=State.SENT.value, send_receipt=True)
     if not message.recipient_email:
         return _fail(message, "no email address is known for this member")
