@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 
 # WeasyPrint is imported only where pages are rendered (the pool's processes, which fork from
 # a server process that preloaded it): the process that plans and joins stays ~40 MB smaller.
-RENDER_MODULES = ["letters.printing.pages", "letters.printing.letter", "letters.printing.stamps"]
+RENDER_MODULES = [
+    "letters.printing.pages",
+    "letters.printing.letter",
+    "letters.printing.stamps",
+    "letters.printing.render_server",  # last: it freezes what the others built
+]
 BATCH_STYLESHEET = (
     Path(__file__).resolve().parent.parent.parent / "templates" / "letters" / "batch.css"
 )
