@@ -7,7 +7,8 @@ names stamps.py's StampMap in a type hint only):
   locked URL fetcher that serves the project's own assets and nothing else;
 - stamps.py: the parts many letters of a batch share, laid out once and drawn into each;
 - plan.py: a batch's electorates cut into jobs (cover sheets, letters, labels, envelopes);
-- pages.py: jobs rendered to PDF parts, in a pool of processes;
+- pages.py: jobs rendered to PDF parts, in a pool of processes that fork from a render server
+  (render_server.py is the last module that server imports);
 - join.py: the parts joined, in order, into the output files as they arrive;
 - batch.py: render_batch(), the whole pipeline for one batch (`letters batch-pdf` calls it);
 - states.py: the one gate every change of a print run's state goes through;
