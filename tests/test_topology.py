@@ -9,6 +9,7 @@ way to "delivered".
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import pytest
 
 from tests.fakes.sendgrid import event, post_events
 from tests.helpers import GOOD_FORM
-from tests.topology import Browser, deployment
+from tests.topology import Browser, compose, deployment, niceness
 
 pytestmark = [pytest.mark.postgres, pytest.mark.processes]
 
@@ -61,6 +62,17 @@ def test_the_compose_services_deliver_a_letter_end_to_end(site):
             return False
 
     wait_for(up, 60, "gunicorn to answer")
+    # compose's cpu_shares, as nice values on one machine: the workers yield the CPU to the web.
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    worker_nice = niceness(compose()["services"]["worker"])
+    assert worker_nice > 0
+    priorities = {
+        name: os.getpriority(os.PRIO_PROCESS, process.pid) - base
+        for name, process in site.processes.items()
+    }
+    assert priorities == {
+        name: worker_nice if name.startswith("worker-") else 0 for name in site.processes
+    }
     status, headers, _ = browser.request(
         "POST",
         "/write",

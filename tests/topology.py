@@ -4,7 +4,8 @@ There is no container engine where this project is tested, so this runs what the
 would run: the same commands (read from docker-compose.yml and .ci/Dockerfile) and the same
 production settings, in the same order (migrate, then the web service under gunicorn, the
 workers, the printer and beat), against this machine's PostgreSQL and Redis and a local
-SendGrid stand-in.
+SendGrid stand-in. A service's `cpu_shares` becomes its processes' nice value, which gives it
+about the same share of a busy CPU that Docker would.
 tests/test_topology.py takes one letter through it; benchmarks/loadproof.py drives it hard
 and kills its workers.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import re
 import secrets
@@ -39,8 +41,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's console scripts stand in for the image's
 
 
+DEFAULT_CPU_SHARES = 1024  # Docker's weight for a container that sets none
+
+
 def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def niceness(service: dict[str, Any]) -> int:
+    """A service's `cpu_shares` as a nice value: the same share of a busy CPU beside the other
+    services, for processes on one machine rather than containers (each step of nice weighs
+    about 1.25 times the next)."""
+    shares = int(service.get("cpu_shares", DEFAULT_CPU_SHARES))
+    return max(0, round(math.log(DEFAULT_CPU_SHARES / shares, 1.25)))
 
 
 def image_command() -> list[str]:
@@ -125,14 +138,17 @@ class Deployment:
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
+    nice: dict[str, int] = field(default_factory=dict)
 
-    def start(self, name: str, words: list[str]) -> None:
+    def start(self, name: str, words: list[str], niceness: int = 0) -> None:
         program = BIN / words[0]
         assert program.exists(), f"{words[0]} is not installed in the test environment"
         self.commands[name] = [str(program), *words[1:]]
+        self.nice[name] = niceness
+        prefix = ["nice", "-n", str(niceness)] if niceness else []
         with (self.logs / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
-                self.commands[name],
+                [*prefix, *self.commands[name]],
                 cwd=ROOT,  # the image's WORKDIR holds the same tree
                 env=self.env,
                 stdout=log,
@@ -149,7 +165,7 @@ class Deployment:
     def restart(self, name: str) -> None:
         """What a process manager does after a crash: the same command again."""
         words = self.commands[name]
-        self.start(name, [Path(words[0]).name, *words[1:]])
+        self.start(name, [Path(words[0]).name, *words[1:]], self.nice[name])
 
     def dead(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
@@ -225,13 +241,17 @@ def deployment(folder: Path, **settings: str) -> Iterator[Deployment]:
             web = [
                 f"127.0.0.1:{port}" if word == "0.0.0.0:8000" else word for word in image_command()
             ]
-            running.start("web", web)
+            running.start("web", web, niceness(services["web"]))
             for service in ("worker", "printer"):
                 for replica in range(services[service]["deploy"]["replicas"]):
-                    running.start(f"{service}-{replica + 1}", services[service]["command"])
+                    running.start(
+                        f"{service}-{replica + 1}",
+                        services[service]["command"],
+                        niceness(services[service]),
+                    )
             beat = services["beat"]["command"]
             beat = [str(folder / "celerybeat-schedule") if "/var/lib" in w else w for w in beat]
-            running.start("beat", beat)
+            running.start("beat", beat, niceness(services["beat"]))
             yield running
         finally:
             running.stop()
