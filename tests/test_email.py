@@ -817,18 +817,8 @@ def test_a_worker_late_past_its_lease_leaves_the_letter_it_lost_to_sendgrids_eve
     with app.app_context():
         clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
         letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
-        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
-        real_mailer = sending.get_mailer()
         fake.id_prefix = LONG_ID_PREFIX
-
-        class LateMailer:
-            def send(self, outgoing: OutgoingEmail) -> SendResult:
-                clock.advance(lease + dt.timedelta(minutes=1))
-                assert sweeper.sweep().to_send == [letter.id]  # back in the queue for another
-                return real_mailer.send(outgoing)
-
-        monkeypatch.setattr(sending, "get_mailer", LateMailer)
-        sending.deliver(letter.id)
+        _sent_by_a_worker_past_its_lease(app, monkeypatch, letter)
         row = _refresh(letter)
         assert (row.state, row.sent_at, row.provider_message_id) == (
             "queued",
@@ -837,9 +827,27 @@ def test_a_worker_late_past_its_lease_leaves_the_letter_it_lost_to_sendgrids_eve
         )
         record_events([event(str(letter.id), "processed")])
         assert _refresh(letter).state == "sent"
-        monkeypatch.undo()
         assert sending.deliver(letter.id) == sending.DeliveryOutcome(state="sent")
     assert len(fake.letters()) == 1
+
+
+def _sent_by_a_worker_past_its_lease(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, letter: Message
+) -> None:
+    """A worker claims the letter and stalls past its lease, the sweep puts the letter back in
+    the queue, and only then does the worker's send reach SendGrid."""
+    lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+    real_mailer = sending.get_mailer()
+
+    class LateMailer:
+        def send(self, outgoing: OutgoingEmail) -> SendResult:
+            clock.advance(lease + dt.timedelta(minutes=1))
+            assert sweeper.sweep().to_send == [letter.id]  # back in the queue for another
+            return real_mailer.send(outgoing)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sending, "get_mailer", LateMailer)
+        sending.deliver(letter.id)
 
 
 def test_a_letter_sendgrid_took_from_a_worker_past_its_lease_is_not_sent_again(
@@ -850,20 +858,9 @@ def test_a_letter_sendgrid_took_from_a_worker_past_its_lease_is_not_sent_again(
     with app.app_context():
         clock.freeze(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
         letter = factories.message(delivery="email", state="queued", queued_at=clock.now())
-        lease = dt.timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
-        real_mailer = sending.get_mailer()
-
-        class LateMailer:
-            def send(self, outgoing: OutgoingEmail) -> SendResult:
-                clock.advance(lease + dt.timedelta(minutes=1))
-                assert sweeper.sweep().to_send == [letter.id]
-                return real_mailer.send(outgoing)
-
-        monkeypatch.setattr(sending, "get_mailer", LateMailer)
-        sending.deliver(letter.id)
+        _sent_by_a_worker_past_its_lease(app, monkeypatch, letter)
         provider_id = _refresh(letter).provider_message_id
         assert provider_id and _refresh(letter).state == "queued"
-        monkeypatch.undo()
         clock.advance(dt.timedelta(seconds=5))
         outcome = sending.deliver(letter.id)
         assert outcome == sending.DeliveryOutcome(state="sent", send_receipt=True)
