@@ -50,6 +50,11 @@ def upgrade_embedded_database() -> None:
         click.echo(f"letters: {outcome.describe()}")
 
 
+# `letters serve` runs its email worker this much below the site: about the share of a busy CPU
+# that docker-compose.yml's cpu_shares of 256 against the web's 1,024 gives the workers there.
+EMBEDDED_WORKER_NICENESS = 6
+
+
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
 def main() -> None:
     """Letters to MPs: run the site, refresh member data, look up postcodes."""
@@ -106,7 +111,9 @@ def serve(port: int, worker: bool | None) -> None:
         # Separate processes, like real workers: the web server stays responsive. One sends
         # email and runs the periodic jobs; the printer takes print runs, which hold it for
         # minutes, so a supporter's email never waits for an organiser's printing.
-        for command in (["worker", "--beat", "--concurrency", "1"], ["printer"]):
+        worker_command = ["worker", "--beat", "--concurrency", "1"]
+        worker_command += ["--nice", str(EMBEDDED_WORKER_NICENESS)]
+        for command in (worker_command, ["printer"]):
             argv = [sys.executable, "-m", "letters", *command]
             embedded.append(subprocess.Popen(argv, env=environment))  # noqa: S603 - our own
     # SIGTERM (from a process manager, or a test) should stop us like Ctrl-C: through the
@@ -126,9 +133,20 @@ def serve(port: int, worker: bool | None) -> None:
 @with_appcontext
 @click.option("--beat", is_flag=True, help="Also run the periodic jobs (one per deployment).")
 @click.option("-c", "--concurrency", type=int, default=None, help="Worker processes.")
+@click.option(
+    "--nice",
+    "niceness",
+    type=click.IntRange(0, 19),
+    default=0,
+    help="Run this far below other processes' CPU priority (a site on this machine first).",
+)
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
-def worker(beat: bool, concurrency: int | None, celery_args: tuple[str, ...]) -> None:
+def worker(
+    beat: bool, concurrency: int | None, niceness: int, celery_args: tuple[str, ...]
+) -> None:
     """Run a Celery worker for email and the periodic jobs (extra arguments go to Celery)."""
+    if niceness:
+        os.nice(niceness)  # before Celery forks its pool, whose processes inherit it
     _run_worker(current_app.config["TASK_QUEUE"], concurrency, beat, celery_args)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from letters.cli import worker_argv
+from letters.cli import EMBEDDED_WORKER_NICENESS, worker_argv
 from tests.conftest import reference_data
 
 LETTERS = Path(sys.executable).with_name("letters")
@@ -94,9 +94,32 @@ def test_serve_runs_the_site_on_embedded_defaults(env, tmp_path):
                 time.sleep(0.1)  # polling for the port to open, bounded by the deadline
         assert "Tougher on Tech" in page
         assert (tmp_path / "instance" / "letters.sqlite3").exists()
+        # The embedded email worker runs below the site's CPU priority, so pages go first.
+        worker = next(pid for pid in _children(server.pid) if " worker " in _command_line(pid))
+        site_priority = os.getpriority(os.PRIO_PROCESS, server.pid)
+        deadline = time.monotonic() + 30
+        while os.getpriority(os.PRIO_PROCESS, worker) == site_priority:
+            # It lowers its own priority once started, before Celery forks its pool.
+            if time.monotonic() > deadline:
+                pytest.fail(f"the embedded worker kept the site's priority:{_command_line(worker)}")
+            time.sleep(0.1)
+        assert os.getpriority(os.PRIO_PROCESS, worker) == site_priority + EMBEDDED_WORKER_NICENESS
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{thread}/children") as handle:
+            found += [int(child) for child in handle.read().split()]
+    return found
+
+
+def _command_line(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline") as handle:
+        return f" {handle.read().replace(chr(0), ' ')}"
 
 
 def test_workers_sharing_a_machine_get_names_of_their_own(app):
