@@ -205,7 +205,7 @@ def start_render_server() -> multiprocessing.context.BaseContext:
     with other work to do first (reading an attendee file, say) starts it before that work.
     """
     # Forking the caller directly would copy a web server's or Celery worker's threads and
-    # Pango state; "forkserver" forks from a small process that imported only this module.
+    # Pango state; "forkserver" forks from a small process that imported only RENDER_MODULES.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(RENDER_MODULES)
     multiprocessing.forkserver.ensure_running()

@@ -1,10 +1,10 @@
 """Imported last by the render server, the process a print run's render processes fork from.
 
 pages.py names it after the rendering modules in the server's preload list. By then the server
-has built everything it will hand to its children (WeasyPrint, fonts, templates); freezing it
+has imported everything its children share (WeasyPrint and the rendering modules); freezing it
 moves those objects out of the garbage collector's reach. Each forked process would otherwise
 write to them whenever it collects, copying the pages they sit on into its own memory: this
-saved about 20 MB over a print run's processes (benchmarks/batch_pdf.py's peak).
+took about 30 MB off the peak of a 2,000-letter batch's processes together (282 to 252 MB PSS).
 Importing it anywhere else would freeze that process's objects too, so nothing else does.
 """
 
