@@ -3,8 +3,8 @@
 pages.py names it after the rendering modules in the server's preload list. By then the server
 has imported everything its children share (WeasyPrint and the rendering modules); freezing it
 moves those objects out of the garbage collector's reach. Each forked process would otherwise
-write to them whenever it collects, copying the pages they sit on into its own memory: this
-took about 30 MB off the peak of a 2,000-letter batch's processes together (282 to 252 MB PSS).
+write to them whenever it collects, copying the pages they sit on into its own memory, which
+counts against a print run's peak (benchmarks/batch_pdf.py measures it).
 Importing it anywhere else would freeze that process's objects too, so nothing else does.
 """
 
