@@ -23,6 +23,7 @@ from werkzeug.serving import run_simple
 
 from letters import migrations
 from letters.domain.campaign import CampaignError, load_campaign
+from letters.printing.cli import batch_pdf
 from letters.refresh import DEFAULT_SOURCE
 
 
@@ -63,8 +64,9 @@ def main() -> None:
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `flask --app letters ...` has them too.
 
-    `letters db` is not among them: it is attached to the `letters` script itself (below), so
-    that running it does not first build the app, whose start-up may upgrade the database.
+    `letters db` and `letters batch-pdf` are not among them: they are attached to the `letters`
+    script itself (below), so that running them does not first build the app, whose start-up
+    may upgrade the database and which a print run would hold in memory for nothing.
     """
     app.cli.add_command(serve)
     app.cli.add_command(worker)
@@ -73,10 +75,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(lookup)
     app.cli.add_command(campaign)
     app.cli.add_command(housekeeping)
-    from letters.organiser.cli import batch_pdf, organiser
+    from letters.organiser.cli import organiser
 
     app.cli.add_command(organiser)
-    app.cli.add_command(batch_pdf)
 
 
 @click.command()
@@ -403,3 +404,8 @@ def db_revision(message: str, autogenerate: bool) -> None:
     for path in migrations.new_revision(message, autogenerate=autogenerate):
         click.echo(f"wrote {path}")
     click.echo("Read and correct it, then `letters db upgrade` and run the tests.")
+
+
+# --- letters batch-pdf: an attendee CSV printed without the app (letters/printing/cli.py) ---
+
+main.add_command(batch_pdf)

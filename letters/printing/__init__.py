@@ -14,7 +14,8 @@ names stamps.py's StampMap in a type hint only):
 - states.py: the one gate every change of a print run's state goes through;
 - runs.py: the print-run service: an event's letters from the database to files, on a
   BatchJob row (claim, progress, failure, the sweep);
-- tasks.py: the thin Celery adapters, on the print queue.
+- tasks.py: the thin Celery adapters, on the print queue;
+- cli.py: `letters batch-pdf`, an attendee CSV to render_batch() without the web app.
 
 Only letter.py, stamps.py and pages.py import WeasyPrint, and only this package does.
 Importing the package itself imports nothing: a process that only plans and joins (a Celery
