@@ -19,7 +19,8 @@ letters render on, and timed runs with the sampler on were 10-15% slower.
   batch-pikepdf: the same, joined and stamped with pikepdf (benchmarks/pikepdf_join.py).
   cli:   `letters batch-pdf ATTENDEES.csv -o OUT.pdf`, as an organiser runs it: the same
          attendees written to a CSV first (untimed), then the whole command timed, from a new
-         interpreter reading and checking the file to the last page written.
+         interpreter reading and checking the file to the last page written. Its memory is that
+         command's processes alone.
 
 `--sizes 200 --ways batch` gives a quick run; `--out DIR` keeps the PDFs.
 """
@@ -116,8 +117,8 @@ def write_attendee_csv(count: int, scratch: Path) -> Path:
     return path
 
 
-def run_cli(attendees: Path, scratch: Path, target: Path) -> None:
-    """`letters batch-pdf` in a new process, on the embedded defaults in a scratch folder."""
+def cli_command(attendees: Path, scratch: Path, target: Path) -> tuple[list[str], dict[str, str]]:
+    """`letters batch-pdf` on the embedded defaults in a scratch folder: command, environment."""
     environment = {
         **os.environ,
         "LETTERS_INSTANCE_DIR": str(scratch / "instance"),
@@ -126,7 +127,7 @@ def run_cli(attendees: Path, scratch: Path, target: Path) -> None:
     command = [sys.executable, "-m", "letters", "batch-pdf", str(attendees)]
     command += ["-o", str(target / "batch.pdf"), "--date", "2026-12-05"]
     command += ["--heading", "Benchmark event"]
-    subprocess.run(command, env=environment, check=True, stderr=subprocess.DEVNULL)
+    return command, environment
 
 
 def make_letters(count: int, scratch: Path) -> list[Letter]:
@@ -143,14 +144,6 @@ def child(way: str, count: int, out: Path | None) -> None:
         scratch = Path(scratch_name)
         target = out or scratch / "out"
         target.mkdir(parents=True, exist_ok=True)
-        if way == "cli":
-            attendees = write_attendee_csv(count, scratch)
-            started = time.perf_counter()
-            run_cli(attendees, scratch, target)
-            seconds = time.perf_counter() - started
-            pages = sum(len(PdfReader(path).pages) for path in target.glob("*.pdf"))
-            print(json.dumps({"seconds": seconds, "pages": pages, "files": 1}))
-            return
         letters = make_letters(count, scratch)
         started = time.perf_counter()
         if way == "naive":
@@ -210,17 +203,41 @@ def _pss_kb(pid: int) -> int:
 
 def measure(way: str, count: int, out: Path | None) -> dict[str, float]:
     """Run a way twice in fresh processes: its time from one run, its peak memory from another."""
-    figures = _run_child(way, count, out, sample=False)
-    figures["peak_mb"] = _run_child(way, count, None, sample=True)["peak_mb"]
+    if way == "cli":
+        return measure_cli(count, out)
+    command = [sys.executable, __file__, "--child", way, str(count)]
+    timed = command + (["--out", str(out / f"{way}-{count}")] if out else [])
+    output, _ = _run(timed, sample=False)
+    figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    figures["peak_mb"] = _run(command, sample=True)[1]
     return figures
 
 
-def _run_child(way: str, count: int, out: Path | None, *, sample: bool) -> dict[str, float]:
-    """Run a way in a fresh process; if asked, sample its tree's memory while it runs."""
-    command = [sys.executable, __file__, "--child", way, str(count)]
-    if out:
-        command += ["--out", str(out / f"{way}-{count}")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+def measure_cli(count: int, out: Path | None) -> dict[str, float]:
+    """Time and sample `letters batch-pdf` alone: the CSV and member data are made beforehand."""
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        attendees = write_attendee_csv(count, scratch)
+        target = out / f"cli-{count}" if out else scratch / "out"
+        target.mkdir(parents=True, exist_ok=True)
+        command, environment = cli_command(attendees, scratch, target)
+        started = time.perf_counter()
+        _run(command, sample=False, environment=environment)
+        seconds = time.perf_counter() - started
+        pages = sum(len(PdfReader(path).pages) for path in target.glob("*.pdf"))
+        peak_mb = _run(command, sample=True, environment=environment)[1]
+    return {"seconds": seconds, "pages": pages, "files": 1, "peak_mb": peak_mb}
+
+
+def _run(
+    command: list[str], *, sample: bool, environment: dict[str, str] | None = None
+) -> tuple[str, float]:
+    """Run a command to its end: what it printed, and (if asked) its tree's peak PSS in MB."""
+    # The CLI's progress bar goes to stderr; a benchmark child's errors should be seen.
+    errors = subprocess.DEVNULL if environment else None
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=errors, text=True, env=environment
+    )
     peak_kb = 0
     stop = threading.Event()
 
@@ -243,10 +260,8 @@ def _run_child(way: str, count: int, out: Path | None, *, sample: bool) -> dict[
     if sample:
         sampler.join()
     if process.returncode:
-        raise SystemExit(f"{way} {count} failed with exit code {process.returncode}")
-    figures = json.loads(output.strip().splitlines()[-1])
-    figures["peak_mb"] = peak_kb / 1024
-    return figures
+        raise SystemExit(f"{command[1:]} failed with exit code {process.returncode}")
+    return output, peak_kb / 1024
 
 
 def main() -> None:
