@@ -514,3 +514,26 @@ def test_only_processes_that_render_load_weasyprint(tmp_path: Path) -> None:
     # A web process loads and warms it before its first request.
     web = f"{app_and_tasks}\nimport letters.web_server\nletters.web_server.post_worker_init(None)"
     assert _loads_weasyprint(web, tmp_path)
+
+
+@pytest.mark.processes
+def test_the_render_server_loads_only_what_rendering_needs() -> None:
+    # Every print run starts by importing RENDER_MODULES in the render server, which each
+    # render process is forked from: what they pull in costs every run's start, and memory in
+    # each process that writes to its copy.
+    import subprocess
+    import sys
+
+    from letters.printing.pages import RENDER_MODULES
+
+    unwanted = ("flask", "celery", "sqlalchemy", "pydantic", "yaml", "pypdf")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {RENDER_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(' '.join(sorted(n for n in {unwanted!r} if n in sys.modules)) or '-')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["-"]
