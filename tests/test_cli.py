@@ -134,3 +134,18 @@ def test_workers_sharing_a_machine_get_names_of_their_own(app):
     # A name given on the command line wins, and only one is passed to Celery.
     given = worker_argv(config, queue, 4, False, ("-n", "mail@box"), 101)
     assert [a for a in given if "hostname" in a] == [] and given[-2:] == ["-n", "mail@box"]
+
+
+@pytest.mark.processes
+def test_the_script_loads_the_database_tools_only_for_commands_that_use_them(env):
+    # Every command pays for what the script imports before it runs; Alembic and SQLAlchemy
+    # were half of that, and `letters batch-pdf` needs neither.
+    probe = (
+        "import sys\nimport letters.cli\n"
+        "print(' '.join(n for n in ('alembic', 'sqlalchemy', 'flask_sqlalchemy') "
+        "if n in sys.modules) or '-')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["-"], done.stderr
