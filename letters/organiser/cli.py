@@ -12,7 +12,6 @@ from letters.extensions import db
 from letters.models import Organiser
 
 organiser = AppGroup("organiser", help="Organiser accounts.")
-PROBLEMS_PRINTED = 200
 RENDER_NICENESS = 10  # added to a print run's render: below the web and email workers
 
 

@@ -21,7 +21,7 @@ from letters.domain.attendees import letter_for_attendee, print_order, read_atte
 from letters.domain.campaign import Campaign, CampaignError, load_campaigns
 from letters.domain.directory import load_directory
 
-PROBLEMS_PRINTED = 200
+PROBLEMS_PRINTED = 200  # the rest are counted, not listed: a terminal full is enough to act on
 
 
 @click.command("batch-pdf")
