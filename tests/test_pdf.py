@@ -537,3 +537,60 @@ def test_the_render_server_loads_only_what_rendering_needs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.split() == ["-"]
+
+
+def _page_contents(document: HTML, stylesheets: list, renderer: PdfRenderer) -> list[bytes]:
+    """What each page of a document draws (its decoded content stream)."""
+    data = document.write_pdf(stylesheets=stylesheets, font_config=renderer.font_config, cache={})
+    return [page.get_contents().get_data() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def test_every_kind_of_printed_page_lays_out_as_with_weasyprints_own_stylesheet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ua.css replaces WeasyPrint's HTML stylesheet for speed: every print template must draw
+    # exactly what it drew with WeasyPrint's, operator for operator.
+    from letters.printing import stamps
+    from letters.printing.letter import ASSET_SCHEME, PrintHTML
+    from letters.printing.pages import BatchRenderer
+    from letters.printing.plan import Address, Cover
+
+    pages = BatchRenderer()
+    renderer = pages.letters
+    member = Recipient("Alex Member", "Sample", "NSW", party="Independent")
+    long_letter = make_letter(NOTE * 12)  # runs to a second page, with its running header
+    monkeypatch.setattr(stamps, "SHEET_COST_IN_LINES", 0)  # a sheet with every kind of stamp
+    sheet = stamps.plan([long_letter, long_letter])
+    sheet_css = pages._css(stamps.SHEET_CSS)
+    addresses = tuple(Address(member.address_lines, ("Sam Sender", "1 Any Street")) for _ in (1, 2))
+    cover = Cover(member, 12, 3, "Hall night", 2, 9, ("Ann Zeta", "Bea Alpha"), 4)
+    documents = {
+        "letter": (renderer.render_html(long_letter), [renderer.stylesheet]),
+        "stamp sheet": (
+            renderer.environment.get_template("letters/stamps.html").render(blocks=sheet.blocks()),
+            [renderer.stylesheet, sheet_css],
+        ),
+        "cover": (pages.templates["cover"].render(cover=cover), [pages.stylesheet]),
+        "blank letter": (pages.templates["blank"].render(recipient=member), [pages.stylesheet]),
+        "labels": (pages.templates["labels"].render(addresses=addresses), [pages.stylesheet]),
+        "envelopes": (pages.templates["envelopes"].render(addresses=addresses), [pages.stylesheet]),
+    }
+    drawn: dict[str, list[bytes]] = {}
+    for kind, (html, stylesheets) in documents.items():
+        fetching = {"base_url": f"{ASSET_SCHEME}:", "url_fetcher": renderer.url_fetcher}
+        drawn[kind] = _page_contents(PrintHTML(string=html, **fetching), stylesheets, renderer)
+        theirs = _page_contents(HTML(string=html, **fetching), stylesheets, renderer)
+        assert drawn[kind] == theirs, kind
+    assert len(drawn["letter"]) == 2 and len(drawn["stamp sheet"]) > 2
+
+
+def test_weasyprint_still_takes_its_html_stylesheet_from_print_html() -> None:
+    # PrintHTML overrides a WeasyPrint method that is not public API. ua.css styles no <nav>:
+    # with it, two are inline boxes on one line; with WeasyPrint's own stylesheet, two blocks.
+    from letters.printing.letter import PrintHTML
+
+    html = '<p><nav id="a">one</nav><nav id="b">two</nav></p>'
+    ours = PrintHTML(string=html).render().pages[0].anchors
+    theirs = HTML(string=html).render().pages[0].anchors
+    assert ours["a"][1] == ours["b"][1]
+    assert theirs["a"][1] != theirs["b"][1]

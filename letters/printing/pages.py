@@ -92,11 +92,9 @@ class BatchRenderer:
         return found
 
     def _layout(self, html: str, *stylesheets: CSS) -> Document:
-        from weasyprint import HTML
+        from letters.printing.letter import ASSET_SCHEME, PrintHTML
 
-        from letters.printing.letter import ASSET_SCHEME
-
-        return HTML(
+        return PrintHTML(
             string=html, base_url=f"{ASSET_SCHEME}:", url_fetcher=self.letters.url_fetcher
         ).render(
             stylesheets=list(stylesheets),
