@@ -4,7 +4,8 @@ The modules read in the order a print run flows, each importing only those befor
 names stamps.py's StampMap in a type hint only):
 
 - letter.py: one letter to PDF (the web's download, and every letter of a batch), with the
-  locked URL fetcher that serves the project's own assets and nothing else;
+  locked URL fetcher that serves the project's own assets and nothing else, and PrintHTML,
+  which gives WeasyPrint only the browser defaults the templates use (templates/letters/ua.css);
 - stamps.py: the parts many letters of a batch share, laid out once and drawn into each;
 - plan.py: a batch's electorates cut into jobs (cover sheets, letters, labels, envelopes);
 - pages.py: jobs rendered to PDF parts, in a pool of processes that fork from a render server
