@@ -106,6 +106,9 @@ def test_bad_files_campaigns_and_settings_fail_clearly(batch_pdf, tmp_path):
     )
     no_default = batch_pdf(good, "-o", str(out), LETTERS_DEFAULT_CAMPAIGN="gone")
     assert no_default.exit_code == 1 and "no campaign 'gone'" in no_default.output
+    no_campaigns = batch_pdf(good, "-o", str(out), LETTERS_CAMPAIGNS_DIR=str(tmp_path / "none"))
+    assert no_campaigns.exit_code == 1
+    assert f"there are: none in {tmp_path / 'none'} (LETTERS_CAMPAIGNS_DIR)" in no_campaigns.output
     no_members = batch_pdf(good, "-o", str(out), LETTERS_DATA_DIR=str(tmp_path / "empty"))
     assert no_members.exit_code == 1
     assert "no member data yet: run `letters data refresh` first" in no_members.output

@@ -153,7 +153,7 @@ def batch_pdf(
 
 
 def _settings() -> Mapping[str, object]:
-    """The settings this command reads, from the environment, checked as the app checks them."""
+    """The settings, from the environment; a clear error for one that cannot work."""
     try:
         config = settings.from_environment()
     except settings.ConfigError as exc:
@@ -176,5 +176,6 @@ def _campaign(config: Mapping[str, object], key: str | None) -> Campaign:
     wanted = key or str(config["DEFAULT_CAMPAIGN"])
     campaign = campaigns.get(wanted)
     if campaign is None:
-        raise click.ClickException(f"no campaign {wanted!r}; there are: {', '.join(campaigns)}")
+        known = ", ".join(campaigns) or f"none in {config['CAMPAIGNS_DIR']} (LETTERS_CAMPAIGNS_DIR)"
+        raise click.ClickException(f"no campaign {wanted!r}; there are: {known}")
     return campaign

@@ -117,7 +117,7 @@ class PrintHTML(HTML):
     WeasyPrint offers no public way to change its own stylesheet, so this overrides the method
     it calls for it (weasyprint/css/__init__.py, get_all_computed_styles). pyproject.toml pins
     WeasyPrint's major version, and tests/test_pdf.py fails on an upgrade that stops calling
-    it: letters would still print correctly, only about 15% slower.
+    it: letters would still print correctly, only more slowly (benchmarks/batch_pdf.py).
     """
 
     def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
