@@ -79,4 +79,8 @@
 
   postcode.addEventListener("input", ask);
   if (state) { state.addEventListener("change", ask); }
+  // This script is deferred: a postcode typed (or put back by the browser) before it ran
+  // fired no event it heard, so look it up now. A choice the server already showed (a form
+  // sent back with its errors) is left as it is.
+  if (box.children.length === 0) { ask(); }
 }());
